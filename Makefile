@@ -1,0 +1,57 @@
+# arm-sim developer tasks. `make test` is what CI runs (plus `make test-postgres`).
+VENV    := .venv
+BIN     := $(VENV)/bin
+AZ_VENV := .venv-az
+AZ      := $(CURDIR)/$(AZ_VENV)/bin/az
+AZ_CLI_VERSION := 2.91.0
+PG_PORT ?= 55433
+PYTEST_ARGS ?=
+PYTEST  = ARM_SIM_AZ=$(AZ) $(BIN)/pytest -n 2 -q $(PYTEST_ARGS)
+
+.PHONY: venv az run test test-postgres lint openapi bench clean distclean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+# The Azure CLI is big: install it into its own venv, only when missing.
+az: $(AZ)
+$(AZ):
+	test -x $(AZ_VENV)/bin/python || python3 -m venv $(AZ_VENV)
+	$(AZ_VENV)/bin/python -m pip install -q --upgrade pip
+	$(AZ_VENV)/bin/python -m pip install -q azure-cli==$(AZ_CLI_VERSION)
+	test -x $@
+
+run: venv
+	$(BIN)/arm-sim serve
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: venv az lint
+	$(PYTEST)
+
+# Throwaway PostgreSQL in a temp dir; stopped on exit whatever happens; pytest's exit code is kept.
+test-postgres: venv az
+	@set -e; dir=$$(mktemp -d /tmp/arm-sim-pg.XXXXXX); \
+	trap 'bash .ci/pg.sh stop "$$dir"' EXIT; \
+	url=$$(bash .ci/pg.sh start "$$dir" $(PG_PORT)); \
+	echo "ARM_SIM_TEST_DATABASE_URL=$$url"; \
+	ARM_SIM_TEST_DATABASE_URL="$$url" $(PYTEST)
+
+openapi: venv
+	$(BIN)/arm-sim openapi --out openapi/
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf .pytest_cache .ruff_cache build *.egg-info
+	find . -path ./$(VENV) -prune -o -path ./$(AZ_VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) $(AZ_VENV)

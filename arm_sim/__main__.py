@@ -1,0 +1,3 @@
+from arm_sim.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""The composition root: builds the engine, runs migrations and bootstrap, and mounts every host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from arm_sim import __version__
+from arm_sim.core.settings import Settings
+from arm_sim.db import migrate
+from arm_sim.db.engine import make_engine, make_sessionmaker
+from arm_sim.domain import tenancy
+from arm_sim.hosts.arm import routes as arm_routes
+from arm_sim.hosts.entra import routes as entra_routes
+from arm_sim.hosts.graph import routes as graph_routes
+from arm_sim.hosts.http import RequestIds, json_response
+from arm_sim.hosts.imds import routes as imds_routes
+from arm_sim.hosts.keyvault import routes as keyvault_routes
+from arm_sim.hosts.runtime import Runtime
+from arm_sim.hosts.sim import routes as sim_routes
+
+
+@dataclass
+class Apps:
+    runtime: Runtime
+    main: FastAPI
+    identity: FastAPI
+    vaults: FastAPI
+
+
+def _internal_error(request: Request, exc: Exception) -> Response:
+    # A bug, not a simulated failure: say so plainly, in ARM's envelope.
+    return json_response({"error": {"code": "InternalServerError",
+                                    "message": f"arm-sim failed to handle this request: {type(exc).__name__}."}}, 500)
+
+
+def _fastapi(title: str, runtime: Runtime) -> FastAPI:
+    app = FastAPI(title=title, version=__version__, docs_url=None, redoc_url=None)
+    app.state.runtime = runtime
+    app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(RequestIds)
+    return app
+
+
+def prepare(settings: Settings) -> Runtime:
+    """Migrate the database and create the bootstrap state if this is the first start."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.db_url)
+    runtime = Runtime(settings, make_sessionmaker(make_engine(settings.db_url)))
+    with runtime.unit() as ctx:
+        tenancy.bootstrap(ctx)
+    return runtime
+
+
+def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
+    runtime = runtime or Runtime(settings, make_sessionmaker(make_engine(settings.db_url)))
+    main = _fastapi("arm-sim: ARM, Entra ID, Graph and the simulator API", runtime)
+    main.include_router(sim_routes.router)
+    main.include_router(graph_routes.router)
+    main.include_router(arm_routes.router)
+    main.include_router(entra_routes.router)
+    identity = _fastapi("arm-sim: identity endpoints (IMDS, App Service)", runtime)
+    identity.include_router(imds_routes.router)
+    vaults = _fastapi("arm-sim: Key Vault data plane", runtime)
+    vaults.include_router(keyvault_routes.router)
+    return Apps(runtime, main, identity, vaults)

@@ -1,0 +1,107 @@
+"""The simulator's own CA and server certificate, made on first start and reused after.
+
+Clients must trust `ca.pem` (or `ca-bundle.pem`: the CA followed by the usual public roots, safe to use
+as REQUESTS_CA_BUNDLE). MSAL and azure-core refuse bearer tokens over plain HTTP, so TLS is required.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+def _write(path: Path, data: bytes, private: bool = False) -> None:
+    path.write_bytes(data)
+    if private:
+        os.chmod(path, 0o600)
+
+
+def _sans(public_host: str) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                     x509.IPAddress(ipaddress.ip_address("::1"))]
+    try:
+        ip = ipaddress.ip_address(public_host)
+        if x509.IPAddress(ip) not in names:
+            names.append(x509.IPAddress(ip))
+    except ValueError:
+        if public_host != "localhost":
+            names.append(x509.DNSName(public_host))
+    return names
+
+
+def ensure(home: Path, public_host: str) -> tuple[Path, Path]:
+    """Create the CA and a server certificate if missing (or if the public host changed).
+
+    Returns (server cert chain PEM, server key PEM)."""
+    home.mkdir(parents=True, exist_ok=True)
+    ca_cert_path, ca_key_path = home / "ca.pem", home / "ca-key.pem"
+    cert_path, key_path = home / "server.pem", home / "server-key.pem"
+    now = datetime.now(UTC)
+    if not ca_cert_path.exists() or not ca_key_path.exists():
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "arm-sim local CA"),
+                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "arm-sim")])
+        ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(ca_key.public_key())
+              .serial_number(uuid.uuid4().int >> 1).not_valid_before(now - timedelta(days=1))
+              .not_valid_after(now + timedelta(days=3650))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+              .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                           content_commitment=False, key_encipherment=False,
+                                           data_encipherment=False, key_agreement=False, encipher_only=False,
+                                           decipher_only=False), critical=True)
+              .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+        _write(ca_key_path, ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()), private=True)
+        _write(ca_cert_path, ca.public_bytes(serialization.Encoding.PEM))
+        cert_path.unlink(missing_ok=True)
+    ca = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    wanted = _sans(public_host)
+    if cert_path.exists():
+        current = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        sans = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        if set(wanted) <= set(sans) and current.not_valid_after_utc > now + timedelta(days=30):
+            _write_bundle(home, ca_cert_path)
+            return cert_path, key_path
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(uuid.uuid4().int >> 1)
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=825))
+            .add_extension(x509.SubjectAlternativeName(wanted), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.public_key()),  # type: ignore[arg-type]
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+    _write(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()), private=True)
+    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM) + ca_cert_path.read_bytes())
+    _write_bundle(home, ca_cert_path)
+    return cert_path, key_path
+
+
+def _write_bundle(home: Path, ca_cert_path: Path) -> None:
+    """ca-bundle.pem: our CA plus certifi's (or the system's) roots, so REQUESTS_CA_BUNDLE can point at it."""
+    roots = b""
+    try:
+        import certifi
+
+        roots = Path(certifi.where()).read_bytes()
+    except ImportError:
+        system = Path("/etc/ssl/certs/ca-certificates.crt")
+        roots = system.read_bytes() if system.exists() else b""
+    bundle = ca_cert_path.read_bytes() + b"\n" + roots
+    target = home / "ca-bundle.pem"
+    if not target.exists() or target.read_bytes() != bundle:
+        _write(target, bundle)

@@ -1,0 +1,84 @@
+"""`arm-sim serve|migrate|env|clock|reset|openapi`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from arm_sim.core.settings import Settings, from_env
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="arm-sim", description="A local simulation of Azure's managed identity "
+                                "lifecycle: ARM, Entra ID, Graph, IMDS and Key Vault.")
+    p.add_argument("--home", help="data directory (ARM_SIM_HOME, default ./.arm-sim)")
+    p.add_argument("--database-url", help="SQLAlchemy URL (ARM_SIM_DATABASE_URL, default SQLite in the home)")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the simulator (migrates first)")
+    s.add_argument("--host")
+    s.add_argument("--public-host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--imds-port", type=int)
+    s.add_argument("--log-level")
+    sub.add_parser("migrate", help="apply database migrations")
+    e = sub.add_parser("env", help="print client settings as shell exports, JSON or dotenv")
+    e.add_argument("--format", choices=["shell", "json", "dotenv"], default="shell")
+    c = sub.add_parser("clock", help="show or change the simulated clock")
+    c.add_argument("action", nargs="?", choices=["show", "advance", "freeze", "unfreeze"], default="show")
+    c.add_argument("duration", nargs="?", help="for advance: 46d, 2h30m, 90s")
+    sub.add_parser("reset", help="forget all state (keeps the TLS files)")
+    o = sub.add_parser("openapi", help="write the OpenAPI document of each listener")
+    o.add_argument("--out", default="openapi")
+    return p
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    s = from_env()
+    return s.with_(
+        home=Path(args.home) if args.home else None, database_url=args.database_url,
+        host=getattr(args, "host", None), public_host=getattr(args, "public_host", None),
+        port=getattr(args, "port", None), imds_port=getattr(args, "imds_port", None),
+        log_level=getattr(args, "log_level", None),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = settings_from(args)
+    if args.command == "serve":
+        from arm_sim.app.server import serve
+
+        serve(settings)
+    elif args.command == "migrate":
+        from arm_sim.app import prepare
+
+        prepare(settings)
+        print("migrations applied")
+    elif args.command == "env":
+        from arm_sim.app.admin import env_values, format_env
+
+        print(format_env(env_values(settings), args.format))
+    elif args.command == "clock":
+        from arm_sim.app.admin import clock_command
+
+        if args.action == "advance" and not args.duration:
+            print("arm-sim clock advance needs a duration such as 46d", file=sys.stderr)
+            return 2
+        print(json.dumps(clock_command(settings, args.action, args.duration), indent=2))
+    elif args.command == "reset":
+        from arm_sim.app.admin import reset
+
+        reset(settings)
+        print("state reset")
+    elif args.command == "openapi":
+        from arm_sim.app.admin import write_openapi
+
+        for path in write_openapi(settings, Path(args.out)):
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

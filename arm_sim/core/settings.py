@@ -1,0 +1,71 @@
+"""Settings from ARM_SIM_* environment variables (CLI flags override them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    lo, _, hi = text.partition("-")
+    first = int(lo)
+    last = int(hi) if hi else first
+    if not (0 < first <= last < 65536):
+        raise ValueError(f"bad port range {text!r}")
+    return first, last
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path(".arm-sim")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    public_host: str = "localhost"
+    port: int = 8443
+    imds_port: int = 8480
+    vault_ports: tuple[int, int] = (8600, 8699)
+    log_level: str = "info"
+    lro: str = "async"  # async | sync
+    tenant_id: str | None = None
+    subscription_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'arm-sim.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        return f"https://{self.public_host}:{self.port}"
+
+    @property
+    def imds_url(self) -> str:
+        return f"http://{self.public_host}:{self.imds_port}"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+
+
+def from_env(env: dict[str, str] | None = None) -> Settings:
+    e = os.environ if env is None else env
+    lro = e.get("ARM_SIM_LRO", "async").lower()
+    if lro not in ("async", "sync"):
+        raise ValueError("ARM_SIM_LRO must be 'async' or 'sync'")
+    return Settings(
+        home=Path(e.get("ARM_SIM_HOME", ".arm-sim")),
+        database_url=e.get("ARM_SIM_DATABASE_URL", ""),
+        host=e.get("ARM_SIM_HOST", "127.0.0.1"),
+        public_host=e.get("ARM_SIM_PUBLIC_HOST", "localhost"),
+        port=int(e.get("ARM_SIM_PORT", "8443")),
+        imds_port=int(e.get("ARM_SIM_IMDS_PORT", "8480")),
+        vault_ports=_port_range(e.get("ARM_SIM_VAULT_PORTS", "8600-8699")),
+        log_level=e.get("ARM_SIM_LOG_LEVEL", "info").lower(),
+        lro=lro,
+        tenant_id=e.get("ARM_SIM_TENANT_ID") or None,
+        subscription_id=e.get("ARM_SIM_SUBSCRIPTION_ID") or None,
+        client_id=e.get("ARM_SIM_CLIENT_ID") or None,
+        client_secret=e.get("ARM_SIM_CLIENT_SECRET") or None,
+    )

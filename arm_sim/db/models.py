@@ -1,0 +1,225 @@
+"""SQLAlchemy 2.x models. Times are epoch seconds on the simulated clock (floats), ids are strings.
+
+No database cascades on rows that have lifecycle hooks: services delete dependants explicitly so
+every hook runs (DESIGN.md §2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: Json, list[Any]: Json, Any: Json}
+
+
+class Clock(Base):
+    """The simulated clock: real time plus an offset, or frozen at a value."""
+
+    __tablename__ = "clock"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    frozen_at: Mapped[float | None] = mapped_column(Float)
+
+
+class Bootstrap(Base):
+    """The ids of the bootstrap tenant, subscription and deployer principal.
+
+    The deployer's secret is kept here in clear (it is also stored hashed on the credential, which is
+    what the token service checks) because `arm-sim env` must print it from any process that shares
+    the database.
+    """
+
+    __tablename__ = "bootstrap"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    subscription_id: Mapped[str] = mapped_column(String(36))
+    client_id: Mapped[str] = mapped_column(String(36))
+    client_secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    default_domain: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    state: Mapped[str] = mapped_column(String(32), default="Enabled")
+    # every known namespace counts as registered unless explicitly unregistered
+    unregistered_namespaces: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ResourceGroup(Base):
+    __tablename__ = "resource_groups"
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    id: Mapped[str] = mapped_column(String(400))
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(90))
+    location: Mapped[str] = mapped_column(String(64))
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    managed_by: Mapped[str | None] = mapped_column(String(400))
+    provisioning_state: Mapped[str] = mapped_column(String(32), default="Succeeded")
+    created_at: Mapped[float] = mapped_column(Float)
+    changed_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    changed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Resource(Base):
+    """One row per ARM resource of any type (tracked, child or extension)."""
+
+    __tablename__ = "resources"
+    key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    id: Mapped[str] = mapped_column(String(1024))
+    subscription_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    resource_group_key: Mapped[str | None] = mapped_column(ForeignKey("resource_groups.key"))
+    parent_key: Mapped[str | None] = mapped_column(String(1024), index=True)
+    type: Mapped[str] = mapped_column(String(256))
+    type_key: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(256))
+    location: Mapped[str | None] = mapped_column(String(64))
+    tags: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    sku: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    kind: Mapped[str | None] = mapped_column(String(128))
+    plan: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    identity: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # zones, managedBy, extendedLocation …
+    etag: Mapped[str] = mapped_column(String(64))
+    api_version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[float] = mapped_column(Float)
+    changed_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    changed_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_resources_rg_type", "resource_group_key", "type_key"),
+        Index("ix_resources_sub_type", "subscription_id", "type_key"),
+    )
+
+
+class Application(Base):
+    __tablename__ = "applications"
+    object_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(36), unique=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ServicePrincipal(Base):
+    __tablename__ = "service_principals"
+    object_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(36), unique=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    service_principal_type: Mapped[str] = mapped_column(String(32))  # Application | ManagedIdentity
+    alternative_names: Mapped[list[Any]] = mapped_column(default=list)
+    service_principal_names: Mapped[list[Any]] = mapped_column(default=list)
+    application_object_id: Mapped[str | None] = mapped_column(String(36))
+    # the hosting resource (system-assigned) or the identity resource (user-assigned)
+    resource_key: Mapped[str | None] = mapped_column(String(1024), index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Credential(Base):
+    """A client secret (hashed) or an X.509 certificate registered for a client id."""
+
+    __tablename__ = "credentials"
+    key_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # password | certificate
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    secret_hash: Mapped[str | None] = mapped_column(String(128))
+    hint: Mapped[str | None] = mapped_column(String(8))
+    certificate_der: Mapped[bytes | None] = mapped_column(LargeBinary)
+    private_key_pem: Mapped[str | None] = mapped_column(Text)  # only for identities arm-sim acts for
+    thumbprint_sha1: Mapped[str | None] = mapped_column(String(40), index=True)
+    thumbprint_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    start_at: Mapped[float] = mapped_column(Float)
+    end_at: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class SigningKey(Base):
+    """A tenant's token-signing key: next -> active -> retired; retired keys stay published."""
+
+    __tablename__ = "signing_keys"
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16))  # next | active | retired
+    created_at: Mapped[float] = mapped_column(Float)
+    activated_at: Mapped[float | None] = mapped_column(Float)
+    retired_at: Mapped[float | None] = mapped_column(Float)
+    publish_until: Mapped[float | None] = mapped_column(Float)
+
+
+class RoleAssignment(Base):
+    __tablename__ = "role_assignments"
+    key: Mapped[str] = mapped_column(String(1200), primary_key=True)
+    id: Mapped[str] = mapped_column(String(1200))
+    name: Mapped[str] = mapped_column(String(36))
+    scope: Mapped[str] = mapped_column(String(1100))
+    scope_key: Mapped[str] = mapped_column(String(1100), index=True)
+    role_definition_id: Mapped[str] = mapped_column(String(400))
+    principal_id: Mapped[str] = mapped_column(String(36), index=True)
+    principal_type: Mapped[str] = mapped_column(String(32))
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Operation(Base):
+    """An ARM long-running operation, polled through Azure-AsyncOperation / Location."""
+
+    __tablename__ = "operations"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String(36))
+    namespace: Mapped[str] = mapped_column(String(128))
+    location: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # InProgress | Succeeded | Failed | Canceled
+    resource_id: Mapped[str] = mapped_column(String(1024))
+    method: Mapped[str] = mapped_column(String(8))
+    error: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    start_at: Mapped[float] = mapped_column(Float)
+    end_at: Mapped[float | None] = mapped_column(Float)
+
+
+class Event(Base):
+    """The append-only event log, ordered by `seq`, stamped on the simulated clock."""
+
+    __tablename__ = "events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(1024), index=True)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,1 @@
+"""The identity lifecycle primitives: tenancy, directory, tokens, rbac, clock, events."""

@@ -1,0 +1,45 @@
+"""The request context every service takes first: the open session, settings and the clock reading."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from arm_sim.core.settings import Settings
+
+
+@dataclass
+class Caller:
+    """Who is calling: the verified token's claims."""
+
+    claims: dict[str, Any]
+
+    @property
+    def object_id(self) -> str:
+        return str(self.claims.get("oid", ""))
+
+    @property
+    def client_id(self) -> str:
+        return str(self.claims.get("appid") or self.claims.get("azp") or "")
+
+    @property
+    def tenant_id(self) -> str:
+        return str(self.claims.get("tid", ""))
+
+
+@dataclass
+class Ctx:
+    session: Session
+    settings: Settings
+    now: float  # the simulated clock, read once at the start of the unit of work
+    caller: Caller | None = None
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # events that must be kept even when the unit of work rolls back (refusals, denials)
+    durable_events: list[Any] = field(default_factory=list)
+
+    @property
+    def actor(self) -> str | None:
+        return self.caller.object_id if self.caller else None

@@ -1,0 +1,56 @@
+"""The event log: every lifecycle step appends one row, on the simulated clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from arm_sim.db.models import Event
+from arm_sim.domain.clock import iso
+from arm_sim.domain.context import Ctx
+
+
+def record(ctx: Ctx, kind: str, subject: str, /, **details: Any) -> None:
+    ctx.session.add(Event(at=ctx.now, kind=kind, subject=subject, actor=ctx.actor, details=details))
+
+
+def record_refusal(ctx: Ctx, kind: str, subject: str, /, **details: Any) -> None:
+    """An event that survives the rollback of the refused request (token refused, access denied)."""
+    ctx.durable_events.append(Event(at=ctx.now, kind=kind, subject=subject, actor=ctx.actor, details=details))
+
+
+def query(
+    ctx: Ctx,
+    *,
+    kind: str | None = None,
+    subject: str | None = None,
+    principal: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    after_seq: int = 0,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    q = select(Event).where(Event.seq > after_seq).order_by(Event.seq).limit(limit)
+    if kind:
+        q = q.where(Event.kind.like(kind.replace("*", "%")))
+    if subject:
+        q = q.where(Event.subject.ilike(subject.replace("*", "%")))
+    if since is not None:
+        q = q.where(Event.at >= since)
+    if until is not None:
+        q = q.where(Event.at <= until)
+    rows = ctx.session.scalars(q).all()
+    out = [
+        {"seq": e.seq, "time": iso(e.at), "kind": e.kind, "subject": e.subject, "actor": e.actor,
+         "details": e.details}
+        for e in rows
+    ]
+    if principal:
+        p = principal.lower()
+        out = [
+            e for e in out
+            if e["subject"].lower() == p or str(e["details"].get("principalId", "")).lower() == p
+            or (e["actor"] or "").lower() == p
+        ]
+    return out

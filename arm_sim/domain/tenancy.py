@@ -1,0 +1,73 @@
+"""Tenants, subscriptions and the bootstrap state created on first start."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from arm_sim.db.models import Bootstrap, RoleAssignment, Subscription, Tenant
+from arm_sim.domain import directory, events
+from arm_sim.domain.context import Ctx
+from arm_sim.domain.tokens import keyring
+
+OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+
+
+def create_tenant(ctx: Ctx, tenant_id: str | None = None, display_name: str = "arm-sim") -> Tenant:
+    tid = tenant_id or str(uuid.uuid4())
+    tenant = Tenant(id=tid, display_name=display_name, default_domain=f"armsim{tid[:8]}.onmicrosoft.com",
+                    created_at=ctx.now)
+    ctx.session.add(tenant)
+    ctx.session.flush()
+    keyring.ensure_ring(ctx, tid)
+    events.record(ctx, "tenant.created", f"/tenants/{tid}")
+    return tenant
+
+
+def create_subscription(ctx: Ctx, tenant_id: str, subscription_id: str | None = None,
+                        display_name: str = "arm-sim subscription") -> Subscription:
+    sub = Subscription(id=subscription_id or str(uuid.uuid4()), tenant_id=tenant_id,
+                       display_name=display_name, state="Enabled", unregistered_namespaces=[], created_at=ctx.now)
+    ctx.session.add(sub)
+    events.record(ctx, "subscription.created", f"/subscriptions/{sub.id}", tenantId=tenant_id)
+    return sub
+
+
+def bootstrap(ctx: Ctx) -> Bootstrap:
+    """Create (once) the tenant, subscription and deployer principal with Owner on the subscription."""
+    row = ctx.session.get(Bootstrap, 1)
+    if row is not None:
+        return row
+    s = ctx.settings
+    tenant = create_tenant(ctx, s.tenant_id, "arm-sim")
+    sub = create_subscription(ctx, tenant.id, s.subscription_id)
+    _, sp = directory.create_application(ctx, tenant.id, "arm-sim-deployer", s.client_id)
+    secret = directory.add_password(ctx, sp.app_id, s.client_secret, "bootstrap")
+    scope = f"/subscriptions/{sub.id}"
+    name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope}|{sp.object_id}|{OWNER_ROLE}"))
+    ra_id = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
+    ctx.session.add(RoleAssignment(
+        key=ra_id.lower(), id=ra_id, name=name, scope=scope, scope_key=scope.lower(),
+        role_definition_id=f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{OWNER_ROLE}",
+        principal_id=sp.object_id, principal_type="ServicePrincipal", properties={},
+        created_at=ctx.now, updated_at=ctx.now, created_by=None, updated_by=None,
+    ))
+    row = Bootstrap(id=1, tenant_id=tenant.id, subscription_id=sub.id, client_id=sp.app_id,
+                    client_secret=secret, created_at=ctx.now)
+    ctx.session.add(row)
+    events.record(ctx, "bootstrap.created", scope, tenantId=tenant.id, clientId=sp.app_id,
+                  principalId=sp.object_id)
+    return row
+
+
+def current_bootstrap(ctx: Ctx) -> Bootstrap | None:
+    return ctx.session.get(Bootstrap, 1)
+
+
+def subscriptions(ctx: Ctx) -> list[Subscription]:
+    return list(ctx.session.scalars(select(Subscription).order_by(Subscription.created_at)))
+
+
+def tenants(ctx: Ctx) -> list[Tenant]:
+    return list(ctx.session.scalars(select(Tenant).order_by(Tenant.created_at)))

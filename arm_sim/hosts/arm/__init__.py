@@ -1,0 +1,1 @@
+"""The Azure Resource Manager host: subscriptions, resource groups, generic resources, LROs."""

@@ -1,0 +1,45 @@
+"""ARM's bearer check: every call needs a valid token for the management audience."""
+
+from __future__ import annotations
+
+from arm_sim.core.errors import AuthenticationError
+from arm_sim.db.models import Subscription
+from arm_sim.domain import events
+from arm_sim.domain.context import Caller, Ctx
+from arm_sim.domain.tokens import validator
+
+ARM_AUDIENCES = (
+    "https://management.core.windows.net/", "https://management.core.windows.net",
+    "https://management.azure.com/", "https://management.azure.com",
+)
+AUDIENCE_MESSAGE = (
+    "The access token has been obtained for wrong audience or resource '{aud}'. It should exactly match with one "
+    "of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net',"
+    "'https://management.azure.com/','https://management.azure.com'."
+)
+
+
+def authenticate(ctx: Ctx, token: str | None, subscription_id: str | None,
+                 audiences: tuple[str, ...] = ARM_AUDIENCES, audience_message: str = AUDIENCE_MESSAGE) -> Caller:
+    try:
+        if token is None:
+            raise AuthenticationError("AuthenticationFailed",
+                                      "Authentication failed. The 'Authorization' header is missing.", "missing")
+        if token == "":
+            raise AuthenticationError(
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is provided in an invalid format.", "format")
+        claims = validator.validate(ctx, token, audiences, audience_message)
+        if subscription_id:
+            sub = ctx.session.get(Subscription, subscription_id.lower())
+            if sub is not None and sub.tenant_id != claims.get("tid"):
+                raise AuthenticationError(
+                    "InvalidAuthenticationTokenTenant",
+                    f"The access token is from the wrong issuer '{claims.get('iss')}'. It must match the tenant "
+                    f"'https://sts.windows.net/{sub.tenant_id}/' associated with this subscription. Please use the "
+                    f"authority (URL) 'https://login.windows.net/{sub.tenant_id}' to get the token.", "tenant")
+    except AuthenticationError as e:
+        events.record_refusal(ctx, "token.rejected", "arm", code=e.code, reason=e.reason)
+        raise
+    ctx.caller = Caller(claims)
+    return ctx.caller

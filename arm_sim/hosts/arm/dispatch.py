@@ -1,0 +1,83 @@
+"""ARM's routing table: a parsed path and a method choose a handler.
+
+ARM paths have any depth and are case-insensitive, so they are parsed here rather than declared as
+FastAPI routes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.responses import Response
+
+from arm_sim.core.errors import DomainError, bad_request
+from arm_sim.domain.context import Ctx
+from arm_sim.hosts.arm import groups, lro, resources, subscriptions
+from arm_sim.hosts.arm.call import Call
+
+_API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-(preview|beta|alpha|privatepreview))?$", re.IGNORECASE)
+_OPERATION_KINDS = {"operationstatuses": "status", "operations": "status", "asyncoperations": "status",
+                    "operationresults": "result"}
+
+
+def check_api_version(query: dict[str, str]) -> str:
+    v = query.get("api-version")
+    if not v:
+        raise bad_request("MissingApiVersionParameter",
+                          "The api-version query parameter (?api-version=) is required for all requests.")
+    if not _API_VERSION.match(v):
+        raise bad_request(
+            "InvalidApiVersionParameter",
+            f"The api-version '{v}' is invalid. The supported versions are dates of the form 'yyyy-MM-dd', "
+            "optionally followed by '-preview'.",
+        )
+    return v
+
+
+def _no_route(call: Call) -> DomainError:
+    return DomainError(404, "NoRegisteredProviderFound" if call.arm.parts else "InvalidResourceType",
+                       f"No route for '{call.method} {call.path}' is simulated by arm-sim.")
+
+
+def dispatch(ctx: Ctx, call: Call) -> Response:
+    a, m = call.arm, call.method
+    tail = [t.lower() for t in a.tail]
+    if a.subscription is None:
+        if tail == ["subscriptions"] and m == "GET":
+            return subscriptions.list_subscriptions(ctx, call)
+        if tail == ["tenants"] and m == "GET":
+            return subscriptions.list_tenants(ctx, call)
+        if tail == ["providers"] and m == "GET":
+            return subscriptions.list_providers(ctx, call)
+        if not a.parts and not tail:
+            raise _no_route(call)
+    if a.parts and a.resource_group is None and len(a.parts) == 1:
+        segs = a.parts[0].segments
+        if not segs and m == "GET":  # /subscriptions/{s}/providers/{ns} or /providers/{ns}
+            return subscriptions.get_provider(ctx, call, a.parts[0].namespace)
+        if len(segs) == 1 and segs[0].lower() in ("register", "unregister") and m == "POST":
+            return subscriptions.register_provider(ctx, call, a.parts[0].namespace, segs[0].lower() == "register")
+        if len(segs) == 4 and segs[0].lower() == "locations" and segs[2].lower() in _OPERATION_KINDS and m == "GET":
+            kind = _OPERATION_KINDS[segs[2].lower()]
+            return lro.status(ctx, call, segs[3]) if kind == "status" else lro.result(ctx, call, segs[3])
+    if a.parts:
+        if a.subscription is None:
+            raise _no_route(call)
+        return resources.handle(ctx, call)
+    if a.resource_group is not None:
+        if not tail:
+            return groups.handle(ctx, call)
+        if tail == ["resources"] and m == "GET":
+            return resources.list_in_scope(ctx, call)
+        raise _no_route(call)
+    if tail == [] and m == "GET":
+        return subscriptions.get_subscription(ctx, call)
+    if tail == ["resourcegroups"] and m == "GET":
+        return groups.list_groups(ctx, call)
+    if tail == ["resources"] and m == "GET":
+        return resources.list_in_scope(ctx, call)
+    if tail == ["locations"] and m == "GET":
+        return subscriptions.list_locations(ctx, call)
+    if tail == ["providers"] and m == "GET":
+        return subscriptions.list_providers(ctx, call)
+    raise _no_route(call)

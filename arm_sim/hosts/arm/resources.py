@@ -1,0 +1,72 @@
+"""Generic resource endpoints: any `{scope}/providers/{Namespace}/{type}/{name}[/…]`, and their lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select
+from starlette.responses import Response
+
+from arm_sim.core.errors import DomainError, not_implemented
+from arm_sim.db.models import Resource
+from arm_sim.domain.context import Ctx
+from arm_sim.hosts.arm import lro
+from arm_sim.hosts.arm.call import Call
+from arm_sim.hosts.http import json_response
+from arm_sim.resources import listing, service
+from arm_sim.resources.documents import to_doc
+
+
+def _etag_headers(doc: dict[str, Any]) -> dict[str, str]:
+    return {"ETag": doc["etag"]} if doc.get("etag") else {}
+
+
+def handle(ctx: Ctx, call: Call) -> Response:
+    path, m = call.arm, call.method
+    if path.is_collection:
+        if m == "GET":
+            return list_collection(ctx, call)
+        if m == "POST":
+            raise not_implemented(f"the action '{path.parts[-1].segments[-1]}' on '{path.parent_id}'")
+        raise DomainError(405, "MethodNotAllowed", f"The method '{m}' is not allowed on a collection.")
+    long_running = service.is_async(path.resource_type)
+    if m == "PUT":
+        doc, created = service.put(ctx, path, call.body, call.api_version,
+                                   if_match=call.headers.get("if-match"),
+                                   if_none_match=call.headers.get("if-none-match"))
+        resp = lro.written(ctx, call, service.render(ctx, doc, call.api_version), created, long_running)
+    elif m == "PATCH":
+        doc = service.patch(ctx, path, call.body, call.api_version, if_match=call.headers.get("if-match"))
+        resp = lro.written(ctx, call, service.render(ctx, doc, call.api_version), False, long_running)
+    elif m in ("GET", "HEAD"):
+        if m == "HEAD":
+            return Response(status_code=204 if service.get_row(ctx, path) is not None else 404)
+        doc = service.get(ctx, path)
+        resp = json_response(service.render(ctx, doc, call.api_version))
+    elif m == "DELETE":
+        row = service.get_row(ctx, path)
+        location = (row.location or "") if row else ""
+        existed = service.delete(ctx, path)
+        return lro.deleted(ctx, call, existed, long_running, path.parts[-1].namespace, location, path.id)
+    else:
+        raise DomainError(405, "MethodNotAllowed", f"The method '{m}' is not allowed on a resource.")
+    resp.headers.update(_etag_headers(doc))
+    return resp
+
+
+def _page(ctx: Ctx, call: Call, q: Select[tuple[Resource]]) -> Response:
+    f = listing.parse_filter(call.query.get("$filter"))
+    rows, more = listing.page(ctx, q, f, call.top(), call.query.get("$skipToken") or call.query.get("$skiptoken"))
+    body: dict[str, Any] = {"value": [service.render(ctx, to_doc(r), call.api_version) for r in rows]}
+    link = call.next_link(listing.encode_token(more) if more else None)
+    if link:
+        body["nextLink"] = link
+    return json_response(body)
+
+
+def list_collection(ctx: Ctx, call: Call) -> Response:
+    return _page(ctx, call, listing.collection_query(ctx, call.arm))
+
+
+def list_in_scope(ctx: Ctx, call: Call) -> Response:
+    return _page(ctx, call, listing.scope_query(ctx, call.arm))

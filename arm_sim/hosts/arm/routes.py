@@ -1,0 +1,65 @@
+"""ARM's FastAPI edge: authenticate, require api-version, parse the body, dispatch, render errors."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from arm_sim.core import ids
+from arm_sim.core.errors import AuthenticationError, DomainError
+from arm_sim.hosts.arm import dispatch, errors
+from arm_sim.hosts.arm.auth import authenticate
+from arm_sim.hosts.arm.call import Call
+from arm_sim.hosts.arm.metadata import cloud
+from arm_sim.hosts.http import bearer, json_response, query, read_json
+from arm_sim.hosts.runtime import Runtime
+
+router = APIRouter(tags=["arm"])
+METHODS = ["GET", "PUT", "PATCH", "DELETE", "POST", "HEAD"]
+
+
+def base_url(request: Request, rt: Runtime) -> str:
+    host = request.headers.get("host")
+    return f"https://{host}" if host else rt.settings.public_url
+
+
+@router.get("/metadata/endpoints", summary="Cloud metadata (single object)")
+async def metadata_endpoints(request: Request) -> Response:
+    return json_response(cloud(base_url(request, request.app.state.runtime)))
+
+
+@router.get("/metadata/endpoints/list", summary="Cloud metadata (list form, for ARM_CLOUD_METADATA_URL)")
+async def metadata_endpoints_list(request: Request) -> Response:
+    return json_response([cloud(base_url(request, request.app.state.runtime))])
+
+
+async def arm(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    path = request.scope["path"]
+    q = query(request)
+    body, body_error = (await read_json(request)) if request.method in ("PUT", "PATCH", "POST") else (None, None)
+    try:
+        with rt.unit() as ctx:
+            ctx.correlation_id = request.state.correlation_id
+            arm_path = ids.parse(path)
+            authenticate(ctx, bearer(request), arm_path.subscription)
+            dispatch.check_api_version(q)
+            if body_error:
+                raise DomainError(400, "InvalidRequestContent", body_error)
+            ctype = request.headers.get("content-type", "application/json")
+            if body is not None and "json" not in ctype.lower():
+                raise DomainError(415, "UnsupportedMediaType",
+                                  f"The content media type '{ctype}' is not supported. Only 'application/json' is "
+                                  "supported.")
+            call = Call(request.method, path, arm_path, q, body,
+                        {k.lower(): v for k, v in request.headers.items()}, base_url(request, rt))
+            return dispatch.dispatch(ctx, call)
+    except AuthenticationError as e:
+        return errors.render_auth(e, rt.settings.public_url)
+    except DomainError as e:
+        return errors.render(e)
+
+
+for prefix in ("/subscriptions", "/tenants", "/providers"):
+    router.add_api_route(prefix, arm, methods=METHODS, summary=f"ARM {prefix}")
+    router.add_api_route(prefix + "/{rest:path}", arm, methods=METHODS, summary=f"ARM {prefix}/…")

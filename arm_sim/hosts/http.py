@@ -1,0 +1,80 @@
+"""HTTP helpers shared by hosts: JSON responses with Azure's content type, request ids, bearer parsing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status, headers=headers,
+                    media_type=JSON_TYPE)
+
+
+def bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if not auth:
+        return None
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
+
+
+def query(request: Request) -> dict[str, str]:
+    """Query parameters with percent-encoded keys decoded (the JS SDK sends `api%2Dversion`)."""
+    return {k: v for k, v in request.query_params.multi_items()}
+
+
+async def read_json(request: Request) -> tuple[Any, str | None]:
+    """(parsed body, error message) — the error text follows Newtonsoft's wording that ARM echoes."""
+    raw = await request.body()
+    if not raw.strip():
+        return None, None
+    try:
+        return json.loads(raw), None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        line = getattr(e, "lineno", 1)
+        col = getattr(e, "colno", 1)
+        return None, (f"The request content was invalid and could not be deserialized: 'Unexpected character "
+                      f"encountered while parsing value. Path '', line {line}, position {col}.'.")
+
+
+class RequestIds:
+    """Pure ASGI middleware: request/correlation ids on every answer, leading `//` collapsed.
+
+    The Azure CLI asks for `//metadata/endpoints` when the cloud's URL ends with '/'.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith("//"):
+            scope = dict(scope, path="/" + path.lstrip("/"), raw_path=("/" + path.lstrip("/")).encode())
+        request_id = str(uuid.uuid4())
+        correlation = request_id
+        for name, value in scope["headers"]:
+            if name == b"x-ms-correlation-request-id":
+                correlation = value.decode("latin-1")
+        scope.setdefault("state", {})
+        scope["state"]["correlation_id"] = correlation
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-ms-request-id", request_id.encode()))
+                headers.append((b"x-ms-correlation-request-id", correlation.encode()))
+                message = dict(message, headers=headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_ids)

@@ -1,0 +1,35 @@
+"""What every host needs at request time: settings, the session factory, and the unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from arm_sim.core.settings import Settings
+from arm_sim.db.uow import unit_of_work
+from arm_sim.domain import clock
+from arm_sim.domain.context import Ctx
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    sessions: sessionmaker[Session]
+
+    @contextmanager
+    def unit(self) -> Iterator[Ctx]:
+        """One transaction: commits when the block ends normally, rolls back on any exception."""
+        ctx: Ctx | None = None
+        try:
+            with unit_of_work(self.sessions) as session:
+                ctx = Ctx(session=session, settings=self.settings, now=clock.now(session))
+                yield ctx
+                session.add_all(ctx.durable_events)
+        except Exception:
+            if ctx is not None and ctx.durable_events:
+                with unit_of_work(self.sessions) as session:
+                    session.add_all(ctx.durable_events)
+            raise

@@ -1,0 +1,1 @@
+"""The simulator's own API under /_sim: health, CA, clock, events."""

@@ -1,0 +1,115 @@
+"""`/_sim/*`: health and the CA need no token; everything else needs the bootstrap principal's ARM token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from arm_sim import __version__
+from arm_sim.core.errors import AuthenticationError, DomainError, bad_request
+from arm_sim.domain import clock, events, tenancy
+from arm_sim.domain.context import Ctx
+from arm_sim.hosts.arm import errors
+from arm_sim.hosts.arm.auth import authenticate
+from arm_sim.hosts.http import bearer, json_response, read_json
+from arm_sim.hosts.runtime import Runtime
+
+router = APIRouter(prefix="/_sim", tags=["sim"])
+
+
+@router.get("/health", summary="Liveness (no token needed)")
+async def health() -> Response:
+    return json_response({"status": "ok", "version": __version__})
+
+
+@router.get("/ca.pem", summary="The simulator's CA certificate (no token needed)")
+async def ca_pem(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    return Response((rt.settings.home / "ca.pem").read_bytes(), media_type="application/x-pem-file")
+
+
+async def _guarded(request: Request, work: Callable[[Ctx, Any], Any]) -> Response:
+    rt: Runtime = request.app.state.runtime
+    body, body_error = (await read_json(request)) if request.method == "POST" else (None, None)
+    try:
+        with rt.unit() as ctx:
+            caller = authenticate(ctx, bearer(request), None)
+            boot = tenancy.current_bootstrap(ctx)
+            if boot is None or caller.client_id != boot.client_id:
+                raise DomainError(403, "AuthorizationFailed",
+                                  f"The client '{caller.client_id}' with object id '{caller.object_id}' may not use "
+                                  "the simulator API; only the bootstrap principal may.")
+            if body_error:
+                raise DomainError(400, "InvalidRequestContent", body_error)
+            return json_response(work(ctx, body))
+    except AuthenticationError as e:
+        return errors.render_auth(e, rt.settings.public_url)
+    except DomainError as e:
+        return errors.render(e)
+
+
+@router.get("/clock", summary="The simulated clock")
+async def get_clock(request: Request) -> Response:
+    return await _guarded(request, lambda ctx, _: clock.state(ctx.session))
+
+
+def _advance(ctx: Ctx, body: Any, query: dict[str, str]) -> dict[str, object]:
+    text = query.get("by") or (body.get("duration") if isinstance(body, dict) else None)
+    if not text:
+        raise bad_request("InvalidDuration", "Give the duration as ?by=46d or {\"duration\": \"46d\"}.")
+    before = ctx.now
+    clock.advance(ctx.session, clock.parse_duration(str(text)))
+    ctx.now = clock.now(ctx.session)
+    events.record(ctx, "clock.advanced", "/_sim/clock", by=str(text), fromEpoch=before, toEpoch=ctx.now)
+    return clock.state(ctx.session)
+
+
+@router.post("/clock/advance", summary="Move the simulated clock forward (?by=46d or {\"duration\": \"46d\"})")
+async def advance_clock(request: Request) -> Response:
+    q = dict(request.query_params)
+    return await _guarded(request, lambda ctx, body: _advance(ctx, body, q))
+
+
+@router.post("/clock/freeze", summary="Freeze the simulated clock")
+async def freeze_clock(request: Request) -> Response:
+    def work(ctx: Ctx, _: Any) -> dict[str, object]:
+        clock.freeze(ctx.session)
+        events.record(ctx, "clock.frozen", "/_sim/clock")
+        return clock.state(ctx.session)
+
+    return await _guarded(request, work)
+
+
+@router.post("/clock/unfreeze", summary="Let the simulated clock run again")
+async def unfreeze_clock(request: Request) -> Response:
+    def work(ctx: Ctx, _: Any) -> dict[str, object]:
+        clock.unfreeze(ctx.session)
+        events.record(ctx, "clock.unfrozen", "/_sim/clock")
+        return clock.state(ctx.session)
+
+    return await _guarded(request, work)
+
+
+def _float(q: dict[str, str], name: str) -> float | None:
+    if name not in q:
+        return None
+    try:
+        return float(q[name])
+    except ValueError as e:
+        raise bad_request("InvalidQueryParameter", f"'{name}' must be epoch seconds.") from e
+
+
+@router.get("/events", summary="The event log (filters: resource, principal, kind, since, until, after)")
+async def list_events(request: Request) -> Response:
+    q = dict(request.query_params)
+
+    def work(ctx: Ctx, _: Any) -> dict[str, object]:
+        rows = events.query(ctx, kind=q.get("kind"), subject=q.get("resource"), principal=q.get("principal"),
+                            since=_float(q, "since"), until=_float(q, "until"),
+                            after_seq=int(q.get("after", "0") or 0), limit=min(int(q.get("top", "1000")), 5000))
+        return {"value": rows}
+
+    return await _guarded(request, work)

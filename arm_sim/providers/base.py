@@ -1,0 +1,36 @@
+"""The provider contract: the hooks ResourceService calls, in the request's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arm_sim.domain.context import Ctx
+
+Doc = dict[str, Any]  # a resource as ARM shows it: id, name, type, location, tags, properties, …
+
+
+class Provider:
+    """Default behaviour: a generic, synchronous resource stored as given (ARM's proxy behaviour)."""
+
+    namespace: str = "*"
+    # types (lower-case, without namespace) that answer PUT/DELETE as long-running operations
+    async_types: frozenset[str] = frozenset()
+
+    def handles(self, type_key: str) -> bool:
+        return self.namespace == "*" or type_key.split("/", 1)[0] == self.namespace.lower()
+
+    def is_async(self, type_key: str) -> bool:
+        return type_key.split("/", 1)[1] in self.async_types
+
+    def validate(self, ctx: Ctx, doc: Doc, before: Doc | None) -> None:
+        """Refuse bad input with a DomainError before anything is written."""
+
+    def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> None:
+        """Runs after the row is written, in the same transaction; may fill server-side fields."""
+
+    def on_delete(self, ctx: Ctx, doc: Doc) -> None:
+        """Runs before the row is removed, in the same transaction."""
+
+    def render(self, ctx: Ctx, doc: Doc, api_version: str) -> Doc:
+        """The response body for `api_version`."""
+        return doc

@@ -1,0 +1,15 @@
+"""The explicit provider registry: the first provider that handles a type wins; generic is last."""
+
+from __future__ import annotations
+
+from arm_sim.providers.base import Provider
+from arm_sim.providers.generic import GenericProvider
+
+PROVIDERS: tuple[Provider, ...] = (GenericProvider(),)
+
+
+def provider_for(type_key: str) -> Provider:
+    for p in PROVIDERS:
+        if p.handles(type_key):
+            return p
+    raise LookupError(type_key)  # unreachable: the generic provider handles everything

@@ -1,0 +1,41 @@
+"""Where a resource lives: its subscription, resource group and parent must exist first."""
+
+from __future__ import annotations
+
+from arm_sim.core import ids
+from arm_sim.core.errors import not_found
+from arm_sim.db.models import Resource, ResourceGroup, Subscription
+from arm_sim.domain.context import Ctx
+
+
+def subscription(ctx: Ctx, subscription_id: str) -> Subscription:
+    sub = ctx.session.get(Subscription, subscription_id.lower())
+    if sub is None:
+        raise not_found("SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found.")
+    return sub
+
+
+def resource_group(ctx: Ctx, subscription_id: str, name: str) -> ResourceGroup:
+    subscription(ctx, subscription_id)
+    rg = ctx.session.get(ResourceGroup, ids.key(ids.resource_group_id(subscription_id, name)))
+    if rg is None:
+        raise not_found("ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
+    return rg
+
+
+def check_parent(ctx: Ctx, path: ids.ArmPath) -> str:
+    """Ensure the scope and parent exist; returns the parent's key."""
+    if path.subscription is None:
+        return ""
+    if path.resource_group is not None:
+        resource_group(ctx, path.subscription, path.resource_group)
+    else:
+        subscription(ctx, path.subscription)
+    parent = path.parent_id
+    if ids.key(parent) != ids.key(path.scope_id) and ctx.session.get(Resource, ids.key(parent)) is None:
+        raise not_found(
+            "ParentResourceNotFound",
+            f"Can not perform requested operation on nested resource. Parent resource "
+            f"'{'/'.join(ids.split(parent)[-1:])}' not found.",
+        )
+    return ids.key(parent)

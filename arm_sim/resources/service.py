@@ -1,0 +1,193 @@
+"""ResourceService: THE write path for every ARM resource (REST and template deployments).
+
+Every rule is written once here or in a provider hook, so it holds whichever entry point is used.
+Nothing here commits: the caller's unit of work does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from arm_sim.core import ids
+from arm_sim.core.errors import DomainError, bad_request, not_found
+from arm_sim.core.merge_patch import merge_patch
+from arm_sim.db.models import Resource
+from arm_sim.domain import events
+from arm_sim.domain.context import Ctx
+from arm_sim.providers.base import Doc
+from arm_sim.providers.catalog import normalize_location
+from arm_sim.providers.registry import provider_for
+from arm_sim.resources import scope
+from arm_sim.resources.documents import EXTRA_FIELDS, check_name, check_tags, request_object, to_doc
+
+# Types that live inside a scope without a location of their own (proxy and extension types).
+LOCATIONLESS_NAMESPACES = ("microsoft.authorization", "microsoft.insights", "microsoft.security",
+                           "microsoft.policyinsights", "microsoft.resources")
+
+
+def _not_found(path: ids.ArmPath) -> DomainError:
+    last = path.parts[-1]
+    what = "/".join((last.namespace, last.types[0], *last.segments[1:]))
+    where = f" under resource group '{path.resource_group}'" if path.resource_group else ""
+    return not_found("ResourceNotFound", f"The Resource '{what}'{where} was not found. For more details please "
+                     "go to https://aka.ms/ARMResourceNotFoundFix")
+
+
+def _new_etag() -> str:
+    return f'"{uuid.uuid4()}"'
+
+
+def _check_etag(row: Resource | None, if_match: str | None, if_none_match: str | None) -> None:
+    failed = (
+        (if_match is not None and (row is None or (if_match != "*" and if_match.strip() != row.etag)))
+        or (if_none_match == "*" and row is not None)
+    )
+    if failed:
+        raise DomainError(412, "PreconditionFailed",
+                          "The condition specified using HTTP conditional header(s) is not met.")
+
+
+def _needs_location(path: ids.ArmPath) -> bool:
+    last = path.parts[-1]
+    return (len(path.parts) == 1 and path.resource_group is not None and len(last.segments) == 2
+            and last.namespace.lower() not in LOCATIONLESS_NAMESPACES)
+
+
+def get_row(ctx: Ctx, path: ids.ArmPath) -> Resource | None:
+    return ctx.session.get(Resource, ids.key(path.id))
+
+
+def get(ctx: Ctx, path: ids.ArmPath) -> Doc:
+    row = get_row(ctx, path)
+    if row is None:
+        scope.check_parent(ctx, path)
+        raise _not_found(path)
+    return to_doc(row)
+
+
+def _write(ctx: Ctx, path: ids.ArmPath, row: Resource | None, doc: Doc, api_version: str,
+           parent_key: str) -> tuple[Doc, bool]:
+    type_key = path.resource_type.lower()
+    provider = provider_for(type_key)
+    before = to_doc(row) if row is not None else None
+    provider.validate(ctx, doc, before)
+    created = row is None
+    if row is None:
+        row = Resource(
+            key=ids.key(path.id), id=path.id, subscription_id=(path.subscription or "").lower() or None,
+            resource_group_key=ids.key(path.scope_id) if path.resource_group else None, parent_key=parent_key,
+            type=path.resource_type, type_key=type_key, name=path.name, created_at=ctx.now,
+            created_by=ctx.caller.client_id if ctx.caller else None,
+        )
+        ctx.session.add(row)
+    row.location = doc.get("location")
+    row.tags = doc.get("tags") or {}
+    row.kind, row.sku, row.plan, row.identity = doc.get("kind"), doc.get("sku"), doc.get("plan"), doc.get("identity")
+    row.properties = doc.get("properties") or {}
+    row.extra = {f: doc[f] for f in EXTRA_FIELDS if doc.get(f) is not None}
+    row.etag, row.api_version, row.changed_at = _new_etag(), api_version, ctx.now
+    row.changed_by = ctx.caller.client_id if ctx.caller else None
+    ctx.session.flush()
+    after = to_doc(row)
+    provider.on_put(ctx, before, after)
+    # hooks may fill server-side fields (identity principal ids, vault URIs …)
+    row.identity, row.properties = after.get("identity"), after.get("properties") or {}
+    events.record(ctx, "resource.created" if created else "resource.updated", row.id, type=row.type)
+    return to_doc(row), created
+
+
+def put(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: str | None = None,
+        if_none_match: str | None = None) -> tuple[Doc, bool]:
+    """Create or replace. Returns the stored document and whether it was created."""
+    body = request_object(body)
+    for name in path.parts[-1].names:
+        check_name(name)
+    parent_key = scope.check_parent(ctx, path)
+    row = get_row(ctx, path)
+    _check_etag(row, if_match, if_none_match)
+    properties = body.get("properties", {})
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict):
+        raise bad_request("InvalidRequestContent", "The 'properties' member must be a JSON object.")
+    properties = {k: v for k, v in properties.items() if k != "provisioningState"}
+    properties["provisioningState"] = "Succeeded"
+    doc: Doc = {"properties": properties, "tags": check_tags(body.get("tags"))}
+    location = body.get("location")
+    if location is not None and not isinstance(location, str):
+        raise bad_request("InvalidRequestContent", "The 'location' member must be a string.")
+    if location:
+        doc["location"] = normalize_location(location)
+    elif _needs_location(path):
+        raise bad_request("LocationRequired", "The location property is required for this definition.")
+    if row is not None and row.location and doc.get("location") and doc["location"] != row.location:
+        raise bad_request(
+            "InvalidResourceLocation",
+            f"The resource '{path.name}' already exists in location '{row.location}' in resource group "
+            f"'{path.resource_group}'. A resource with the same name cannot be created in location "
+            f"'{doc['location']}'. Please select a new resource name.",
+        )
+    for field in ("kind", "sku", "plan", "identity", *EXTRA_FIELDS):
+        if body.get(field) is not None:
+            doc[field] = body[field]
+    return _write(ctx, path, row, doc, api_version, parent_key)
+
+
+def patch(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: str | None = None) -> Doc:
+    """Update: `tags` replace, everything else merges as JSON merge-patch (RFC 7396)."""
+    body = request_object(body)
+    row = get_row(ctx, path)
+    if row is None:
+        scope.check_parent(ctx, path)
+        raise _not_found(path)
+    _check_etag(row, if_match, None)
+    doc = to_doc(row)
+    if "location" in body and body["location"] and normalize_location(str(body["location"])) != row.location:
+        raise bad_request("InvalidResourceLocation", "The location of a resource cannot be changed.")
+    if "tags" in body:
+        doc["tags"] = check_tags(body["tags"])
+    for field in ("properties", "sku", "plan", "identity", "kind", *EXTRA_FIELDS):
+        if field in body:
+            doc[field] = merge_patch(doc.get(field), body[field])
+    props = doc.get("properties") or {}
+    props["provisioningState"] = "Succeeded"
+    doc["properties"] = props
+    out, _ = _write(ctx, path, row, doc, api_version, row.parent_key or "")
+    return out
+
+
+def children(ctx: Ctx, key: str) -> list[Resource]:
+    """Every resource below `key` (child and extension resources), deepest first."""
+    rows = ctx.session.scalars(select(Resource).where(Resource.key.startswith(key + "/", autoescape=True))).all()
+    return sorted(rows, key=lambda r: r.key.count("/"), reverse=True)
+
+
+def delete_row(ctx: Ctx, row: Resource) -> None:
+    """Delete one resource and everything below it, children first, running each provider's hook."""
+    for child in [*children(ctx, row.key), row]:
+        provider_for(child.type_key).on_delete(ctx, to_doc(child))
+        ctx.session.delete(child)
+        events.record(ctx, "resource.deleted", child.id, type=child.type)
+    ctx.session.flush()
+
+
+def delete(ctx: Ctx, path: ids.ArmPath) -> bool:
+    """Returns False when there was nothing to delete (ARM answers 204)."""
+    row = get_row(ctx, path)
+    if row is None:
+        scope.check_parent(ctx, path)
+        return False
+    delete_row(ctx, row)
+    return True
+
+
+def render(ctx: Ctx, doc: Doc, api_version: str) -> Doc:
+    return provider_for(doc["type"].lower()).render(ctx, doc, api_version)
+
+
+def is_async(type_name: str) -> bool:
+    t = type_name.lower()
+    return provider_for(t).is_async(t)

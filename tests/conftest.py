@@ -1,0 +1,32 @@
+"""Shared fixtures: a real arm-sim server per test worker, and a migrated database for service tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.simserver import Sim, fresh_database_url
+
+
+@pytest.fixture(scope="session")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    """One running simulator for the worker's whole session; tests isolate themselves by unique names."""
+    server = Sim(home=tmp_path_factory.mktemp("sim"), database_url=fresh_database_url()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_sim(tmp_path: Path) -> Iterator[Sim]:
+    """A simulator of the test's own (for restarts and clock changes that must not leak)."""
+    server = Sim(home=tmp_path / "sim", database_url=fresh_database_url()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def rg_name() -> str:
+    return f"rg-{uuid.uuid4().hex[:10]}"
