@@ -57,7 +57,7 @@ def fresh_database_url() -> str:
 @dataclass
 class Sim:
     home: Path
-    database_url: str
+    database_url: str = ""
     port: int = field(default_factory=free_port)
     imds_port: int = field(default_factory=free_port)
     vault_ports: tuple[int, int] = field(default_factory=lambda: free_range(4))

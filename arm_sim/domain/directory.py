@@ -8,8 +8,10 @@ import secrets
 import uuid
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select
 
+from arm_sim.core.errors import bad_request
 from arm_sim.db.models import Application, Credential, ServicePrincipal
 from arm_sim.domain import events
 from arm_sim.domain.certs import sha1_thumbprint, sha256_thumbprint
@@ -64,6 +66,14 @@ def add_password(ctx: Ctx, app_id: str, secret: str | None = None, display_name:
     ctx.session.add(cred)
     events.record(ctx, "credential.issued", app_id, kind="password", keyId=cred.key_id)
     return secret
+
+
+def certificate_der(pem: str) -> bytes:
+    """A PEM certificate as DER, refusing anything that is not one."""
+    try:
+        return x509.load_pem_x509_certificate(pem.encode()).public_bytes(Encoding.DER)
+    except ValueError as e:
+        raise bad_request("InvalidCertificate", "The certificate is not a PEM-encoded X.509 certificate.") from e
 
 
 def add_certificate(

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import select
 
+from arm_sim.core.errors import conflict
 from arm_sim.db.models import Bootstrap, RoleAssignment, Subscription, Tenant
 from arm_sim.domain import directory, events
 from arm_sim.domain.context import Ctx
@@ -15,7 +16,9 @@ OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 
 
 def create_tenant(ctx: Ctx, tenant_id: str | None = None, display_name: str = "arm-sim") -> Tenant:
-    tid = tenant_id or str(uuid.uuid4())
+    tid = (tenant_id or str(uuid.uuid4())).lower()
+    if ctx.session.get(Tenant, tid) is not None:
+        raise conflict("TenantAlreadyExists", f"The tenant '{tid}' already exists.")
     tenant = Tenant(id=tid, display_name=display_name, default_domain=f"armsim{tid[:8]}.onmicrosoft.com",
                     created_at=ctx.now)
     ctx.session.add(tenant)
@@ -27,7 +30,7 @@ def create_tenant(ctx: Ctx, tenant_id: str | None = None, display_name: str = "a
 
 def create_subscription(ctx: Ctx, tenant_id: str, subscription_id: str | None = None,
                         display_name: str = "arm-sim subscription") -> Subscription:
-    sub = Subscription(id=subscription_id or str(uuid.uuid4()), tenant_id=tenant_id,
+    sub = Subscription(id=(subscription_id or str(uuid.uuid4())).lower(), tenant_id=tenant_id,
                        display_name=display_name, state="Enabled", unregistered_namespaces=[], created_at=ctx.now)
     ctx.session.add(sub)
     events.record(ctx, "subscription.created", f"/subscriptions/{sub.id}", tenantId=tenant_id)

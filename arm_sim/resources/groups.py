@@ -70,7 +70,8 @@ def put(ctx: Ctx, subscription_id: str, name: str, body: Any) -> tuple[ResourceG
     created = rg is None
     if rg is None:
         rg = ResourceGroup(key=ids.key(rg_id), id=rg_id, subscription_id=subscription_id.lower(), name=name,
-                           location=location, created_at=ctx.now, created_by=ctx.actor)
+                           location=location, provisioning_state="Succeeded", created_at=ctx.now,
+                           created_by=ctx.actor)
         ctx.session.add(rg)
     elif rg.location != location:
         raise DomainError(

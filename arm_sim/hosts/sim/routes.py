@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from arm_sim import __version__
 from arm_sim.core.errors import AuthenticationError, DomainError, bad_request
-from arm_sim.domain import clock, events, tenancy
+from arm_sim.domain import clock, directory, events, tenancy
 from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm import errors
 from arm_sim.hosts.arm.auth import authenticate
@@ -113,3 +113,35 @@ async def list_events(request: Request) -> Response:
         return {"value": rows}
 
     return await _guarded(request, work)
+
+
+def _create_application(ctx: Ctx, body: Any) -> dict[str, object]:
+    if not isinstance(body, dict) or not isinstance(body.get("displayName"), str) or not body["displayName"]:
+        raise bad_request("InvalidRequestContent", "Give the application a 'displayName'.")
+    boot = tenancy.current_bootstrap(ctx)
+    assert boot is not None
+    app, sp = directory.create_application(ctx, body.get("tenantId") or boot.tenant_id, body["displayName"])
+    out: dict[str, object] = {"appId": app.app_id, "applicationObjectId": app.object_id,
+                              "servicePrincipalObjectId": sp.object_id, "tenantId": app.tenant_id}
+    if body.get("certificate"):
+        cred = directory.add_certificate(ctx, app.app_id, directory.certificate_der(str(body["certificate"])))
+        out["certificateThumbprint"] = cred.thumbprint_sha1
+    if body.get("secret", not body.get("certificate")):
+        out["clientSecret"] = directory.add_password(ctx, app.app_id, display_name="arm-sim")
+    return out
+
+
+@router.post("/applications", summary="Register an application and its service principal (secret and/or cert)")
+async def create_application(request: Request) -> Response:
+    return await _guarded(request, _create_application)
+
+
+def _create_tenant(ctx: Ctx, body: Any) -> dict[str, object]:
+    body = body if isinstance(body, dict) else {}
+    tenant = tenancy.create_tenant(ctx, body.get("tenantId"), str(body.get("displayName") or "arm-sim tenant"))
+    return {"tenantId": tenant.id, "defaultDomain": tenant.default_domain}
+
+
+@router.post("/tenants", summary="Create another tenant (its own key ring and token endpoints)")
+async def create_tenant(request: Request) -> Response:
+    return await _guarded(request, _create_tenant)
