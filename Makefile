@@ -38,7 +38,7 @@ test: venv az lint
 # Throwaway PostgreSQL in a temp dir; stopped on exit whatever happens; pytest's exit code is kept.
 test-postgres: venv az
 	@set -e; dir=$$(mktemp -d /tmp/arm-sim-pg.XXXXXX); \
-	trap 'bash .ci/pg.sh stop "$$dir"' EXIT; \
+	trap 'bash .ci/pg.sh stop "$$dir"' EXIT; trap 'exit 130' INT TERM; \
 	url=$$(bash .ci/pg.sh start "$$dir" $(PG_PORT)); \
 	echo "ARM_SIM_TEST_DATABASE_URL=$$url"; \
 	ARM_SIM_TEST_DATABASE_URL="$$url" $(PYTEST)

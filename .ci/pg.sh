@@ -86,7 +86,8 @@ EOF
 
     if as_pg "$BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         log "cluster in $data is already running; reusing it"
-    elif ! as_pg "$BIN/pg_ctl" -D "$data" -l "$logf" -w -t 60 start >/dev/null; then
+    # 3>&-: the server must not inherit the URL pipe, or `url=$(pg.sh start ...)` never returns.
+    elif ! as_pg "$BIN/pg_ctl" -D "$data" -l "$logf" -w -t 60 start >/dev/null 3>&-; then
         tail -n 30 "$logf" || true
         die "PostgreSQL failed to start (is port $port already in use?)"
     fi

@@ -40,7 +40,8 @@ def test_delete_is_asynchronous_with_location(sim: Sim, rg_name: str) -> None:
         status = c.get(r.headers["azure-asyncoperation"]).json()
         assert status["status"] == "Succeeded" and "startTime" in status
         assert c.get(r.headers["location"]).status_code in (200, 204)
-        assert c.delete(f"/subscriptions/{sim.subscription}/resourcegroups/{rg_name}?{API}").status_code == 204
+        r = c.delete(f"/subscriptions/{sim.subscription}/resourcegroups/{rg_name}?{API}")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "ResourceGroupNotFound"
 
 
 @pytest.mark.parametrize("name", ["bad name", "ends.with.dot.", "x" * 91, "a/b", "wh@t"])

@@ -74,9 +74,10 @@ def test_listing_filters_and_paging(sim: Sim, rg_name: str) -> None:
     plans = [r.name for r in rm.resources.list_by_resource_group(
         rg_name, filter="resourceType eq 'microsoft.web/serverfarms'")]
     assert sorted(plans) == [f"plan{i}" for i in range(5)]
-    gold = [r.name for r in rm.resources.list_by_resource_group(rg_name, filter="tagName eq 'tier' and tagValue eq 'gold'")]
+    gold = [r.name for r in rm.resources.list_by_resource_group(
+        rg_name, filter="tagName eq 'tier' and tagValue eq 'gold'")]
     assert sorted(gold) == ["plan1", "plan3"]
-    named = list(rm.resources.list(filter=f"name eq 'plan2' and resourceType eq 'Microsoft.Web/serverfarms'"))
+    named = list(rm.resources.list(filter="name eq 'plan2' and resourceType eq 'Microsoft.Web/serverfarms'"))
     assert [r.id for r in named] == [f"{rg}/providers/Microsoft.Web/serverfarms/plan2"]
     with sim.http() as c:
         page = c.get(f"{rg}/resources?api-version={V}&$top=2").json()

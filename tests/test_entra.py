@@ -104,7 +104,8 @@ def test_unknown_tenant_is_aadsts90002(sim: Sim) -> None:
         "grant_type": "client_credentials", "client_id": sim.client_id, "client_secret": sim.client_secret,
         "scope": "https://management.azure.com/.default"})
     assert r.status_code == 400 and r.json()["error_codes"] == [90002]
-    assert httpx.get(f"{sim.url}/{uuid.uuid4()}/v2.0/.well-known/openid-configuration", verify=sim.ca).status_code == 400
+    discovery = f"{sim.url}/{uuid.uuid4()}/v2.0/.well-known/openid-configuration"
+    assert httpx.get(discovery, verify=sim.ca).status_code == 400
 
 
 def test_wrong_secret_raises_in_the_sdk(sim: Sim) -> None:

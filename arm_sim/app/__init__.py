@@ -13,13 +13,14 @@ from arm_sim.core.settings import Settings
 from arm_sim.db import migrate
 from arm_sim.db.engine import make_engine, make_sessionmaker
 from arm_sim.domain import tenancy
+from arm_sim.domain.runtime import Runtime
+from arm_sim.hosts.arm import openapi as arm_openapi
 from arm_sim.hosts.arm import routes as arm_routes
 from arm_sim.hosts.entra import routes as entra_routes
 from arm_sim.hosts.graph import routes as graph_routes
 from arm_sim.hosts.http import RequestIds, json_response
 from arm_sim.hosts.imds import routes as imds_routes
 from arm_sim.hosts.keyvault import routes as keyvault_routes
-from arm_sim.hosts.runtime import Runtime
 from arm_sim.hosts.sim import routes as sim_routes
 
 
@@ -62,6 +63,8 @@ def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
     main.include_router(graph_routes.router)
     main.include_router(arm_routes.router)
     main.include_router(entra_routes.router)
+    generated = main.openapi
+    main.openapi = lambda: arm_openapi.merge(generated())  # type: ignore[method-assign]
     identity = _fastapi("arm-sim: identity endpoints (IMDS, App Service)", runtime)
     identity.include_router(imds_routes.router)
     vaults = _fastapi("arm-sim: Key Vault data plane", runtime)

@@ -44,10 +44,11 @@ def _row(session: Session) -> Clock:
 
 
 def now(session: Session) -> float:
-    row = session.get(Clock, 1)
+    # Read on every unit of work (other processes may move the clock), so keep it a bare query.
+    row = session.connection().exec_driver_sql("SELECT offset_seconds, frozen_at FROM clock WHERE id = 1").first()
     if row is None:
         return time.time()
-    return row.frozen_at if row.frozen_at is not None else time.time() + row.offset_seconds
+    return float(row[1]) if row[1] is not None else time.time() + float(row[0])
 
 
 def advance(session: Session, seconds: float) -> float:
@@ -58,6 +59,7 @@ def advance(session: Session, seconds: float) -> float:
         row.frozen_at += seconds
     else:
         row.offset_seconds += seconds
+    session.flush()
     return now(session)
 
 
@@ -65,6 +67,7 @@ def freeze(session: Session) -> float:
     row = _row(session)
     if row.frozen_at is None:
         row.frozen_at = time.time() + row.offset_seconds
+        session.flush()
     return row.frozen_at
 
 
@@ -73,6 +76,7 @@ def unfreeze(session: Session) -> float:
     if row.frozen_at is not None:
         row.offset_seconds = row.frozen_at - time.time()
         row.frozen_at = None
+        session.flush()
     return now(session)
 
 

@@ -64,6 +64,31 @@ def bootstrap(ctx: Ctx) -> Bootstrap:
     return row
 
 
+# Tenants are never deleted and subscriptions never change tenant, so these caches cannot go stale.
+_known_tenants: set[str] = set()
+_subscription_tenant: dict[str, str] = {}
+
+
+def tenant_exists(ctx: Ctx, tenant_id: str) -> bool:
+    if tenant_id in _known_tenants:
+        return True
+    if ctx.session.get(Tenant, tenant_id) is None:
+        return False
+    _known_tenants.add(tenant_id)
+    return True
+
+
+def subscription_tenant(ctx: Ctx, subscription_id: str) -> str | None:
+    key = subscription_id.lower()
+    tid = _subscription_tenant.get(key)
+    if tid is None:
+        sub = ctx.session.get(Subscription, key)
+        if sub is None:
+            return None
+        tid = _subscription_tenant[key] = sub.tenant_id
+    return tid
+
+
 def current_bootstrap(ctx: Ctx) -> Bootstrap | None:
     return ctx.session.get(Bootstrap, 1)
 

@@ -14,7 +14,8 @@ EXTRA_FIELDS = ("zones", "managedBy", "extendedLocation")
 _BAD_NAME = re.compile(r"[<>*%&:\\?/+\x00-\x1f]")
 
 
-def to_doc(row: Resource) -> Doc:
+def to_doc(row: Resource | Any) -> Doc:
+    """Works on an ORM row or a Core row of the resources table (same attribute names)."""
     doc: Doc = {"id": row.id, "name": row.name, "type": row.type}
     if row.location is not None:
         doc["location"] = row.location

@@ -19,6 +19,7 @@ _SUBSTRING = re.compile(r"^\s*substringof\(\s*'((?:[^']|'')*)'\s*,\s*(\w+)\s*\)\
 _FIELDS = {"resourcetype": "resourceType", "name": "name", "tagname": "tagName", "tagvalue": "tagValue",
            "location": "location", "resourcegroup": "resourceGroup"}
 DEFAULT_PAGE = 1000
+Query = Select[tuple[Resource]]
 
 
 @dataclass

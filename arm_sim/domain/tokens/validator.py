@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 
 from arm_sim.core.errors import AuthenticationError
-from arm_sim.db.models import Tenant
+from arm_sim.domain import tenancy
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.tokens import keyring
 
@@ -69,7 +69,7 @@ def validate(ctx: Ctx, token: str, audiences: tuple[str, ...], audience_message:
     """Return the claims of a valid token or raise AuthenticationError with ARM's wording."""
     claims = _verify_signature(ctx, token)
     tid = str(claims.get("tid", ""))
-    if claims.get("iss") != f"https://sts.windows.net/{tid}/" or ctx.session.get(Tenant, tid) is None:
+    if claims.get("iss") != f"https://sts.windows.net/{tid}/" or not tenancy.tenant_exists(ctx, tid):
         raise AuthenticationError(
             "InvalidAuthenticationTokenTenant",
             f"The access token is from the wrong issuer '{claims.get('iss')}'.", "unknown issuer",

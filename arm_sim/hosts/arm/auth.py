@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from arm_sim.core.errors import AuthenticationError
-from arm_sim.db.models import Subscription
-from arm_sim.domain import events
+from arm_sim.domain import events, tenancy
 from arm_sim.domain.context import Caller, Ctx
 from arm_sim.domain.tokens import validator
 
@@ -31,13 +30,13 @@ def authenticate(ctx: Ctx, token: str | None, subscription_id: str | None,
                 "Authentication failed. The 'Authorization' header is provided in an invalid format.", "format")
         claims = validator.validate(ctx, token, audiences, audience_message)
         if subscription_id:
-            sub = ctx.session.get(Subscription, subscription_id.lower())
-            if sub is not None and sub.tenant_id != claims.get("tid"):
+            sub_tenant = tenancy.subscription_tenant(ctx, subscription_id)
+            if sub_tenant is not None and sub_tenant != claims.get("tid"):
                 raise AuthenticationError(
                     "InvalidAuthenticationTokenTenant",
                     f"The access token is from the wrong issuer '{claims.get('iss')}'. It must match the tenant "
-                    f"'https://sts.windows.net/{sub.tenant_id}/' associated with this subscription. Please use the "
-                    f"authority (URL) 'https://login.windows.net/{sub.tenant_id}' to get the token.", "tenant")
+                    f"'https://sts.windows.net/{sub_tenant}/' associated with this subscription. Please use the "
+                    f"authority (URL) 'https://login.windows.net/{sub_tenant}' to get the token.", "tenant")
     except AuthenticationError as e:
         events.record_refusal(ctx, "token.rejected", "arm", code=e.code, reason=e.reason)
         raise

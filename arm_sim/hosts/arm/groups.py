@@ -25,9 +25,9 @@ def handle(ctx: Ctx, call: Call) -> Response:
     if m == "PATCH":
         return json_response(groups.to_doc(groups.patch(ctx, sub, name, call.body)))
     if m == "DELETE":
-        location = groups.get(ctx, sub, name).location if groups.exists(ctx, sub, name) else ""
-        existed = groups.delete(ctx, sub, name)
-        return lro.deleted(ctx, call, existed, True, "Microsoft.Resources", location, call.arm.scope_id)
+        location = groups.get(ctx, sub, name).location  # unlike resources, a missing group is a 404
+        groups.delete(ctx, sub, name)
+        return lro.deleted(ctx, call, True, True, "Microsoft.Resources", location, call.arm.scope_id)
     raise DomainError(405, "MethodNotAllowed", f"The method '{m}' is not allowed on a resource group.")
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select
 from starlette.responses import Response
 
 from arm_sim.core.errors import DomainError, not_implemented
-from arm_sim.db.models import Resource
 from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm import lro
 from arm_sim.hosts.arm.call import Call
@@ -54,7 +52,7 @@ def handle(ctx: Ctx, call: Call) -> Response:
     return resp
 
 
-def _page(ctx: Ctx, call: Call, q: Select[tuple[Resource]]) -> Response:
+def _page(ctx: Ctx, call: Call, q: listing.Query) -> Response:
     f = listing.parse_filter(call.query.get("$filter"))
     rows, more = listing.page(ctx, q, f, call.top(), call.query.get("$skipToken") or call.query.get("$skiptoken"))
     body: dict[str, Any] = {"value": [service.render(ctx, to_doc(r), call.api_version) for r in rows]}

@@ -7,7 +7,6 @@ from typing import Any
 from starlette.responses import Response
 
 from arm_sim.core.errors import not_found
-from arm_sim.db.models import Subscription, Tenant
 from arm_sim.domain import events, tenancy
 from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm.call import Call
@@ -16,7 +15,7 @@ from arm_sim.providers.catalog import LOCATIONS, NAMESPACES, location_doc, provi
 from arm_sim.resources import scope
 
 
-def subscription_doc(sub: Subscription) -> dict[str, Any]:
+def subscription_doc(sub: Any) -> dict[str, Any]:
     return {
         "id": f"/subscriptions/{sub.id}", "authorizationSource": "RoleBased", "managedByTenants": [],
         "subscriptionId": sub.id, "tenantId": sub.tenant_id, "displayName": sub.display_name,
@@ -26,7 +25,7 @@ def subscription_doc(sub: Subscription) -> dict[str, Any]:
     }
 
 
-def tenant_doc(t: Tenant) -> dict[str, Any]:
+def tenant_doc(t: Any) -> dict[str, Any]:
     return {"id": f"/tenants/{t.id}", "tenantId": t.id, "countryCode": "US", "displayName": t.display_name,
             "domains": [t.default_domain], "tenantCategory": "Home", "defaultDomain": t.default_domain,
             "tenantType": "AAD"}

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from arm_sim.core.errors import EntraError
+from arm_sim.domain.runtime import Runtime
 from arm_sim.domain.tokens import entra, keyring
 from arm_sim.hosts.http import json_response
-from arm_sim.hosts.runtime import Runtime
 
 router = APIRouter(tags=["entra"])
 

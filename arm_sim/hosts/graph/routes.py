@@ -1,7 +1,148 @@
-"""Graph routes (filled in by the Graph work)."""
+"""Graph's FastAPI edge: authenticate, route by OData segment, apply query options, render Graph's envelope.
+
+One catch-all route parses the path itself, because Graph's alternate keys (`servicePrincipals(appId='…')`)
+are not path segments FastAPI can match, and because every path arm-sim does not simulate must still
+answer in Graph's envelope (never a fake success).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+import uuid
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from arm_sim.core.errors import AuthenticationError, DomainError, bad_request
+from arm_sim.domain import graph
+from arm_sim.domain.context import Caller, Ctx
+from arm_sim.domain.runtime import Runtime
+from arm_sim.hosts.arm.auth import authenticate
+from arm_sim.hosts.graph import errors
+from arm_sim.hosts.graph.errors import RequestInfo
+from arm_sim.hosts.http import bearer
 
 router = APIRouter(prefix="/v1.0", tags=["graph"])
+
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+_ENTITY_SETS = {"serviceprincipals": graph.SERVICE_PRINCIPALS, "applications": graph.APPLICATIONS}
+_BY_APP_ID = re.compile(r"^(\w+)\(appId='([^']*)'\)$", re.IGNORECASE)
+_LIST_OPTIONS = ("$filter", "$select", "$top", "$skiptoken")
+SIMULATED = ("arm-sim simulates only GET on servicePrincipals and applications (by id, by appId and listed "
+             "with $filter, $select, $top) and /me of Microsoft Graph v1.0.")
+
+
+def _base_url(request: Request, rt: Runtime) -> str:
+    host = request.headers.get("host")
+    return f"https://{host}" if host else rt.settings.public_url
+
+
+def _audiences(ctx: Ctx, request: Request) -> tuple[str, ...]:
+    # The Azure CLI uses the simulator's own URL as Graph's resource (clients.md §5).
+    own = [ctx.settings.public_url]
+    if request.headers.get("host"):
+        own.append(f"https://{request.headers['host']}")
+    return (GRAPH_RESOURCE, GRAPH_RESOURCE + "/", *own, *(u + "/" for u in own))
+
+
+def _unsupported(method: str, path: str) -> DomainError:
+    return bad_request("BadRequest", f"arm-sim does not simulate {method} {path}. {SIMULATED}")
+
+
+class _Call:
+    """One Graph request after authentication: what the handlers below need."""
+
+    def __init__(self, request: Request, ctx: Ctx, caller: Caller, rest: str) -> None:
+        self.ctx, self.caller, self.rest = ctx, caller, rest
+        self.base = _base_url(request, request.app.state.runtime)
+        self.method = request.method
+        self.path = request.url.path
+        self.params = list(request.query_params.multi_items())
+        self.options = {k.lower(): v for k, v in self.params if k.startswith("$")}
+
+    def context(self, es: graph.EntitySet, selected: tuple[str, ...] | None, entity: bool) -> str:
+        shape = f"({','.join(selected)})" if selected else ""
+        return f"{self.base}/v1.0/$metadata#{es.name}{shape}{'/$entity' if entity else ''}"
+
+    def next_link(self, after: str) -> str:
+        kept = [(k, v) for k, v in self.params if k.lower() != "$skiptoken"]
+        query = urlencode([*kept, ("$skiptoken", graph.skiptoken(after))], quote_via=quote, safe="$'(),:/=")
+        return f"{self.base}{self.path}?{query}"
+
+    def check_options(self, allowed: tuple[str, ...]) -> None:
+        for name in self.options:
+            if name not in allowed:
+                raise bad_request("BadRequest", f"arm-sim does not simulate the {name} query option on "
+                                                f"{self.method} {self.path}. {SIMULATED}")
+
+
+def _get_one(call: _Call, es: graph.EntitySet, *, object_id: str | None = None,
+             app_id: str | None = None) -> dict[str, object]:
+    call.check_options(("$select",))
+    selected = graph.parse_select(es, call.options.get("$select"))
+    doc = graph.get(call.ctx, es, call.caller.tenant_id, object_id=object_id, app_id=app_id, selected=selected)
+    return {"@odata.context": call.context(es, selected, entity=True), **doc}
+
+
+def _list(call: _Call, es: graph.EntitySet) -> dict[str, object]:
+    call.check_options(_LIST_OPTIONS)
+    selected = graph.parse_select(es, call.options.get("$select"))
+    flt = graph.parse_filter(es, call.options.get("$filter"))
+    page = graph.list_page(call.ctx, es, call.caller.tenant_id, flt, graph.parse_top(call.options.get("$top")),
+                           graph.parse_skiptoken(call.options.get("$skiptoken")), selected)
+    body: dict[str, object] = {"@odata.context": call.context(es, selected, entity=False)}
+    if page.next_after is not None:
+        body["@odata.nextLink"] = call.next_link(page.next_after)
+    body["value"] = page.value
+    return body
+
+
+def _me(call: _Call) -> dict[str, object]:
+    # Every token arm-sim issues is app-only (client credentials, managed identity): Graph refuses /me for those.
+    if call.caller.claims.get("idtyp") == "app" or "scp" not in call.caller.claims:
+        raise bad_request("BadRequest", "/me request is only valid with delegated authentication flow.")
+    raise _unsupported(call.method, call.path)
+
+
+def _dispatch(call: _Call) -> dict[str, object]:
+    segments = [s for s in call.rest.split("/") if s]
+    if call.method != "GET" or not segments:
+        raise _unsupported(call.method, call.path)
+    if len(segments) == 1 and segments[0].lower() == "me":
+        return _me(call)
+    keyed = _BY_APP_ID.match(segments[0])
+    es = _ENTITY_SETS.get((keyed.group(1) if keyed else segments[0]).lower())
+    if es is None:
+        raise bad_request("BadRequest", f"Resource not found for the segment '{segments[0]}'. {SIMULATED}")
+    if keyed and len(segments) == 1:
+        return _get_one(call, es, app_id=keyed.group(2))
+    if not keyed and len(segments) == 1:
+        return _list(call, es)
+    if not keyed and len(segments) == 2:
+        return _get_one(call, es, object_id=segments[1])
+    raise _unsupported(call.method, call.path)
+
+
+async def graph_call(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    request_id = str(uuid.uuid4())
+    info = RequestInfo(request_id, request.headers.get("client-request-id") or request_id, 0.0)
+    rest = request.url.path.removeprefix("/v1.0").strip("/")
+    try:
+        with rt.unit() as ctx:
+            info.now = ctx.now
+            ctx.correlation_id = getattr(request.state, "correlation_id", ctx.correlation_id)
+            caller = authenticate(ctx, bearer(request), None, audiences=_audiences(ctx, request),
+                                  audience_message="Access token validation failure. Invalid audience.")
+            return errors.ok(_dispatch(_Call(request, ctx, caller, rest)), info)
+    except AuthenticationError as e:
+        return errors.render_auth(e, info, rt.settings.public_url)
+    except DomainError as e:
+        return errors.render(e, info)
+
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+router.add_api_route("", graph_call, methods=METHODS, summary="Microsoft Graph v1.0 (root)")
+router.add_api_route("/{rest:path}", graph_call, methods=METHODS,
+                     summary="Microsoft Graph v1.0: servicePrincipals, applications, /me")

@@ -12,10 +12,10 @@ from arm_sim import __version__
 from arm_sim.core.errors import AuthenticationError, DomainError, bad_request
 from arm_sim.domain import clock, directory, events, tenancy
 from arm_sim.domain.context import Ctx
+from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts.arm import errors
 from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.http import bearer, json_response, read_json
-from arm_sim.hosts.runtime import Runtime
 
 router = APIRouter(prefix="/_sim", tags=["sim"])
 

@@ -1,0 +1,295 @@
+"""Microsoft Graph's view of the directory: servicePrincipal and application JSON, `$select`, paged lists.
+
+Lists are keyset-paged on the object id: `$skiptoken` names the last object of the previous page,
+so pages stay stable while principals come and go. Simple `prop eq 'x'` terms are pushed into SQL
+as a pre-filter; the parsed `$filter` is then applied to the Graph JSON itself, so what matches is
+exactly what Graph's semantics say, whatever SQL did.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+
+from arm_sim.core import odata
+from arm_sim.core.errors import DomainError, bad_request
+from arm_sim.db.models import Application, Credential, ServicePrincipal, Tenant
+from arm_sim.domain.context import Ctx
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 999
+_CHUNK = 200  # rows fetched per SQL round trip while scanning for matches
+_TOKEN_PREFIX = "X1"  # lets a skiptoken from an older format be refused rather than misread
+
+Doc = dict[str, Any]
+Row = ServicePrincipal | Application
+
+
+def iso(epoch: float) -> str:
+    """Graph's DateTimeOffset form: whole seconds, UTC, 'Z'."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key_credential(c: Credential, with_key: bool) -> Doc:
+    # Graph shows a certificate's customKeyIdentifier as its SHA-1 thumbprint in upper-case hex.
+    return {"customKeyIdentifier": c.thumbprint_sha1, "displayName": c.display_name,
+            "endDateTime": iso(c.end_at), "key": base64.b64encode(c.certificate_der).decode()
+            if with_key and c.certificate_der else None, "keyId": c.key_id,
+            "startDateTime": iso(c.start_at), "type": "AsymmetricX509Cert", "usage": "Verify"}
+
+
+def _password_credential(c: Credential) -> Doc:
+    # Graph never returns a secret after creation: only its first characters, as `hint`.
+    return {"customKeyIdentifier": None, "displayName": c.display_name, "endDateTime": iso(c.end_at),
+            "hint": c.hint, "keyId": c.key_id, "secretText": None, "startDateTime": iso(c.start_at)}
+
+
+def _credentials(creds: Sequence[Credential], with_key: bool) -> Doc:
+    return {"keyCredentials": [_key_credential(c, with_key) for c in creds if c.kind == "certificate"],
+            "passwordCredentials": [_password_credential(c) for c in creds if c.kind == "password"]}
+
+
+def service_principal_json(sp: ServicePrincipal, creds: Sequence[Credential], with_key: bool = False) -> Doc:
+    managed = sp.service_principal_type == "ManagedIdentity"
+    return {
+        "id": sp.object_id, "deletedDateTime": None, "accountEnabled": True,
+        "alternativeNames": list(sp.alternative_names or []), "appDisplayName": sp.display_name,
+        "appDescription": None, "appId": sp.app_id, "applicationTemplateId": None,
+        "appOwnerOrganizationId": sp.tenant_id, "appRoleAssignmentRequired": False, "description": None,
+        "disabledByMicrosoftStatus": None, "displayName": sp.display_name, "homepage": None, "loginUrl": None,
+        "logoutUrl": None, "notes": None, "notificationEmailAddresses": [], "preferredSingleSignOnMode": None,
+        "preferredTokenSigningKeyThumbprint": None, "replyUrls": [],
+        "servicePrincipalNames": list(sp.service_principal_names or []),
+        "servicePrincipalType": sp.service_principal_type,
+        "signInAudience": None if managed else "AzureADMyOrg", "tags": [], "tokenEncryptionKeyId": None,
+        "samlSingleSignOnSettings": None, "addIns": [], "appRoles": [],
+        "info": {"logoUrl": None, "marketingUrl": None, "privacyStatementUrl": None, "supportUrl": None,
+                 "termsOfServiceUrl": None},
+        **_credentials(creds, with_key), "oauth2PermissionScopes": [], "resourceSpecificApplicationPermissions": [],
+        "verifiedPublisher": {"displayName": None, "verifiedPublisherId": None, "addedDateTime": None},
+    }
+
+
+def application_json(app: Application, creds: Sequence[Credential], domain: str | None,
+                     with_key: bool = False) -> Doc:
+    return {
+        "id": app.object_id, "deletedDateTime": None, "appId": app.app_id, "applicationTemplateId": None,
+        "disabledByMicrosoftStatus": None, "createdDateTime": iso(app.created_at), "displayName": app.display_name,
+        "description": None, "groupMembershipClaims": None, "identifierUris": [], "isDeviceOnlyAuthSupported": None,
+        "isFallbackPublicClient": None, "notes": None, "publisherDomain": domain, "serviceManagementReference": None,
+        "signInAudience": "AzureADMyOrg", "tags": [], "tokenEncryptionKeyId": None, "addIns": [],
+        "api": {"acceptMappedClaims": None, "knownClientApplications": [], "requestedAccessTokenVersion": None,
+                "oauth2PermissionScopes": [], "preAuthorizedApplications": []},
+        "appRoles": [], "info": {"logoUrl": None, "marketingUrl": None, "privacyStatementUrl": None,
+                                 "supportUrl": None, "termsOfServiceUrl": None},
+        **_credentials(creds, with_key), "optionalClaims": None, "publicClient": {"redirectUris": []},
+        "requiredResourceAccess": [], "spa": {"redirectUris": []},
+        "verifiedPublisher": {"displayName": None, "verifiedPublisherId": None, "addedDateTime": None},
+        "web": {"homePageUrl": None, "logoutUrl": None, "redirectUris": [], "redirectUriSettings": [],
+                "implicitGrantSettings": {"enableAccessTokenIssuance": False, "enableIdTokenIssuance": False}},
+    }
+
+
+def _credentials_by_app(ctx: Ctx, app_ids: Sequence[str]) -> dict[str, list[Credential]]:
+    found: dict[str, list[Credential]] = defaultdict(list)
+    if app_ids:
+        q = select(Credential).where(Credential.app_id.in_(app_ids)).order_by(Credential.start_at, Credential.key_id)
+        for c in ctx.session.scalars(q):
+            found[c.app_id].append(c)
+    return found
+
+
+def _names(blank: Doc) -> dict[str, str]:
+    """Casefolded name -> Graph's spelling; Graph property names are case-insensitive."""
+    return {k.casefold(): k for k in blank}
+
+
+@dataclass(frozen=True)
+class EntitySet:
+    """One Graph entity set over one table: its JSON shape and which properties map to columns."""
+
+    name: str  # the entity set, e.g. servicePrincipals
+    type_name: str  # the entity type, e.g. microsoft.graph.servicePrincipal
+    model: type[ServicePrincipal] | type[Application]
+    columns: dict[str, Any]  # casefolded Graph property -> column, for the SQL pre-filter
+    shape: Callable[[Ctx, Sequence[Any], bool], list[Doc]]
+    properties: dict[str, str]  # from the shape functions, so the property list has one source
+
+
+def _sp_docs(ctx: Ctx, rows: Sequence[ServicePrincipal], with_key: bool) -> list[Doc]:
+    creds = _credentials_by_app(ctx, [r.app_id for r in rows])
+    return [service_principal_json(r, creds.get(r.app_id, []), with_key) for r in rows]
+
+
+def _app_docs(ctx: Ctx, rows: Sequence[Application], with_key: bool) -> list[Doc]:
+    creds = _credentials_by_app(ctx, [r.app_id for r in rows])
+    domains = {t.id: t.default_domain for t in ctx.session.scalars(
+        select(Tenant).where(Tenant.id.in_({r.tenant_id for r in rows})))} if rows else {}
+    return [application_json(r, creds.get(r.app_id, []), domains.get(r.tenant_id), with_key) for r in rows]
+
+
+SERVICE_PRINCIPALS = EntitySet(
+    "servicePrincipals", "microsoft.graph.servicePrincipal", ServicePrincipal,
+    {"id": ServicePrincipal.object_id, "appid": ServicePrincipal.app_id,
+     "displayname": ServicePrincipal.display_name, "serviceprincipaltype": ServicePrincipal.service_principal_type},
+    _sp_docs, _names(service_principal_json(ServicePrincipal(service_principal_type="Application"), [])),
+)
+APPLICATIONS = EntitySet(
+    "applications", "microsoft.graph.application", Application,
+    {"id": Application.object_id, "appid": Application.app_id, "displayname": Application.display_name},
+    _app_docs, _names(application_json(Application(created_at=0.0), [], None)),
+)
+
+
+# --- query options -------------------------------------------------------------------------------
+
+
+def parse_select(es: EntitySet, text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise bad_request("BadRequest", "Parsing OData Select and Expand failed: An identifier was expected.")
+    out: list[str] = []
+    for n in names:
+        known = es.properties.get(n.casefold())
+        if known is None:
+            raise bad_request("BadRequest", f"Parsing OData Select and Expand failed: Could not find a property "
+                                            f"named '{n}' on type '{es.type_name}'.")
+        if known not in out:
+            out.append(known)
+    return tuple(out)
+
+
+def _top_level_props(expr: odata.Expr) -> Iterator[str]:
+    """Names of the entity's own properties that a filter reads (lambda-variable paths excluded)."""
+    if isinstance(expr, odata.And | odata.Or):
+        for t in expr.terms:
+            yield from _top_level_props(t)
+    elif isinstance(expr, odata.Not):
+        yield from _top_level_props(expr.operand)
+    elif isinstance(expr, odata.Lambda):
+        if expr.collection.var is None and expr.collection.path:
+            yield expr.collection.path[0]
+        yield from _top_level_props(expr.body)
+    elif expr.prop.var is None and expr.prop.path:
+        yield expr.prop.path[0]
+
+
+def parse_filter(es: EntitySet, text: str | None) -> odata.Filter | None:
+    if text is None:
+        return None
+    flt = odata.parse_filter(text)
+    for name in _top_level_props(flt.root):
+        if name.casefold() not in es.properties:
+            raise bad_request("Request_UnsupportedQuery",
+                              f"Property '{name}' does not exist as a declared property or extension property.")
+    return flt
+
+
+def parse_top(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_PAGE
+    try:
+        top = int(text.strip())
+    except ValueError as e:
+        raise bad_request("BadRequest", f"Invalid $top value '{text}': an integer is expected.") from e
+    if not 1 <= top <= MAX_PAGE:
+        raise bad_request("Request_UnsupportedQuery",
+                          f"Invalid page size specified: '{top}'. Must be between 1 and {MAX_PAGE} inclusive.")
+    return top
+
+
+def skiptoken(after: str) -> str:
+    return base64.urlsafe_b64encode(f"{_TOKEN_PREFIX}:{after}".encode()).decode().rstrip("=")
+
+
+def parse_skiptoken(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        prefix, _, after = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        prefix, after = "", ""
+    if prefix != _TOKEN_PREFIX or not after:
+        raise bad_request("Request_BadRequest", "The $skiptoken value is not valid.")
+    return after
+
+
+def project(doc: Doc, selected: tuple[str, ...] | None) -> Doc:
+    return doc if selected is None else {k: doc[k] for k in selected}
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+def _object_id(text: str) -> str:
+    """The canonical (lower-case) form arm-sim stores object ids in, so lookups can use the key."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError as e:
+        raise bad_request("Request_BadRequest", f"Invalid object identifier '{text}'.") from e
+
+
+def not_found(key: str) -> DomainError:
+    return DomainError(404, "Request_ResourceNotFound", f"Resource '{key}' does not exist or one of its queried "
+                                                        "reference-property objects are not present.")
+
+
+def get(ctx: Ctx, es: EntitySet, tenant_id: str, *, object_id: str | None = None, app_id: str | None = None,
+        selected: tuple[str, ...] | None = None) -> Doc:
+    """One object by object id or by the `appId` alternate key, in the caller's tenant; else 404."""
+    if object_id is not None:
+        found = ctx.session.get(es.model, _object_id(object_id))
+        row = found if found is not None and found.tenant_id == tenant_id else None
+    else:  # app ids may have been pinned in any case (ARM_SIM_CLIENT_ID), so compare case-insensitively
+        row = ctx.session.scalars(select(es.model).where(
+            es.model.tenant_id == tenant_id, func.lower(es.columns["appid"]) == (app_id or "").lower())).first()
+    if row is None:
+        raise not_found(object_id if object_id is not None else app_id or "")
+    # Graph returns a certificate's public key only when keyCredentials is $select-ed on one object.
+    with_key = selected is not None and "keyCredentials" in selected
+    return project(es.shape(ctx, [row], with_key)[0], selected)
+
+
+@dataclass
+class Page:
+    value: list[Doc]
+    next_after: str | None  # the object id to continue after, when more objects match
+
+
+def _prefilter(es: EntitySet, flt: odata.Filter | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    for name, value in (flt.equalities() if flt else {}).items():
+        column = es.columns.get(name.casefold())
+        # SQL lower() folds ASCII only: pushing a non-ASCII value could drop rows casefold() matches.
+        if column is not None and value.isascii():
+            conditions.append(func.lower(column) == value.lower())
+    return conditions
+
+
+def list_page(ctx: Ctx, es: EntitySet, tenant_id: str, flt: odata.Filter | None, top: int,
+              after: str | None, selected: tuple[str, ...] | None = None) -> Page:
+    key = es.columns["id"]
+    base: Select[Any] = select(es.model).where(es.model.tenant_id == tenant_id, *_prefilter(es, flt)).order_by(key)
+    found: list[Doc] = []
+    cursor = after
+    while True:
+        q = base.where(key > cursor) if cursor else base
+        rows = list(ctx.session.scalars(q.limit(_CHUNK)))
+        for doc in es.shape(ctx, rows, False):
+            if flt is None or flt.matches(doc):
+                if len(found) == top:  # one more match exists: the page is full and has a successor
+                    return Page([project(d, selected) for d in found], found[-1]["id"])
+                found.append(doc)
+        if len(rows) < _CHUNK:
+            return Page([project(d, selected) for d in found], None)
+        cursor = rows[-1].object_id
