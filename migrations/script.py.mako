@@ -6,6 +6,7 @@ Create Date: ${create_date}
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy import Text  # autogenerate writes JSONB(astext_type=Text())
 import arm_sim.db.models
 ${imports if imports else ""}
 

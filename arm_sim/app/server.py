@@ -13,6 +13,7 @@ import uvicorn
 
 from arm_sim.app import Apps, create_apps, prepare, tls
 from arm_sim.core.settings import Settings
+from arm_sim.domain.keypool import POOL
 
 log = logging.getLogger("arm_sim")
 
@@ -51,6 +52,7 @@ def _config(app: object, settings: Settings, tls_files: tuple[str, str] | None) 
 async def serve_async(settings: Settings, apps: Apps | None = None, ready: asyncio.Event | None = None) -> None:
     cert, key = tls.ensure(settings.home, settings.public_host)
     runtime = prepare(settings)
+    POOL.start()  # identity certificates need RSA keys: make them ahead of need
     apps = apps or create_apps(settings, runtime)
     files = (str(cert), str(key))
     lo, hi = settings.vault_ports

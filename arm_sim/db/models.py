@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -52,6 +53,14 @@ class Bootstrap(Base):
     client_id: Mapped[str] = mapped_column(String(36))
     client_secret: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class SimSetting(Base):
+    """Simulator switches that must be shared by every process (e.g. credential rolling on/off)."""
+
+    __tablename__ = "sim_settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class Tenant(Base):
@@ -163,6 +172,7 @@ class Credential(Base):
     start_at: Mapped[float] = mapped_column(Float)
     end_at: Mapped[float] = mapped_column(Float)
     created_at: Mapped[float] = mapped_column(Float)
+    expiry_recorded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SigningKey(Base):

@@ -86,7 +86,7 @@ def add_certificate(
         private_key_pem=private_key_pem, thumbprint_sha1=sha1_thumbprint(certificate_der).hex().upper(),
         thumbprint_sha256=sha256_thumbprint(certificate_der).hex().upper(),
         start_at=cert.not_valid_before_utc.timestamp(), end_at=cert.not_valid_after_utc.timestamp(),
-        created_at=ctx.now,
+        created_at=ctx.now, expiry_recorded=False,
     )
     ctx.session.add(cred)
     events.record(ctx, "credential.issued", app_id, kind="certificate", keyId=cred.key_id,

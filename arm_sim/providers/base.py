@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from arm_sim.core.ids import ArmPath
 from arm_sim.domain.context import Ctx
 
 Doc = dict[str, Any]  # a resource as ARM shows it: id, name, type, location, tags, properties, …
@@ -15,6 +16,8 @@ class Provider:
     namespace: str = "*"
     # types (lower-case, without namespace) that answer PUT/DELETE as long-running operations
     async_types: frozenset[str] = frozenset()
+    # how this provider spells the combined identity type (Compute and Web put a space after the comma)
+    identity_both: str = "SystemAssigned,UserAssigned"
 
     def handles(self, type_key: str) -> bool:
         return self.namespace == "*" or type_key.split("/", 1)[0] == self.namespace.lower()
@@ -22,8 +25,8 @@ class Provider:
     def is_async(self, type_key: str) -> bool:
         return type_key.split("/", 1)[1] in self.async_types
 
-    def validate(self, ctx: Ctx, doc: Doc, before: Doc | None) -> None:
-        """Refuse bad input with a DomainError before anything is written."""
+    def validate(self, ctx: Ctx, path: ArmPath, doc: Doc, before: Doc | None) -> None:
+        """Refuse bad input with a DomainError before anything is written; may normalise `doc`."""
 
     def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> None:
         """Runs after the row is written, in the same transaction; may fill server-side fields."""
@@ -34,3 +37,7 @@ class Provider:
     def render(self, ctx: Ctx, doc: Doc, api_version: str) -> Doc:
         """The response body for `api_version`."""
         return doc
+
+    def virtual_get(self, ctx: Ctx, path: ArmPath) -> Doc | None:
+        """A resource computed rather than stored (e.g. `identities/default`); None when not one."""
+        return None

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from arm_sim.providers.base import Provider
 from arm_sim.providers.generic import GenericProvider
+from arm_sim.providers.managed_identity import ManagedIdentityProvider
 
-PROVIDERS: tuple[Provider, ...] = (GenericProvider(),)
+PROVIDERS: tuple[Provider, ...] = (
+    ManagedIdentityProvider(),
+    GenericProvider(),
+)
 
 
 def provider_for(type_key: str) -> Provider:

@@ -11,6 +11,7 @@ from arm_sim.domain.clock import iso
 from arm_sim.providers.base import Doc
 
 EXTRA_FIELDS = ("zones", "managedBy", "extendedLocation")
+SIM_STATE = "_sim"  # the simulator's own per-resource state (power state, secrets); never rendered
 _BAD_NAME = re.compile(r"[<>*%&:\\?/+\x00-\x1f]")
 
 
@@ -29,6 +30,8 @@ def to_doc(row: Resource | Any) -> Doc:
         if f in row.extra:
             doc[f] = row.extra[f]
     doc["properties"] = row.properties
+    if SIM_STATE in row.extra:
+        doc[SIM_STATE] = row.extra[SIM_STATE]
     doc["etag"] = row.etag
     doc["systemData"] = {
         "createdBy": row.created_by, "createdByType": "Application", "createdAt": iso(row.created_at),

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm.attributes import flag_modified
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError, bad_request, not_found
@@ -20,8 +21,8 @@ from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import Doc
 from arm_sim.providers.catalog import normalize_location
 from arm_sim.providers.registry import provider_for
-from arm_sim.resources import scope
-from arm_sim.resources.documents import EXTRA_FIELDS, check_name, check_tags, request_object, to_doc
+from arm_sim.resources import identity, scope
+from arm_sim.resources.documents import EXTRA_FIELDS, SIM_STATE, check_name, check_tags, request_object, to_doc
 
 # Types that live inside a scope without a location of their own (proxy and extension types).
 LOCATIONLESS_NAMESPACES = ("microsoft.authorization", "microsoft.insights", "microsoft.security",
@@ -68,17 +69,23 @@ _BY_KEY = select(_TABLE).where(_TABLE.c.key == bindparam("key"))
 def get(ctx: Ctx, path: ids.ArmPath) -> Doc:
     row = ctx.session.execute(_BY_KEY, {"key": ids.key(path.id)}).first()
     if row is None:
+        virtual = provider_for(path.resource_type.lower()).virtual_get(ctx, path)
+        if virtual is not None:
+            return virtual
         scope.check_parent(ctx, path)
         raise _not_found(path)
     return to_doc(row)
 
 
-def _write(ctx: Ctx, path: ids.ArmPath, row: Resource | None, doc: Doc, api_version: str,
-           parent_key: str) -> tuple[Doc, bool]:
+def _write(ctx: Ctx, path: ids.ArmPath, row: Resource | None, doc: Doc, api_version: str, parent_key: str,
+           identity_request: Any, patch: bool) -> tuple[Doc, bool]:
     type_key = path.resource_type.lower()
     provider = provider_for(type_key)
     before = to_doc(row) if row is not None else None
-    provider.validate(ctx, doc, before)
+    provider.validate(ctx, path, doc, before)
+    if identity_request is not None or (before or {}).get("identity") is not None:
+        doc["identity"] = identity.reconcile(ctx, path.id, path.name, (before or {}).get("identity"),
+                                             identity_request, patch=patch, both=provider.identity_both)
     created = row is None
     if row is None:
         row = Resource(
@@ -90,18 +97,28 @@ def _write(ctx: Ctx, path: ids.ArmPath, row: Resource | None, doc: Doc, api_vers
         ctx.session.add(row)
     row.location = doc.get("location")
     row.tags = doc.get("tags") or {}
-    row.kind, row.sku, row.plan, row.identity = doc.get("kind"), doc.get("sku"), doc.get("plan"), doc.get("identity")
+    row.kind, row.sku, row.plan = doc.get("kind"), doc.get("sku"), doc.get("plan")
+    row.identity = doc.get("identity")
     row.properties = doc.get("properties") or {}
-    row.extra = {f: doc[f] for f in EXTRA_FIELDS if doc.get(f) is not None}
+    row.extra = _extra(doc)
     row.etag, row.api_version, row.changed_at = _new_etag(), api_version, ctx.now
     row.changed_by = ctx.caller.client_id if ctx.caller else None
     ctx.session.flush()
     after = to_doc(row)
     provider.on_put(ctx, before, after)
-    # hooks may fill server-side fields (identity principal ids, vault URIs …)
-    row.identity, row.properties = after.get("identity"), after.get("properties") or {}
+    # hooks may fill server-side fields (identity principal ids, vault URIs, simulator state …)
+    row.identity, row.properties, row.extra = after.get("identity"), after.get("properties") or {}, _extra(after)
+    for column in ("identity", "properties", "extra"):  # hooks may have changed the JSON in place
+        flag_modified(row, column)
     events.record(ctx, "resource.created" if created else "resource.updated", row.id, type=row.type)
     return to_doc(row), created
+
+
+def _extra(doc: Doc) -> dict[str, Any]:
+    out = {f: doc[f] for f in EXTRA_FIELDS if doc.get(f) is not None}
+    if doc.get(SIM_STATE):
+        out[SIM_STATE] = doc[SIM_STATE]
+    return out
 
 
 def put(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: str | None = None,
@@ -135,10 +152,12 @@ def put(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: s
             f"'{path.resource_group}'. A resource with the same name cannot be created in location "
             f"'{doc['location']}'. Please select a new resource name.",
         )
-    for field in ("kind", "sku", "plan", "identity", *EXTRA_FIELDS):
+    for field in ("kind", "sku", "plan", *EXTRA_FIELDS):
         if body.get(field) is not None:
             doc[field] = body[field]
-    return _write(ctx, path, row, doc, api_version, parent_key)
+    if row is not None and SIM_STATE in row.extra:
+        doc[SIM_STATE] = row.extra[SIM_STATE]
+    return _write(ctx, path, row, doc, api_version, parent_key, body.get("identity"), patch=False)
 
 
 def patch(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: str | None = None) -> Doc:
@@ -154,13 +173,13 @@ def patch(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match:
         raise bad_request("InvalidResourceLocation", "The location of a resource cannot be changed.")
     if "tags" in body:
         doc["tags"] = check_tags(body["tags"])
-    for field in ("properties", "sku", "plan", "identity", "kind", *EXTRA_FIELDS):
+    for field in ("properties", "sku", "plan", "kind", *EXTRA_FIELDS):
         if field in body:
             doc[field] = merge_patch(doc.get(field), body[field])
     props = doc.get("properties") or {}
     props["provisioningState"] = "Succeeded"
     doc["properties"] = props
-    out, _ = _write(ctx, path, row, doc, api_version, row.parent_key or "")
+    out, _ = _write(ctx, path, row, doc, api_version, row.parent_key or "", body.get("identity"), patch=True)
     return out
 
 
@@ -174,6 +193,7 @@ def delete_row(ctx: Ctx, row: Resource) -> None:
     """Delete one resource and everything below it, children first, running each provider's hook."""
     for child in [*children(ctx, row.key), row]:
         provider_for(child.type_key).on_delete(ctx, to_doc(child))
+        identity.release(ctx, child.identity)
         ctx.session.delete(child)
         events.record(ctx, "resource.deleted", child.id, type=child.type)
     ctx.session.flush()
@@ -190,7 +210,9 @@ def delete(ctx: Ctx, path: ids.ArmPath) -> bool:
 
 
 def render(ctx: Ctx, doc: Doc, api_version: str) -> Doc:
-    return provider_for(doc["type"].lower()).render(ctx, doc, api_version)
+    """What clients see: the provider's shape for `api_version`, without the simulator's own state."""
+    shown = provider_for(doc["type"].lower()).render(ctx, doc, api_version)
+    return {k: v for k, v in shown.items() if k != SIM_STATE}
 
 
 def is_async(type_name: str) -> bool:

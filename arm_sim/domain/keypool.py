@@ -1,0 +1,76 @@
+"""RSA keys generated ahead of need, off the request path.
+
+An RSA-2048 key costs ~64 ms to generate (reference/performance.md): inline, every identity create
+would pay it. A worker process keeps a small in-memory pool filled; keys are random and unused,
+so a pool lost with its process costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from arm_sim.domain.certs import load_private_pem, new_rsa_key, private_pem
+
+log = logging.getLogger(__name__)
+TARGET = 24
+BATCH = 8
+
+
+def _generate(count: int) -> list[str]:
+    return [private_pem(new_rsa_key()) for _ in range(count)]
+
+
+class KeyPool:
+    def __init__(self, target: int = TARGET) -> None:
+        self.target = target
+        self._keys: list[str] = []
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._pending: Future[list[str]] | None = None
+
+    def start(self) -> None:
+        """Begin refilling in a worker process (servers call this; one-off commands need not)."""
+        if self._executor is None:
+            # spawn, not fork: the server process has an event loop and threads running
+            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._refill()
+
+    def stop(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def _refill(self) -> None:
+        with self._lock:
+            if self._executor is None or self._pending is not None or len(self._keys) >= self.target:
+                return
+            self._pending = self._executor.submit(_generate, BATCH)
+            self._pending.add_done_callback(self._collect)
+
+    def _collect(self, fut: Future[list[str]]) -> None:
+        with self._lock:
+            self._pending = None
+            try:
+                self._keys.extend(fut.result())
+            except Exception:  # a broken worker must not break identity creation: take() falls back
+                log.exception("key pool worker failed")
+                return
+        self._refill()
+
+    def take(self) -> rsa.RSAPrivateKey:
+        with self._lock:
+            pem = self._keys.pop() if self._keys else None
+        self._refill()
+        return load_private_pem(pem) if pem else new_rsa_key()
+
+    def size(self) -> int:
+        with self._lock:
+            return len(self._keys)
+
+
+POOL = KeyPool()

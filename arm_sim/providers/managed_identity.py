@@ -1,0 +1,99 @@
+"""Microsoft.ManagedIdentity: user-assigned identities, their federated credentials, `identities/default`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from arm_sim.core import ids
+from arm_sim.core.errors import bad_request, not_found
+from arm_sim.db.models import Resource, ServicePrincipal
+from arm_sim.domain import managed_identities, tenancy
+from arm_sim.domain.context import Ctx
+from arm_sim.providers.base import Doc, Provider
+
+_UAI_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$")
+_FIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$")
+UAI = "microsoft.managedidentity/userassignedidentities"
+FIC = UAI + "/federatedidentitycredentials"
+
+
+class ManagedIdentityProvider(Provider):
+    namespace = "Microsoft.ManagedIdentity"
+
+    def validate(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
+        kind = path.resource_type.lower()
+        if kind == UAI:
+            if not _UAI_NAME.match(path.name):
+                raise bad_request(
+                    "InvalidResourceName",
+                    f"The resource name '{path.name}' is invalid. A user-assigned identity name is 3 to 128 "
+                    "characters of letters, digits, hyphens and underscores, and starts with a letter or a digit.")
+            asked = doc.get("properties") or {}
+            scope = asked.get("isolationScope", (before or {}).get("properties", {}).get("isolationScope", "None"))
+            doc["properties"] = {"isolationScope": scope or "None"}  # the rest is read-only
+        elif kind == FIC:
+            _validate_fic(path.name, doc)
+        elif kind.startswith("microsoft.managedidentity/identities"):
+            raise bad_request("InvalidRequest",
+                              "System-assigned identities are managed through the resource's 'identity' property.")
+
+    def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> None:
+        if after["type"].lower() != UAI:
+            return
+        props = after["properties"]
+        old = (before or {}).get("properties", {})
+        if old.get("principalId") and managed_identities.exists(ctx, old["principalId"]):
+            props.update(principalId=old["principalId"], clientId=old["clientId"], tenantId=old["tenantId"])
+            return
+        tenant_id = tenancy.subscription_tenant(ctx, ids.parse(after["id"]).subscription or "") or ""
+        sp = managed_identities.create_principal(ctx, tenant_id, after["name"], after["id"], explicit=True)
+        props.update(tenantId=tenant_id, principalId=sp.object_id, clientId=sp.app_id)
+
+    def on_delete(self, ctx: Ctx, doc: Doc) -> None:
+        if doc["type"].lower() == UAI and doc["properties"].get("principalId"):
+            managed_identities.delete_principal(ctx, doc["properties"]["principalId"],
+                                                "user-assigned identity deleted")
+
+    def render(self, ctx: Ctx, doc: Doc, api_version: str) -> Doc:
+        if doc["type"].lower() == UAI:
+            props = dict(doc["properties"])
+            props.pop("provisioningState", None)
+            if api_version < "2024-11-30":
+                props.pop("isolationScope", None)
+            return dict(doc, properties=props)
+        return doc
+
+    def virtual_get(self, ctx: Ctx, path: ids.ArmPath) -> Doc | None:
+        """`{scope}/providers/Microsoft.ManagedIdentity/identities/default`: the scope's system identity."""
+        if path.resource_type.lower() != "microsoft.managedidentity/identities" or len(path.parts) < 2:
+            return None
+        scope_id = path.prefix(len(path.parts) - 1)
+        row = ctx.session.get(Resource, ids.key(scope_id))
+        principal = ((row.identity or {}) if row else {}).get("principalId")
+        sp = ctx.session.get(ServicePrincipal, principal) if principal else None
+        if row is None or sp is None:
+            raise not_found("ResourceNotFound",
+                            f"No managed service identities are associated with resource '{scope_id}'.")
+        return {
+            "id": path.id, "name": path.name, "type": "Microsoft.ManagedIdentity/identities",
+            "location": row.location,
+            "properties": {"tenantId": sp.tenant_id, "principalId": sp.object_id, "clientId": sp.app_id,
+                           "clientSecretUrl": f"{ctx.settings.public_url}{scope_id}/credentials?tid={sp.tenant_id}"
+                                              f"&oid={sp.object_id}&aid={sp.app_id}"},
+        }
+
+
+def _validate_fic(name: str, doc: Doc) -> None:
+    if not _FIC_NAME.match(name):
+        raise bad_request("InvalidResourceName",
+                          f"The federated identity credential name '{name}' is invalid. It is 3 to 120 "
+                          "characters of letters, digits, hyphens and underscores, starting with a letter or digit.")
+    props: dict[str, Any] = doc.get("properties") or {}
+    missing = [f for f in ("issuer", "subject", "audiences") if not props.get(f)]
+    if missing:
+        raise bad_request("BadRequest", f"The federated identity credential requires {', '.join(missing)}.")
+    if not isinstance(props["audiences"], list) or not all(isinstance(a, str) for a in props["audiences"]):
+        raise bad_request("BadRequest", "'audiences' must be a list of strings.")
+    if not str(props["issuer"]).startswith("https://"):
+        raise bad_request("BadRequest", f"The issuer '{props['issuer']}' must be an https URL.")
