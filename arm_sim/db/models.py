@@ -223,6 +223,18 @@ class Operation(Base):
     end_at: Mapped[float | None] = mapped_column(Float)
 
 
+class IdentityEndpoint(Base):
+    """Where code "inside" a resource asks for tokens: a VM's IMDS (`vmId`) or a site's App Service endpoint."""
+
+    __tablename__ = "identity_endpoints"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # vmId or site key, as it appears in URLs
+    kind: Mapped[str] = mapped_column(String(16))  # vm | site
+    resource_key: Mapped[str] = mapped_column(String(1024), index=True)
+    secret: Mapped[str | None] = mapped_column(String(128))  # App Service IDENTITY_HEADER
+    extension_port: Mapped[int | None] = mapped_column(Integer)  # legacy VM extension, when installed
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 class Event(Base):
     """The append-only event log, ordered by `seq`, stamped on the simulated clock."""
 

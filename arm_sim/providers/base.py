@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from arm_sim.core.errors import not_implemented
 from arm_sim.core.ids import ArmPath
 from arm_sim.domain.context import Ctx
 
 Doc = dict[str, Any]  # a resource as ARM shows it: id, name, type, location, tags, properties, …
+
+
+@dataclass
+class ActionResult:
+    """What an action answers: a status and body, and whether it runs as a long-running operation."""
+
+    status: int = 200
+    body: Any = None
+    long_running: bool = False
 
 
 class Provider:
@@ -37,6 +48,10 @@ class Provider:
     def render(self, ctx: Ctx, doc: Doc, api_version: str) -> Doc:
         """The response body for `api_version`."""
         return doc
+
+    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
+        """POST `{resource id}/{action}` (start, powerOff, listKeys …). Unknown actions say so plainly."""
+        raise not_implemented(f"the action '{action}' on '{doc['type']}'")
 
     def virtual_get(self, ctx: Ctx, path: ArmPath) -> Doc | None:
         """A resource computed rather than stored (e.g. `identities/default`); None when not one."""

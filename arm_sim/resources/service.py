@@ -18,7 +18,7 @@ from arm_sim.core.merge_patch import merge_patch
 from arm_sim.db.models import Resource
 from arm_sim.domain import events
 from arm_sim.domain.context import Ctx
-from arm_sim.providers.base import Doc
+from arm_sim.providers.base import ActionResult, Doc
 from arm_sim.providers.catalog import normalize_location
 from arm_sim.providers.registry import provider_for
 from arm_sim.resources import identity, scope
@@ -207,6 +207,29 @@ def delete(ctx: Ctx, path: ids.ArmPath) -> bool:
         return False
     delete_row(ctx, row)
     return True
+
+
+def action(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> tuple[Doc, ActionResult]:
+    """POST `{resource id}/{action}`: the provider of the resource decides."""
+    last = path.parts[-1]
+    target = ids.ArmPath(path.subscription, path.resource_group,
+                         (*path.parts[:-1], ids.ProviderPart(last.namespace, last.segments[:-1])), path.tail)
+    row = get_row(ctx, target)
+    if row is None:
+        scope.check_parent(ctx, target)
+        raise _not_found(target)
+    doc = to_doc(row)
+    return doc, provider_for(row.type_key).action(ctx, doc, last.segments[-1], body, api_version)
+
+
+def save(ctx: Ctx, doc: Doc) -> None:
+    """Store what an action changed (simulator state or properties) without a full PUT."""
+    row = ctx.session.get(Resource, ids.key(doc["id"]))
+    if row is None:
+        return
+    row.properties, row.extra, row.changed_at = doc.get("properties") or {}, _extra(doc), ctx.now
+    for column in ("properties", "extra"):
+        flag_modified(row, column)
 
 
 def render(ctx: Ctx, doc: Doc, api_version: str) -> Doc:

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.http import json_response
+from arm_sim.providers.base import ActionResult
 from arm_sim.resources import lro
 
 IN_PROGRESS = {"PUT": "Creating", "PATCH": "Updating", "DELETE": "Deleting"}
@@ -40,6 +41,15 @@ def deleted(ctx: Ctx, call: Call, existed: bool, long_running: bool, namespace: 
     if not long_running or ctx.settings.lro == "sync":
         return Response(status_code=200)
     return Response(status_code=202, headers=_headers(ctx, call, namespace, location, resource_id))
+
+
+def action(ctx: Ctx, call: Call, doc: dict[str, Any], result: ActionResult) -> Response:
+    """A POST action: at once, or 202 + Location/Azure-AsyncOperation for long-running ones."""
+    if not result.long_running or ctx.settings.lro == "sync":
+        return json_response(result.body, result.status) if result.body is not None else Response(
+            status_code=result.status)
+    ns = doc["type"].split("/", 1)[0]
+    return Response(status_code=202, headers=_headers(ctx, call, ns, doc.get("location", ""), doc["id"]))
 
 
 def status(ctx: Ctx, call: Call, op_id: str) -> Response:

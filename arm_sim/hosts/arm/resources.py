@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from arm_sim.core.errors import DomainError, not_implemented
+from arm_sim.core.errors import DomainError
 from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm import lro
 from arm_sim.hosts.arm.call import Call
@@ -25,7 +25,7 @@ def handle(ctx: Ctx, call: Call) -> Response:
         if m == "GET":
             return list_collection(ctx, call)
         if m == "POST":
-            raise not_implemented(f"the action '{path.parts[-1].segments[-1]}' on '{path.parent_id}'")
+            return lro.action(ctx, call, *service.action(ctx, path, call.body, call.api_version))
         raise DomainError(405, "MethodNotAllowed", f"The method '{m}' is not allowed on a collection.")
     long_running = service.is_async(path.resource_type)
     if m == "PUT":
