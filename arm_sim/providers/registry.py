@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from arm_sim.providers.base import Provider
+from arm_sim.providers.compute import ComputeProvider
 from arm_sim.providers.generic import GenericProvider
 from arm_sim.providers.managed_identity import ManagedIdentityProvider
+from arm_sim.providers.web import WebProvider
 
 PROVIDERS: tuple[Provider, ...] = (
     ManagedIdentityProvider(),
+    ComputeProvider(),
+    WebProvider(),
     GenericProvider(),
 )
 

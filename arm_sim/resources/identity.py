@@ -12,37 +12,12 @@ from typing import Any
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError, bad_request
+from arm_sim.core.identity_types import BOTH_NO_SPACE, parse_type, type_name
 from arm_sim.db.models import Resource
 from arm_sim.domain import managed_identities, tenancy
 from arm_sim.domain.context import Ctx
 
-BOTH_WITH_SPACE = "SystemAssigned, UserAssigned"  # Compute and Web spell it so
-BOTH_NO_SPACE = "SystemAssigned,UserAssigned"  # newer providers (common-types v5)
 UAI_TYPE = "microsoft.managedidentity/userassignedidentities"
-
-
-def parse_type(value: Any) -> tuple[bool, bool]:
-    """(system, user) from any accepted spelling; case and spaces do not matter."""
-    if value is None:
-        return False, False
-    if not isinstance(value, str):
-        raise bad_request("BadRequest", "The identity type must be a string.")
-    parts = {p.strip().lower() for p in value.split(",") if p.strip()}
-    if parts <= {"none"} and parts:
-        return False, False
-    if not parts or not parts <= {"systemassigned", "userassigned"}:
-        raise bad_request(
-            "BadRequest",
-            f"The identity type '{value}' is invalid. Allowed values are 'None', 'SystemAssigned', 'UserAssigned' "
-            "and 'SystemAssigned, UserAssigned'.",
-        )
-    return "systemassigned" in parts, "userassigned" in parts
-
-
-def type_name(system: bool, user: bool, both: str) -> str:
-    if system and user:
-        return both
-    return "SystemAssigned" if system else "UserAssigned" if user else "None"
 
 
 def _requested(before: dict[str, Any] | None, body: Any, patch: bool) -> tuple[bool, bool, dict[str, Any]]:
