@@ -27,7 +27,9 @@ def test_restart_keeps_resources_principals_keys_and_clock(fresh_sim: Sim) -> No
         clock = c.post("/_sim/clock/advance", json={"duration": "3d"}).json()
         keys = httpx.get(f"{sim.url}/{sim.tenant}/discovery/v2.0/keys", verify=sim.ca).json()["keys"]
     late = sim.token()  # issued on the advanced clock, before the restart
+    ca = Path(sim.ca).read_bytes()
     sim.restart()
+    assert Path(sim.ca).read_bytes() == ca  # the CA is made once and reused
     with sim.http(late) as c:
         assert c.get(rid).json()["properties"]["k"] == "v"
         after = c.get("/_sim/clock").json()

@@ -19,7 +19,9 @@ AUDIENCE_MESSAGE = (
 
 
 def authenticate(ctx: Ctx, token: str | None, subscription_id: str | None,
-                 audiences: tuple[str, ...] = ARM_AUDIENCES, audience_message: str = AUDIENCE_MESSAGE) -> Caller:
+                 audiences: tuple[str, ...] = ARM_AUDIENCES, audience_message: str = AUDIENCE_MESSAGE,
+                 host: str = "arm") -> Caller:
+    """The caller of a resource server (`host` names it in refusal events: arm, graph, sim …)."""
     try:
         if token is None:
             raise AuthenticationError("AuthenticationFailed",
@@ -38,7 +40,7 @@ def authenticate(ctx: Ctx, token: str | None, subscription_id: str | None,
                     f"'https://sts.windows.net/{sub_tenant}/' associated with this subscription. Please use the "
                     f"authority (URL) 'https://login.windows.net/{sub_tenant}' to get the token.", "tenant")
     except AuthenticationError as e:
-        events.record_refusal(ctx, "token.rejected", "arm", code=e.code, reason=e.reason)
+        events.record_refusal(ctx, "token.rejected", host, code=e.code, reason=e.reason)
         raise
     ctx.caller = Caller(claims)
     return ctx.caller

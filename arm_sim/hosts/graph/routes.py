@@ -133,7 +133,7 @@ async def graph_call(request: Request) -> Response:
         with rt.unit() as ctx:
             info.now = ctx.now
             ctx.correlation_id = getattr(request.state, "correlation_id", ctx.correlation_id)
-            caller = authenticate(ctx, bearer(request), None, audiences=_audiences(ctx, request),
+            caller = authenticate(ctx, bearer(request), None, host="graph", audiences=_audiences(ctx, request),
                                   audience_message="Access token validation failure. Invalid audience.")
             return errors.ok(_dispatch(_Call(request, ctx, caller, rest)), info)
     except AuthenticationError as e:
