@@ -22,7 +22,7 @@ def test_restart_keeps_resources_principals_keys_and_clock(fresh_sim: Sim) -> No
         r = c.put(f"{sub}/resourcegroups/keep?api-version=2025-04-01", json={"location": "eastus"})
         assert r.status_code == 201
         rid = f"{sub}/resourceGroups/keep/providers/Microsoft.Web/sites/app1?api-version=2023-01-01"
-        assert c.put(rid, json={"location": "eastus", "properties": {"k": "v"}}).status_code == 201
+        assert c.put(rid, json={"location": "eastus", "properties": {"k": "v"}}).status_code == 200  # App Service
         app = c.post("/_sim/applications", json={"displayName": "survivor"}).json()
         clock = c.post("/_sim/clock/advance", json={"duration": "3d"}).json()
         keys = httpx.get(f"{sim.url}/{sim.tenant}/discovery/v2.0/keys", verify=sim.ca).json()["keys"]

@@ -1,4 +1,4 @@
-"""`arm-sim serve|migrate|env|clock|reset|openapi`."""
+"""`arm-sim serve|migrate|env|exec|clock|reset|openapi`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations")
     e = sub.add_parser("env", help="print client settings as shell exports, JSON or dotenv")
     e.add_argument("--format", choices=["shell", "json", "dotenv"], default="shell")
+    _inside_args(e, "add the identity endpoint variables of")
+    x = sub.add_parser("exec", help="run a command as if inside a VM or site: exec --vm NAME [-g RG] -- CMD ...")
+    _inside_args(x, "run as if inside", required=True)
+    x.add_argument("cmd", nargs=argparse.REMAINDER, help="the command and its arguments, after --")
     c = sub.add_parser("clock", help="show or change the simulated clock")
     c.add_argument("action", nargs="?", choices=["show", "advance", "freeze", "unfreeze"], default="show")
     c.add_argument("duration", nargs="?", help="for advance: 46d, 2h30m, 90s")
@@ -32,6 +36,31 @@ def _parser() -> argparse.ArgumentParser:
     o = sub.add_parser("openapi", help="write the OpenAPI document of each listener")
     o.add_argument("--out", default="openapi")
     return p
+
+
+def _inside_args(p: argparse.ArgumentParser, what: str, required: bool = False) -> None:
+    which = p.add_mutually_exclusive_group(required=required)
+    which.add_argument("--vm", metavar="NAME", help=f"{what} this virtual machine (AZURE_POD_IDENTITY_AUTHORITY_HOST)")
+    which.add_argument("--site", metavar="NAME", help=f"{what} this App Service site (IDENTITY_ENDPOINT/HEADER)")
+    p.add_argument("-g", "--resource-group", metavar="RG", help="the resource group, when the name is not unique")
+
+
+def _exec(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    from arm_sim.app.admin import exec_env
+
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        print("arm-sim exec needs a command after --, e.g. arm-sim exec --vm vm1 -- python app.py", file=sys.stderr)
+        return 2
+    env = exec_env(settings, args.vm, args.site, args.resource_group, dict(os.environ))
+    try:
+        return subprocess.run(cmd, env=env).returncode
+    except FileNotFoundError:
+        print(f"arm-sim exec: command not found: {cmd[0]}", file=sys.stderr)
+        return 127
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -56,10 +85,16 @@ def main(argv: list[str] | None = None) -> int:
 
         prepare(settings)
         print("migrations applied")
-    elif args.command == "env":
-        from arm_sim.app.admin import env_values, format_env
+    elif args.command in ("env", "exec"):
+        from arm_sim.app.admin import CommandError, env_values, format_env
 
-        print(format_env(env_values(settings), args.format))
+        try:
+            if args.command == "exec":
+                return _exec(settings, args)
+            print(format_env(env_values(settings, args.vm, args.site, args.resource_group), args.format))
+        except CommandError as e:
+            print(f"arm-sim {args.command}: {e}", file=sys.stderr)
+            return 1
     elif args.command == "clock":
         from arm_sim.app.admin import clock_command
 

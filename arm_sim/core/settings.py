@@ -27,6 +27,8 @@ class Settings:
     vault_ports: tuple[int, int] = (8600, 8699)
     log_level: str = "info"
     lro: str = "async"  # async | sync
+    rbac: str = "enforce"  # enforce | audit | off
+    directory_delay: float = 0.0  # seconds (simulated) before a new principal is visible to role assignments
     tenant_id: str | None = None
     subscription_id: str | None = None
     client_id: str | None = None
@@ -54,6 +56,9 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
     lro = e.get("ARM_SIM_LRO", "async").lower()
     if lro not in ("async", "sync"):
         raise ValueError("ARM_SIM_LRO must be 'async' or 'sync'")
+    rbac = e.get("ARM_SIM_RBAC", "enforce").lower()
+    if rbac not in ("enforce", "audit", "off"):
+        raise ValueError("ARM_SIM_RBAC must be 'enforce', 'audit' or 'off'")
     return Settings(
         home=Path(e.get("ARM_SIM_HOME", ".arm-sim")),
         database_url=e.get("ARM_SIM_DATABASE_URL", ""),
@@ -64,6 +69,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         vault_ports=_port_range(e.get("ARM_SIM_VAULT_PORTS", "8600-8699")),
         log_level=e.get("ARM_SIM_LOG_LEVEL", "info").lower(),
         lro=lro,
+        rbac=rbac,
+        directory_delay=float(e.get("ARM_SIM_DIRECTORY_DELAY", "0") or 0),
         tenant_id=e.get("ARM_SIM_TENANT_ID") or None,
         subscription_id=e.get("ARM_SIM_SUBSCRIPTION_ID") or None,
         client_id=e.get("ARM_SIM_CLIENT_ID") or None,

@@ -235,6 +235,78 @@ class IdentityEndpoint(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class Vault(Base):
+    """A Key Vault's global name, its data-plane port and its soft-delete state.
+
+    The ARM resource row holds the vault's properties; this row outlives it while the vault is soft-deleted
+    (name and port stay reserved until purge), and `snapshot` keeps what recover restores.
+    """
+
+    __tablename__ = "vaults"
+    name: Mapped[str] = mapped_column(String(24), primary_key=True)  # lower-case; vault names are global
+    resource_id: Mapped[str] = mapped_column(String(400))
+    resource_key: Mapped[str] = mapped_column(String(400), index=True)
+    subscription_id: Mapped[str] = mapped_column(String(36))
+    location: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    port: Mapped[int] = mapped_column(Integer, unique=True)
+    state: Mapped[str] = mapped_column(String(16))  # active | deleted
+    purge_protection: Mapped[bool] = mapped_column(Boolean, default=False)
+    retention_days: Mapped[int] = mapped_column(Integer, default=90)
+    deleted_at: Mapped[float | None] = mapped_column(Float)
+    scheduled_purge_at: Mapped[float | None] = mapped_column(Float)
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class VaultSecret(Base):
+    """One version of a Key Vault secret. Soft delete marks every version of the name."""
+
+    __tablename__ = "vault_secrets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vault_name: Mapped[str] = mapped_column(ForeignKey("vaults.name"))
+    name: Mapped[str] = mapped_column(String(127))
+    name_key: Mapped[str] = mapped_column(String(127))
+    version: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    not_before: Mapped[float | None] = mapped_column(Float)
+    expires: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    deleted_at: Mapped[float | None] = mapped_column(Float)
+    scheduled_purge_at: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_vault_secrets_vault_name", "vault_name", "name_key"),)
+
+
+class VaultKey(Base):
+    """One version of a Key Vault key (RSA or EC), with its private key: arm-sim performs the operations."""
+
+    __tablename__ = "vault_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vault_name: Mapped[str] = mapped_column(ForeignKey("vaults.name"))
+    name: Mapped[str] = mapped_column(String(127))
+    name_key: Mapped[str] = mapped_column(String(127))
+    version: Mapped[str] = mapped_column(String(32))
+    kty: Mapped[str] = mapped_column(String(16))  # RSA | EC (| RSA-HSM | EC-HSM)
+    key_ops: Mapped[list[Any]] = mapped_column(default=list)
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    curve: Mapped[str | None] = mapped_column(String(16))
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    not_before: Mapped[float | None] = mapped_column(Float)
+    expires: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    deleted_at: Mapped[float | None] = mapped_column(Float)
+    scheduled_purge_at: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_vault_keys_vault_name", "vault_name", "name_key"),)
+
+
 class Event(Base):
     """The append-only event log, ordered by `seq`, stamped on the simulated clock."""
 

@@ -125,8 +125,13 @@ class EntitySet:
 
 
 def _sp_docs(ctx: Ctx, rows: Sequence[ServicePrincipal], with_key: bool) -> list[Doc]:
-    creds = _credentials_by_app(ctx, [r.app_id for r in rows])
-    return [service_principal_json(r, creds.get(r.app_id, []), with_key) for r in rows]
+    # A credential row belongs to the object that owns the app id. When the principal has an application,
+    # Graph lists the app's secrets and certificates on the application, and the principal's own lists are
+    # empty; a managed identity has no application, so its certificates show on the principal.
+    owned = [r.app_id for r in rows if r.application_object_id is None]
+    creds = _credentials_by_app(ctx, owned)
+    return [service_principal_json(r, creds.get(r.app_id, []) if r.application_object_id is None else [], with_key)
+            for r in rows]
 
 
 def _app_docs(ctx: Ctx, rows: Sequence[Application], with_key: bool) -> list[Doc]:

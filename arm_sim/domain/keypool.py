@@ -49,12 +49,17 @@ class KeyPool:
         with self._lock:
             if self._executor is None or self._pending is not None or len(self._keys) >= self.target:
                 return
-            self._pending = self._executor.submit(_generate, BATCH)
+            try:
+                self._pending = self._executor.submit(_generate, BATCH)
+            except RuntimeError:  # shutting down: take() falls back to generating inline
+                return
             self._pending.add_done_callback(self._collect)
 
     def _collect(self, fut: Future[list[str]]) -> None:
         with self._lock:
             self._pending = None
+            if fut.cancelled():
+                return
             try:
                 self._keys.extend(fut.result())
             except Exception:  # a broken worker must not break identity creation: take() falls back

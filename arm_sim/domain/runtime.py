@@ -20,11 +20,14 @@ class Runtime:
     sessions: sessionmaker[Session]
 
     @contextmanager
-    def unit(self) -> Iterator[Ctx]:
-        """One transaction: commits when the block ends normally, rolls back on any exception."""
+    def unit(self, *, read_mostly: bool = False) -> Iterator[Ctx]:
+        """One transaction: commits when the block ends normally, rolls back on any exception.
+
+        `read_mostly` is for GET/HEAD: a unit that wrote nothing skips its COMMIT (see `unit_of_work`).
+        """
         ctx: Ctx | None = None
         try:
-            with unit_of_work(self.sessions) as session:
+            with unit_of_work(self.sessions, read_mostly=read_mostly) as session:
                 ctx = Ctx(session=session, settings=self.settings, now=clock.now(session))
                 yield ctx
                 session.add_all(ctx.durable_events)

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 
 from arm_sim.core.errors import conflict
-from arm_sim.db.models import Bootstrap, RoleAssignment, Subscription, Tenant
+from arm_sim.db.models import Bootstrap, Subscription, Tenant
 from arm_sim.domain import directory, events
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.tokens import keyring
@@ -37,8 +37,18 @@ def create_subscription(ctx: Ctx, tenant_id: str, subscription_id: str | None = 
     return sub
 
 
+def owner_assignment(boot: Bootstrap, principal_id: str) -> tuple[str, dict[str, object]]:
+    """The deployer's Owner assignment on the subscription: its id (a stable GUID name) and body."""
+    scope = f"/subscriptions/{boot.subscription_id}"
+    name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope}|{principal_id}|{OWNER_ROLE}"))
+    role = f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{OWNER_ROLE}"
+    body = {"properties": {"roleDefinitionId": role, "principalId": principal_id, "principalType": "ServicePrincipal"}}
+    return f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}", body
+
+
 def bootstrap(ctx: Ctx) -> Bootstrap:
-    """Create (once) the tenant, subscription and deployer principal with Owner on the subscription."""
+    """Create (once) the tenant, subscription and deployer principal (its Owner grant is made by the caller,
+    through the resource write path, as every role assignment is)."""
     row = ctx.session.get(Bootstrap, 1)
     if row is not None:
         return row
@@ -47,19 +57,10 @@ def bootstrap(ctx: Ctx) -> Bootstrap:
     sub = create_subscription(ctx, tenant.id, s.subscription_id)
     _, sp = directory.create_application(ctx, tenant.id, "arm-sim-deployer", s.client_id)
     secret = directory.add_password(ctx, sp.app_id, s.client_secret, "bootstrap")
-    scope = f"/subscriptions/{sub.id}"
-    name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope}|{sp.object_id}|{OWNER_ROLE}"))
-    ra_id = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
-    ctx.session.add(RoleAssignment(
-        key=ra_id.lower(), id=ra_id, name=name, scope=scope, scope_key=scope.lower(),
-        role_definition_id=f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{OWNER_ROLE}",
-        principal_id=sp.object_id, principal_type="ServicePrincipal", properties={},
-        created_at=ctx.now, updated_at=ctx.now, created_by=None, updated_by=None,
-    ))
     row = Bootstrap(id=1, tenant_id=tenant.id, subscription_id=sub.id, client_id=sp.app_id,
                     client_secret=secret, created_at=ctx.now)
     ctx.session.add(row)
-    events.record(ctx, "bootstrap.created", scope, tenantId=tenant.id, clientId=sp.app_id,
+    events.record(ctx, "bootstrap.created", f"/subscriptions/{sub.id}", tenantId=tenant.id, clientId=sp.app_id,
                   principalId=sp.object_id)
     return row
 

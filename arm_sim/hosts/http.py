@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,9 +14,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 JSON_TYPE = "application/json; charset=utf-8"
 
 
+def dumps(body: Any) -> bytes:
+    """Compact JSON. orjson is ~10x faster than json on every response; the stdlib takes what orjson refuses
+    (integers beyond 64 bits, lone surrogates), so any body json could write still renders."""
+    try:
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(body, separators=(",", ":")).encode()
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status, headers=headers,
-                    media_type=JSON_TYPE)
+    return Response(dumps(body), status_code=status, headers=headers, media_type=JSON_TYPE)
 
 
 def bearer(request: Request) -> str | None:

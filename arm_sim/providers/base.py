@@ -29,6 +29,10 @@ class Provider:
     async_types: frozenset[str] = frozenset()
     # how this provider spells the combined identity type (Compute and Web put a space after the comma)
     identity_both: str = "SystemAssigned,UserAssigned"
+    # what a PUT that creates answers: ARM's 201, unless the provider's contract says otherwise (App Service: 200)
+    created_status: int = 201
+    # computed sub-resources answered by `view`, as "{namespace}/{type}/{view}" lower-case (e.g. instanceView)
+    views: frozenset[str] = frozenset()
 
     def handles(self, type_key: str) -> bool:
         return self.namespace == "*" or type_key.split("/", 1)[0] == self.namespace.lower()
@@ -49,9 +53,32 @@ class Provider:
         """The response body for `api_version`."""
         return doc
 
+    def expand(self, ctx: Ctx, doc: Doc, shown: Doc, expand: str, api_version: str) -> Doc:
+        """GET with `$expand=…`: add what was asked for to the rendered resource."""
+        return shown
+
+    def view(self, ctx: Ctx, doc: Doc, view: str, api_version: str) -> Doc:
+        """GET `{resource id}/{view}` for a name listed in `views` (e.g. a VM's instanceView)."""
+        raise not_implemented(f"GET '{view}' on '{doc['type']}'")
+
     def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
         """POST `{resource id}/{action}` (start, powerOff, listKeys …). Unknown actions say so plainly."""
         raise not_implemented(f"the action '{action}' on '{doc['type']}'")
+
+    def virtual_put(self, ctx: Ctx, path: ArmPath, body: Any, api_version: str) -> tuple[Doc, bool] | None:
+        """A PUT this provider answers without storing a row of its own (e.g. a vault's
+        `accessPolicies/add`, which changes the vault). Returns (document, created) or None."""
+        return None
+
+    def provider_call(self, ctx: Ctx, method: str, subscription_id: str, segments: tuple[str, ...], body: Any,
+                      api_version: str) -> tuple[int, Any] | None:
+        """`/subscriptions/{s}/providers/{namespace}/{segments…}` that is not a stored resource (e.g.
+        checkNameAvailability, deletedVaults). Returns (status, body) or None when not handled."""
+        return None
+
+    def virtual_list(self, ctx: Ctx, path: ArmPath, query: dict[str, str]) -> list[Doc] | None:
+        """A list this provider answers itself (with its own `$filter`); None to list stored rows."""
+        return None
 
     def virtual_get(self, ctx: Ctx, path: ArmPath) -> Doc | None:
         """A resource computed rather than stored (e.g. `identities/default`); None when not one."""

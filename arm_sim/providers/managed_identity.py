@@ -16,6 +16,8 @@ _UAI_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$")
 _FIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$")
 UAI = "microsoft.managedidentity/userassignedidentities"
 FIC = UAI + "/federatedidentitycredentials"
+ISOLATION_SCOPE_SINCE = "2024-11-30"  # the api-version that added properties.isolationScope
+ISOLATION_SCOPES = ("None", "Regional")
 
 
 class ManagedIdentityProvider(Provider):
@@ -31,7 +33,7 @@ class ManagedIdentityProvider(Provider):
                     "characters of letters, digits, hyphens and underscores, and starts with a letter or a digit.")
             asked = doc.get("properties") or {}
             scope = asked.get("isolationScope", (before or {}).get("properties", {}).get("isolationScope", "None"))
-            doc["properties"] = {"isolationScope": scope or "None"}  # the rest is read-only
+            doc["properties"] = {"isolationScope": _isolation_scope(scope)}  # the rest is read-only
         elif kind == FIC:
             _validate_fic(path.name, doc)
         elif kind.startswith("microsoft.managedidentity/identities"):
@@ -56,17 +58,19 @@ class ManagedIdentityProvider(Provider):
                                                 "user-assigned identity deleted")
 
     def render(self, ctx: Ctx, doc: Doc, api_version: str) -> Doc:
-        if doc["type"].lower() == UAI:
+        kind = doc["type"].lower()
+        if kind in (UAI, FIC):  # neither has a provisioningState in Azure
             props = dict(doc["properties"])
             props.pop("provisioningState", None)
-            if api_version < "2024-11-30":
+            if kind == UAI and api_version < ISOLATION_SCOPE_SINCE:
                 props.pop("isolationScope", None)
             return dict(doc, properties=props)
         return doc
 
     def virtual_get(self, ctx: Ctx, path: ids.ArmPath) -> Doc | None:
         """`{scope}/providers/Microsoft.ManagedIdentity/identities/default`: the scope's system identity."""
-        if path.resource_type.lower() != "microsoft.managedidentity/identities" or len(path.parts) < 2:
+        if (path.resource_type.lower() != "microsoft.managedidentity/identities" or len(path.parts) < 2
+                or path.is_collection or path.name.lower() != "default"):
             return None
         scope_id = path.prefix(len(path.parts) - 1)
         row = ctx.session.get(Resource, ids.key(scope_id))
@@ -75,13 +79,28 @@ class ManagedIdentityProvider(Provider):
         if row is None or sp is None:
             raise not_found("ResourceNotFound",
                             f"No managed service identities are associated with resource '{scope_id}'.")
+        # Azure's clientSecretUrl points at the MSI data plane, which only Azure's own hosts may call;
+        # arm-sim shows the same form (and, like Azure, serves nothing there).
+        secret_url = (f"https://control-{row.location or 'global'}.identity.azure.net"
+                      f"{managed_identities.directory_resource_id(scope_id)}/credentials?tid={sp.tenant_id}"
+                      f"&oid={sp.object_id}&aid={sp.app_id}")
         return {
             "id": path.id, "name": path.name, "type": "Microsoft.ManagedIdentity/identities",
             "location": row.location,
             "properties": {"tenantId": sp.tenant_id, "principalId": sp.object_id, "clientId": sp.app_id,
-                           "clientSecretUrl": f"{ctx.settings.public_url}{scope_id}/credentials?tid={sp.tenant_id}"
-                                              f"&oid={sp.object_id}&aid={sp.app_id}"},
+                           "clientSecretUrl": secret_url},
         }
+
+
+def _isolation_scope(value: Any) -> str:
+    if value is None:
+        return "None"
+    allowed = {s.lower(): s for s in ISOLATION_SCOPES}
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise bad_request("BadRequest", f"The isolationScope '{value}' is invalid. Allowed values are "
+                                        f"{', '.join(repr(s) for s in ISOLATION_SCOPES)}.",
+                          target="properties.isolationScope")
+    return allowed[value.lower()]
 
 
 def _validate_fic(name: str, doc: Doc) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from arm_sim.providers.authorization import AuthorizationProvider
 from arm_sim.providers.base import Provider
 from arm_sim.providers.compute import ComputeProvider
 from arm_sim.providers.generic import GenericProvider
@@ -10,6 +11,7 @@ from arm_sim.providers.web import WebProvider
 
 PROVIDERS: tuple[Provider, ...] = (
     ManagedIdentityProvider(),
+    AuthorizationProvider(),
     ComputeProvider(),
     WebProvider(),
     GenericProvider(),

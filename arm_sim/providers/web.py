@@ -1,11 +1,131 @@
-"""Microsoft.Web: App Service and Function apps (sites) with their identity endpoint; plans stored generically."""
+"""Microsoft.Web: App Service and Function apps (sites) with their identity endpoint; plans stored generically.
+
+Every site gets an App Service identity endpoint when it is created: a per-site key (the path of its
+IDENTITY_ENDPOINT, kept in the site's simulator state for life) and a per-site IDENTITY_HEADER secret,
+both in the identity-endpoint table. Deleting the site removes the endpoint in the same transaction.
+"""
 
 from __future__ import annotations
 
+import re
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+
+from arm_sim.core import ids
+from arm_sim.core.errors import bad_request, conflict, not_found
 from arm_sim.core.identity_types import BOTH_WITH_SPACE
-from arm_sim.providers.base import Provider
+from arm_sim.db.models import Resource
+from arm_sim.domain import events, identity_endpoints
+from arm_sim.domain.clock import iso
+from arm_sim.domain.context import Ctx
+from arm_sim.providers.base import ActionResult, Doc, Provider
+
+SITE = "microsoft.web/sites"
+SERVER_FARM = "microsoft.web/serverfarms"
+SIM_STATE = "_sim"  # resources.documents.SIM_STATE: the simulator's own state, never rendered
+HOST_SUFFIX = "azurewebsites.net"
+_SITE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?$")
+# Set by App Service, whatever the client sends back (GET, edit, PUT).
+_READ_ONLY = ("state", "hostNames", "enabledHostNames", "defaultHostName", "repositorySiteName", "usageState",
+              "availabilityState", "hostNameSslStates", "lastModifiedTimeUtc", "resourceGroup",
+              "outboundIpAddresses", "possibleOutboundIpAddresses", "inProgressOperationId", "sku")
+_STATES = {"start": "Running", "stop": "Stopped", "restart": "Running"}
+
+
+def check_site_name(name: str) -> None:
+    if not (2 <= len(name) <= 60 and _SITE_NAME.match(name)):
+        raise bad_request(
+            "InvalidResourceName",
+            f"The site name '{name}' is invalid: the host name {name}.{HOST_SUFFIX} is invalid. A site name is "
+            "2 to 60 characters of letters, digits and hyphens, and does not start or end with a hyphen.",
+            target="name")
+
+
+def _check_unique(ctx: Ctx, site_id: str, name: str) -> None:
+    """Site names are global: they are host names under azurewebsites.net."""
+    other = ctx.session.scalars(select(Resource.id).where(
+        Resource.type_key == SITE, func.lower(Resource.name) == name.lower(),
+        Resource.key != ids.key(site_id)).limit(1)).first()
+    if other is not None:
+        raise conflict("Conflict", f"Website with given name {name} already exists.")
+
+
+def _server_farm_kind(ctx: Ctx, farm_id: Any) -> str:
+    """The kind of the plan a site names ('' without one); 404 as App Service answers when it does not exist."""
+    if farm_id is None:
+        return ""
+    if not isinstance(farm_id, str):
+        raise bad_request("BadRequest", "'serverFarmId' must be the resource id of an App Service plan.")
+    row = ctx.session.get(Resource, ids.key(farm_id))
+    if row is None or row.type_key != SERVER_FARM:
+        raise not_found("NotFound", f"Cannot find ServerFarm with name {farm_id.rstrip('/').rsplit('/', 1)[-1]}.")
+    return str(row.kind or "")
+
+
+def _host_name_ssl_states(host: str, scm: str) -> list[Doc]:
+    return [{"name": h, "sslState": "Disabled", "ipBasedSslState": "NotConfigured", "hostType": t}
+            for h, t in ((host, "Standard"), (scm, "Repository"))]
 
 
 class WebProvider(Provider):
     namespace = "Microsoft.Web"
     identity_both = BOTH_WITH_SPACE
+    # App Service answers a PUT that creates a site or plan with 200, not 201: azure-mgmt-web accepts only 200/202
+    created_status = 200
+
+    def validate(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
+        if path.resource_type.lower() != SITE:
+            return  # plans and site children are stored as written
+        check_site_name(path.name)
+        if before is None:
+            _check_unique(ctx, path.id, path.name)
+        props: dict[str, Any] = doc.setdefault("properties", {})
+        old = (before or {}).get("properties") or {}
+        for field in _READ_ONLY:
+            props.pop(field, None)
+            if field in old:
+                props[field] = old[field]
+        farm_changed = before is None or props.get("serverFarmId") != old.get("serverFarmId")
+        if farm_changed and "linux" in _server_farm_kind(ctx, props.get("serverFarmId")).lower():
+            props["reserved"] = True  # a site on a Linux plan is a Linux site
+        kind = doc.get("kind") or (before or {}).get("kind") or "app"
+        if not isinstance(kind, str):
+            raise bad_request("BadRequest", "'kind' must be a string such as 'app', 'app,linux' or 'functionapp'.",
+                              target="kind")
+        doc["kind"] = kind
+
+    def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> None:
+        if after["type"].lower() != SITE:
+            return
+        name, props = after["name"], after["properties"]
+        host, scm = f"{name}.{HOST_SUFFIX}".lower(), f"{name}.scm.{HOST_SUFFIX}".lower()
+        props.setdefault("state", "Running")
+        props.update(defaultHostName=host, hostNames=[host], enabledHostNames=[host, scm],
+                     hostNameSslStates=_host_name_ssl_states(host, scm), repositorySiteName=name,
+                     resourceGroup=ids.parse(after["id"]).resource_group, lastModifiedTimeUtc=iso(ctx.now))
+        props.setdefault("usageState", "Normal")
+        props.setdefault("availabilityState", "Normal")
+        props.setdefault("enabled", True)
+        props.setdefault("reserved", "linux" in str(after.get("kind", "")).lower())
+        props.setdefault("httpsOnly", False)
+        props.setdefault("clientAffinityEnabled", True)
+        state = after.setdefault(SIM_STATE, {})
+        if not state.get("identityKey"):  # once per site, kept for life: it is the site's IDENTITY_ENDPOINT
+            state["identityKey"] = uuid.uuid4().hex
+            identity_endpoints.register(ctx, state["identityKey"], "site", after["id"])
+
+    def on_delete(self, ctx: Ctx, doc: Doc) -> None:
+        if doc["type"].lower() == SITE:
+            identity_endpoints.unregister(ctx, doc["id"])
+
+    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
+        if doc["type"].lower() != SITE or action.lower() not in _STATES:
+            return super().action(ctx, doc, action, body, api_version)
+        props = doc["properties"]  # the service saves what the action changed in `doc`
+        before = props.get("state")
+        props.update(state=_STATES[action.lower()], lastModifiedTimeUtc=iso(ctx.now))
+        events.record(ctx, "site.stateChanged", doc["id"], action=action.lower(), fromState=before,
+                      toState=props["state"])
+        return ActionResult(status=200, body=None)

@@ -14,10 +14,11 @@ from arm_sim.core import ids
 from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.core.identity_types import BOTH_NO_SPACE, parse_type, type_name
 from arm_sim.db.models import Resource
-from arm_sim.domain import managed_identities, tenancy
+from arm_sim.domain import managed_identities, rbac, tenancy
 from arm_sim.domain.context import Ctx
 
 UAI_TYPE = "microsoft.managedidentity/userassignedidentities"
+ASSIGN_ACTION = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
 
 
 def _requested(before: dict[str, Any] | None, body: Any, patch: bool) -> tuple[bool, bool, dict[str, Any]]:
@@ -65,6 +66,9 @@ def _user_assigned(ctx: Ctx, resource_id: str, uais: dict[str, Any],
                 400, "FailedIdentityOperation",
                 f"Identity operation for resource '{resource_id}' failed with error 'Resource '{uai_id}' was not "
                 "found.'.", target="identity.userAssignedIdentities")
+        if ids.key(uai_id) not in kept:  # assigning an identity needs Managed Identity Operator on it
+            rbac.enforce(ctx, ASSIGN_ACTION, row.id,
+                         linked_from=(f"{ids.parse(resource_id).resource_type}/write", resource_id))
         out[uai_id] = {"principalId": row.properties["principalId"], "clientId": row.properties["clientId"]}
     return out
 

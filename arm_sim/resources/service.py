@@ -67,7 +67,8 @@ _BY_KEY = select(_TABLE).where(_TABLE.c.key == bindparam("key"))
 
 
 def get(ctx: Ctx, path: ids.ArmPath) -> Doc:
-    row = ctx.session.execute(_BY_KEY, {"key": ids.key(path.id)}).first()
+    # On the unit's connection directly: a Core statement needs none of Session.execute's ORM dispatch.
+    row = ctx.session.connection().execute(_BY_KEY, {"key": ids.key(path.id)}).first()
     if row is None:
         virtual = provider_for(path.resource_type.lower()).virtual_get(ctx, path)
         if virtual is not None:
@@ -128,6 +129,9 @@ def put(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: s
     for name in path.parts[-1].names:
         check_name(name)
     parent_key = scope.check_parent(ctx, path)
+    handled = provider_for(path.resource_type.lower()).virtual_put(ctx, path, body, api_version)
+    if handled is not None:
+        return handled
     row = get_row(ctx, path)
     _check_etag(row, if_match, if_none_match)
     properties = body.get("properties", {})
@@ -176,6 +180,8 @@ def patch(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match:
     for field in ("properties", "sku", "plan", "kind", *EXTRA_FIELDS):
         if field in body:
             doc[field] = merge_patch(doc.get(field), body[field])
+    if not isinstance(doc.get("properties") or {}, dict):
+        raise bad_request("InvalidRequestContent", "The 'properties' member must be a JSON object.")
     props = doc.get("properties") or {}
     props["provisioningState"] = "Succeeded"
     doc["properties"] = props
@@ -209,8 +215,8 @@ def delete(ctx: Ctx, path: ids.ArmPath) -> bool:
     return True
 
 
-def action(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> tuple[Doc, ActionResult]:
-    """POST `{resource id}/{action}`: the provider of the resource decides."""
+def _target(ctx: Ctx, path: ids.ArmPath) -> tuple[ids.ArmPath, Resource]:
+    """For `{resource id}/{name}` (an action or a view): the resource's path and its row (404 if missing)."""
     last = path.parts[-1]
     target = ids.ArmPath(path.subscription, path.resource_group,
                          (*path.parts[:-1], ids.ProviderPart(last.namespace, last.segments[:-1])), path.tail)
@@ -218,8 +224,43 @@ def action(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> tuple[Do
     if row is None:
         scope.check_parent(ctx, target)
         raise _not_found(target)
+    return target, row
+
+
+def action(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> tuple[Doc, ActionResult]:
+    """POST `{resource id}/{action}`: the provider of the resource decides; what it changed is saved."""
+    _, row = _target(ctx, path)
     doc = to_doc(row)
-    return doc, provider_for(row.type_key).action(ctx, doc, last.segments[-1], body, api_version)
+    result = provider_for(row.type_key).action(ctx, doc, path.parts[-1].segments[-1], body, api_version)
+    save(ctx, doc)
+    return doc, result
+
+
+def view(ctx: Ctx, path: ids.ArmPath, api_version: str) -> Doc | None:
+    """GET `{resource id}/{view}` when the resource's provider computes that view; None otherwise (a list)."""
+    last = path.parts[-1]
+    if len(last.segments) < 3:
+        return None
+    view_type = f"{last.namespace}/{'/'.join(last.types[:-1])}/{last.segments[-1]}".lower()
+    provider = provider_for(view_type.rsplit("/", 1)[0])
+    if view_type not in provider.views:
+        return None
+    _, row = _target(ctx, path)
+    return provider.view(ctx, to_doc(row), last.segments[-1], api_version)
+
+
+def provider_call(ctx: Ctx, namespace: str, method: str, subscription_id: str, segments: tuple[str, ...],
+                  body: Any, api_version: str) -> tuple[int, Any] | None:
+    """A provider-level endpoint under a subscription (checkNameAvailability, deletedVaults …)."""
+    scope.subscription(ctx, subscription_id)
+    return provider_for(namespace.lower() + "/").provider_call(ctx, method, subscription_id, segments, body,
+                                                               api_version)
+
+
+def virtual_list(ctx: Ctx, path: ids.ArmPath, query: dict[str, str]) -> list[Doc] | None:
+    """A collection its provider lists itself (role definitions, role assignments with their filters)."""
+    scope.check_parent(ctx, path)
+    return provider_for(path.resource_type.lower()).virtual_list(ctx, path, query)
 
 
 def save(ctx: Ctx, doc: Doc) -> None:
@@ -232,10 +273,17 @@ def save(ctx: Ctx, doc: Doc) -> None:
         flag_modified(row, column)
 
 
-def render(ctx: Ctx, doc: Doc, api_version: str) -> Doc:
-    """What clients see: the provider's shape for `api_version`, without the simulator's own state."""
-    shown = provider_for(doc["type"].lower()).render(ctx, doc, api_version)
+def render(ctx: Ctx, doc: Doc, api_version: str, expand: str | None = None) -> Doc:
+    """What clients see: the provider's shape for `api_version` (plus `$expand`), without simulator state."""
+    provider = provider_for(doc["type"].lower())
+    shown = provider.render(ctx, doc, api_version)
+    if expand:
+        shown = provider.expand(ctx, doc, shown, expand, api_version)
     return {k: v for k, v in shown.items() if k != SIM_STATE}
+
+
+def created_status(type_name: str) -> int:
+    return provider_for(type_name.lower()).created_status
 
 
 def is_async(type_name: str) -> bool:

@@ -11,9 +11,12 @@ import re
 from starlette.responses import Response
 
 from arm_sim.core.errors import DomainError, bad_request
+from arm_sim.domain import rbac
 from arm_sim.domain.context import Ctx
-from arm_sim.hosts.arm import groups, lro, resources, subscriptions
+from arm_sim.hosts.arm import authorize, groups, lro, resources, subscriptions
 from arm_sim.hosts.arm.call import Call
+from arm_sim.hosts.http import json_response
+from arm_sim.resources import service
 
 _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-(preview|beta|alpha|privatepreview))?$", re.IGNORECASE)
 _OPERATION_KINDS = {"operationstatuses": "status", "operations": "status", "asyncoperations": "status",
@@ -40,6 +43,9 @@ def _no_route(call: Call) -> DomainError:
 
 
 def dispatch(ctx: Ctx, call: Call) -> Response:
+    needed = authorize.action_and_scope(call)
+    if needed is not None:
+        rbac.enforce(ctx, *needed)
     a, m = call.arm, call.method
     tail = [t.lower() for t in a.tail]
     if a.subscription is None:
@@ -63,6 +69,12 @@ def dispatch(ctx: Ctx, call: Call) -> Response:
     if a.parts:
         if a.subscription is None:
             raise _no_route(call)
+        if a.resource_group is None and len(a.parts) == 1:
+            handled = service.provider_call(ctx, a.parts[0].namespace, m, a.subscription, a.parts[0].segments,
+                                            call.body, call.api_version)
+            if handled is not None:
+                status, body = handled
+                return json_response(body, status) if body is not None else Response(status_code=status)
         return resources.handle(ctx, call)
     if a.resource_group is not None:
         if not tail:

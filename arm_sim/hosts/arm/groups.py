@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from arm_sim.core.errors import DomainError
+from arm_sim.domain import rbac
 from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm import lro
 from arm_sim.hosts.arm.call import Call
@@ -32,4 +33,7 @@ def handle(ctx: Ctx, call: Call) -> Response:
 
 
 def list_groups(ctx: Ctx, call: Call) -> Response:
-    return json_response({"value": [groups.to_doc(rg) for rg in groups.list_all(ctx, call.arm.subscription or "")]})
+    """Only the groups the caller may read, as ARM lists them."""
+    rgs = [rg for rg in groups.list_all(ctx, call.arm.subscription or "")
+           if rbac.visible(ctx, "Microsoft.Resources/subscriptions/resourceGroups/read", rg.id)]
+    return json_response({"value": [groups.to_doc(rg) for rg in rgs]})

@@ -21,16 +21,17 @@ def _headers(ctx: Ctx, call: Call, namespace: str, location: str, resource_id: s
     return {"Azure-AsyncOperation": async_url, "Location": location_url, "Retry-After": "1"}
 
 
-def written(ctx: Ctx, call: Call, doc: dict[str, Any], created: bool, long_running: bool) -> Response:
+def written(ctx: Ctx, call: Call, doc: dict[str, Any], created: bool, long_running: bool,
+            created_status: int = 201) -> Response:
     """A PUT/PATCH answer: 201/200 with the resource; async mode shows a non-terminal state and the
     status URL, as ARM does for long-running types."""
-    status = 201 if created else 200
+    status = created_status if created else 200
     if not long_running or ctx.settings.lro == "sync":
         return json_response(doc, status)
     ns = doc["type"].split("/", 1)[0]
     headers = _headers(ctx, call, ns, doc.get("location", ""), doc["id"])
     shown = dict(doc, properties=dict(doc.get("properties") or {},
-                                      provisioningState=IN_PROGRESS["PUT" if created else call.method]))
+                                      provisioningState=IN_PROGRESS["PUT" if created else "PATCH"]))
     return json_response(shown, status, headers)
 
 

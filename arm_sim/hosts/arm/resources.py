@@ -23,7 +23,8 @@ def handle(ctx: Ctx, call: Call) -> Response:
     path, m = call.arm, call.method
     if path.is_collection:
         if m == "GET":
-            return list_collection(ctx, call)
+            computed = service.view(ctx, path, call.api_version)
+            return json_response(computed) if computed is not None else list_collection(ctx, call)
         if m == "POST":
             return lro.action(ctx, call, *service.action(ctx, path, call.body, call.api_version))
         raise DomainError(405, "MethodNotAllowed", f"The method '{m}' is not allowed on a collection.")
@@ -32,7 +33,8 @@ def handle(ctx: Ctx, call: Call) -> Response:
         doc, created = service.put(ctx, path, call.body, call.api_version,
                                    if_match=call.headers.get("if-match"),
                                    if_none_match=call.headers.get("if-none-match"))
-        resp = lro.written(ctx, call, service.render(ctx, doc, call.api_version), created, long_running)
+        resp = lro.written(ctx, call, service.render(ctx, doc, call.api_version), created, long_running,
+                           service.created_status(path.resource_type))
     elif m == "PATCH":
         doc = service.patch(ctx, path, call.body, call.api_version, if_match=call.headers.get("if-match"))
         resp = lro.written(ctx, call, service.render(ctx, doc, call.api_version), False, long_running)
@@ -40,7 +42,7 @@ def handle(ctx: Ctx, call: Call) -> Response:
         if m == "HEAD":
             return Response(status_code=204 if service.get_row(ctx, path) is not None else 404)
         doc = service.get(ctx, path)
-        resp = json_response(service.render(ctx, doc, call.api_version))
+        resp = json_response(service.render(ctx, doc, call.api_version, call.query.get("$expand")))
     elif m == "DELETE":
         row = service.get_row(ctx, path)
         location = (row.location or "") if row else ""
@@ -63,6 +65,9 @@ def _page(ctx: Ctx, call: Call, q: listing.Query) -> Response:
 
 
 def list_collection(ctx: Ctx, call: Call) -> Response:
+    virtual = service.virtual_list(ctx, call.arm, call.query)
+    if virtual is not None:
+        return json_response({"value": [service.render(ctx, d, call.api_version) for d in virtual]})
     return _page(ctx, call, listing.collection_query(ctx, call.arm))
 
 

@@ -39,7 +39,8 @@ async def arm(request: Request) -> Response:
     q = query(request)
     body, body_error = (await read_json(request)) if request.method in ("PUT", "PATCH", "POST") else (None, None)
     try:
-        with rt.unit() as ctx:
+        # GET/HEAD normally only read: their unit skips the COMMIT when nothing was written.
+        with rt.unit(read_mostly=request.method in ("GET", "HEAD")) as ctx:
             ctx.correlation_id = request.state.correlation_id
             arm_path = ids.parse(path)
             authenticate(ctx, bearer(request), arm_path.subscription)
@@ -51,8 +52,9 @@ async def arm(request: Request) -> Response:
                 raise DomainError(415, "UnsupportedMediaType",
                                   f"The content media type '{ctype}' is not supported. Only 'application/json' is "
                                   "supported.")
-            call = Call(request.method, path, arm_path, q, body,
-                        {k.lower(): v for k, v in request.headers.items()}, base_url(request, rt))
+            # ASGI header names are already lower-case; reading the raw pairs skips building a Headers object.
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
+            call = Call(request.method, path, arm_path, q, body, headers, base_url(request, rt))
             return dispatch.dispatch(ctx, call)
     except AuthenticationError as e:
         return errors.render_auth(e, rt.settings.public_url)

@@ -1,24 +1,40 @@
-"""Identity listener routes. Managed identities arrive with a later issue; until then every identity
-request is refused in IMDS's own shape (400, so clients fail at once instead of retrying)."""
+"""The identity listener (plain HTTP, like the real IMDS): per-VM IMDS, per-site App Service endpoints and the
+legacy VM extension endpoint. Anything else is answered at once with a 4xx that says where things are."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from arm_sim import __version__
 from arm_sim.hosts.http import json_response
+from arm_sim.hosts.imds import app_service, common, instance, vm
 
-router = APIRouter(tags=["identity"])
+router = APIRouter()
 
 
-@router.get("/health", summary="Liveness of the identity listener")
+@router.get("/health", summary="Liveness of the identity listener", tags=["identity"])
 async def health() -> Response:
     return json_response({"status": "ok", "listener": "identity", "version": __version__})
 
 
-@router.api_route("/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
-async def not_yet(rest: str) -> Response:
-    return json_response({"error": "invalid_request",
-                          "error_description": "Identity not found (arm-sim does not simulate managed identities "
-                                               "yet)"}, 400)
+router.include_router(vm.router)
+router.include_router(instance.router)
+router.include_router(app_service.router)
+
+_KNOWN = re.compile(r"^/(vms/[^/]+/(metadata/.+|extension/oauth2/token/?)|sites/[^/]+/msi/token/?)$")
+
+
+@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def elsewhere(request: Request, rest: str) -> Response:
+    path = "/" + rest
+    if _KNOWN.match(path) and request.method != "GET":
+        return common.identity_error("method_not_allowed", f"The method {request.method} is not allowed here.", 405)
+    # 400, not 404: clients retry a 404 from an identity endpoint for up to a minute
+    return common.identity_error(
+        "invalid_request",
+        f"arm-sim's identity listener has no endpoint at '{path}'. A VM's IMDS is at /vms/{{vmId}}/metadata/... "
+        "(AZURE_POD_IDENTITY_AUTHORITY_HOST=<listener>/vms/{vmId}); an App Service site's endpoint is "
+        "/sites/{key}/msi/token. `arm-sim env --vm NAME` prints the variables.")

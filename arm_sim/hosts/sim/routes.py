@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from arm_sim import __version__
 from arm_sim.core.errors import AuthenticationError, DomainError, bad_request
-from arm_sim.domain import clock, directory, events, tenancy
+from arm_sim.domain import clock, directory, events, identity_endpoints, managed_identities, tenancy
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts.arm import errors
@@ -36,7 +36,7 @@ async def _guarded(request: Request, work: Callable[[Ctx, Any], Any]) -> Respons
     body, body_error = (await read_json(request)) if request.method == "POST" else (None, None)
     try:
         with rt.unit() as ctx:
-            caller = authenticate(ctx, bearer(request), None)
+            caller = authenticate(ctx, bearer(request), None, host="sim")
             boot = tenancy.current_bootstrap(ctx)
             if boot is None or caller.client_id != boot.client_id:
                 raise DomainError(403, "AuthorizationFailed",
@@ -64,6 +64,7 @@ def _advance(ctx: Ctx, body: Any, query: dict[str, str]) -> dict[str, object]:
     clock.advance(ctx.session, clock.parse_duration(str(text)))
     ctx.now = clock.now(ctx.session)
     events.record(ctx, "clock.advanced", "/_sim/clock", by=str(text), fromEpoch=before, toEpoch=ctx.now)
+    managed_identities.sweep(ctx)  # certificates roll (45 days) or expire (90) as the clock passes those ages
     return clock.state(ctx.session)
 
 
@@ -145,3 +146,44 @@ def _create_tenant(ctx: Ctx, body: Any) -> dict[str, object]:
 @router.post("/tenants", summary="Create another tenant (its own key ring and token endpoints)")
 async def create_tenant(request: Request) -> Response:
     return await _guarded(request, _create_tenant)
+
+
+def _imds_endpoint(ctx: Ctx, resource_id: str | None) -> dict[str, object]:
+    if not resource_id:
+        raise bad_request("MissingResourceId", "Give the VM's or site's resource id as ?resourceId=.")
+    row = identity_endpoints.for_resource(ctx, resource_id)
+    if row is None:
+        raise DomainError(404, "IdentityEndpointNotFound",
+                          f"No identity endpoint is registered for '{resource_id}': it is not a virtual machine or "
+                          "site, or it does not exist.")
+    base = ctx.settings.imds_url
+    if row.kind == "site":
+        return {"kind": "site", "endpoint": f"{base}/sites/{row.key}/msi/token", "header": row.secret}
+    out: dict[str, object] = {"kind": "vm", "endpoint": f"{base}/vms/{row.key}"}
+    if row.extension_port is not None:
+        out["extensionEndpoint"] = f"{base}/vms/{row.key}/extension/oauth2/token"
+        out["extensionPort"] = row.extension_port
+    return out
+
+
+@router.get("/imds-endpoint", summary="Where code inside a VM or site asks for tokens (?resourceId=)")
+async def imds_endpoint(request: Request) -> Response:
+    resource_id = request.query_params.get("resourceId")
+    return await _guarded(request, lambda ctx, _: _imds_endpoint(ctx, resource_id))
+
+
+def _set_rolling(ctx: Ctx, body: Any) -> dict[str, object]:
+    if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+        raise bad_request("InvalidRequestContent", "Give {\"enabled\": true} or {\"enabled\": false}.")
+    managed_identities.set_rolling(ctx, body["enabled"])
+    return {"enabled": body["enabled"]}
+
+
+@router.get("/credentials/rolling", summary="Whether managed-identity certificates are rolled at 45 days")
+async def get_rolling(request: Request) -> Response:
+    return await _guarded(request, lambda ctx, _: {"enabled": managed_identities.rolling_enabled(ctx)})
+
+
+@router.post("/credentials/rolling", summary="Turn certificate rolling on or off ({\"enabled\": false})")
+async def set_rolling(request: Request) -> Response:
+    return await _guarded(request, _set_rolling)

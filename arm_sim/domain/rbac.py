@@ -1,0 +1,202 @@
+"""Azure RBAC decisions: who may perform which action at which scope.
+
+Role assignments are ARM resources (written through ResourceService); the `role_assignments` table is
+their index for decisions, kept by the Authorization provider's hooks in the same transaction.
+Assignments are inherited downwards: a grant at a subscription covers its groups and their resources.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from arm_sim.core import ids
+from arm_sim.core.errors import DomainError
+from arm_sim.db.models import Resource, RoleAssignment
+from arm_sim.domain import events
+from arm_sim.domain.context import Ctx
+from arm_sim.domain.rbac_builtins import BY_NAME, RoleDefinition, permits
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+ROLE_DEFINITION_TYPE = "microsoft.authorization/roledefinitions"
+
+
+def is_guid(value: str) -> bool:
+    return bool(_GUID.match(value))
+
+
+def ancestors(scope: str) -> list[str]:
+    """Keys of the scope and every scope above it: resource(s) -> resource group -> subscription -> root."""
+    segs = [x.lower() for x in ids.split(scope)]
+    out, i = ["/"], 0
+    if segs[:1] == ["subscriptions"] and len(segs) >= 2:
+        i = 2
+        out.append("/" + "/".join(segs[:i]))
+        if len(segs) >= 4 and segs[2] == "resourcegroups":
+            i = 4
+            out.append("/" + "/".join(segs[:i]))
+    while i < len(segs):
+        i += 4 if segs[i] == "providers" else 2  # providers/{ns}/{type}/{name}, or a child's {type}/{name}
+        if i > len(segs):
+            break
+        out.append("/" + "/".join(segs[:i]))
+    return out
+
+
+def role_definition(ctx: Ctx, role_definition_id: str) -> RoleDefinition | None:
+    """A built-in role by GUID, or a custom role definition stored as an ARM resource."""
+    guid = role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+    builtin = BY_NAME.get(guid)
+    if builtin is not None:
+        return builtin
+    row = ctx.session.scalars(select(Resource).where(Resource.type_key == ROLE_DEFINITION_TYPE,
+                                                     Resource.name == guid)).first()
+    return custom_from_properties(guid, row.properties) if row is not None else None
+
+
+def custom_from_properties(guid: str, props: dict[str, Any]) -> RoleDefinition:
+    perms = (props.get("permissions") or [{}])
+    first: dict[str, Any] = perms[0] if perms else {}
+    return RoleDefinition(
+        name=guid, role_name=str(props.get("roleName", "")), description=str(props.get("description", "")),
+        actions=tuple(first.get("actions") or ()), not_actions=tuple(first.get("notActions") or ()),
+        data_actions=tuple(first.get("dataActions") or ()),
+        not_data_actions=tuple(first.get("notDataActions") or ()),
+        assignable_scopes=tuple(props.get("assignableScopes") or ()), role_type="CustomRole",
+    )
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    principal_id: str
+    action: str
+    scope: str
+    granted_by: list[dict[str, str]] = field(default_factory=list)  # assignments that allow it
+    considered: list[dict[str, str]] = field(default_factory=list)  # assignments that apply but do not
+
+    def reason(self) -> str:
+        if self.allowed:
+            return "allowed by " + ", ".join(f"{a['roleName']} at {a['scope']}" for a in self.granted_by)
+        if not self.considered:
+            return "no role assignment for this principal at this scope or above"
+        return "no assignment grants it; considered " + ", ".join(
+            f"{a['roleName']} at {a['scope']}" for a in self.considered)
+
+
+def assignments_for(ctx: Ctx, principal_id: str) -> list[RoleAssignment]:
+    return list(ctx.session.scalars(select(RoleAssignment).where(RoleAssignment.principal_id == principal_id.lower())))
+
+
+def decide(ctx: Ctx, principal_id: str, action: str, scope: str, data: bool = False) -> Decision:
+    decision = Decision(False, principal_id, action, scope)
+    above = set(ancestors(scope))
+    for ra in assignments_for(ctx, principal_id):
+        if ra.scope_key not in above:
+            continue
+        role = role_definition(ctx, ra.role_definition_id)
+        entry = {"id": ra.id, "scope": ra.scope, "roleDefinitionId": ra.role_definition_id,
+                 "roleName": role.role_name if role else "(deleted role)"}
+        if role is not None and permits(role, action, data):
+            decision.allowed = True
+            decision.granted_by.append(entry)
+        else:
+            decision.considered.append(entry)
+    return decision
+
+
+def index_assignment(ctx: Ctx, doc: dict[str, Any]) -> None:
+    """Keep the decision index in step with a role-assignment resource."""
+    props = doc["properties"]
+    key = ids.key(doc["id"])
+    row = ctx.session.get(RoleAssignment, key)
+    if row is None:
+        row = RoleAssignment(key=key, id=doc["id"], name=doc["name"], created_at=ctx.now)
+        ctx.session.add(row)
+    row.scope, row.scope_key = props["scope"], ids.key(props["scope"]) or "/"
+    row.role_definition_id, row.principal_id = props["roleDefinitionId"], str(props["principalId"]).lower()
+    row.principal_type = props.get("principalType") or "ServicePrincipal"
+    row.properties = {k: props.get(k) for k in ("condition", "conditionVersion", "description")}
+    row.updated_at, row.created_by, row.updated_by = ctx.now, props.get("createdBy"), props.get("updatedBy")
+
+
+def unindex_assignment(ctx: Ctx, assignment_id: str) -> None:
+    row = ctx.session.get(RoleAssignment, ids.key(assignment_id))
+    if row is not None:
+        ctx.session.delete(row)
+
+
+def find_assignment(ctx: Ctx, principal_id: str, role_guid: str, scope: str) -> RoleAssignment | None:
+    """The assignment of this principal + role at exactly this scope, whatever its name."""
+    for ra in assignments_for(ctx, principal_id):
+        if ra.scope_key == (ids.key(scope) or "/") and ra.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() \
+                == role_guid.lower():
+            return ra
+    return None
+
+
+def assignments_of_role(ctx: Ctx, role_guid: str) -> list[RoleAssignment]:
+    rows = ctx.session.scalars(select(RoleAssignment)).all()
+    return [r for r in rows if r.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() == role_guid.lower()]
+
+
+def custom_definitions(ctx: Ctx) -> list[dict[str, Any]]:
+    rows = ctx.session.scalars(select(Resource).where(Resource.type_key == ROLE_DEFINITION_TYPE)).all()
+    return [{"id": r.id, "name": r.name, "type": r.type, "properties": r.properties} for r in rows]
+
+
+def list_assignments(ctx: Ctx, scope: str, at_scope: bool, principal_id: str | None) -> list[dict[str, Any]]:
+    scope_key = ids.key(scope) or "/"
+    above = set(ancestors(scope))
+    q = select(RoleAssignment).order_by(RoleAssignment.key)
+    if principal_id:
+        q = q.where(RoleAssignment.principal_id == principal_id.lower())
+    out = []
+    for ra in ctx.session.scalars(q):
+        inside = ra.scope_key == scope_key or ra.scope_key.startswith(scope_key.rstrip("/") + "/")
+        if ra.scope_key in above or (inside and not at_scope):
+            row = ctx.session.get(Resource, ra.key)
+            if row is not None:
+                out.append({"id": row.id, "name": row.name, "type": row.type, "properties": row.properties})
+    return out
+
+
+def enforce(ctx: Ctx, action: str, scope: str, *, linked_from: tuple[str, str] | None = None) -> Decision | None:
+    """Refuse the caller (403) unless an assignment grants `action` at `scope`, per ARM_SIM_RBAC.
+
+    `linked_from` = (action, scope) of the request that needs this linked permission, e.g. writing a VM
+    that names a user-assigned identity needs assign/action on the identity (LinkedAuthorizationFailed).
+    Internal work (no caller) and ARM_SIM_RBAC=off are not checked; audit records would-be denials.
+    """
+    mode = ctx.settings.rbac
+    if ctx.caller is None or mode == "off":
+        return None
+    decision = decide(ctx, ctx.caller.object_id, action, scope)
+    if decision.allowed:
+        return decision
+    details = {"principalId": decision.principal_id, "action": action, "scope": scope,
+               "reason": decision.reason(), "considered": decision.considered, "mode": mode}
+    events.record_refusal(ctx, "access.denied" if mode == "enforce" else "access.audited", scope, **details)
+    if mode == "audit":
+        return decision
+    client, oid = ctx.caller.client_id, ctx.caller.object_id
+    if linked_from is not None:
+        raise DomainError(
+            403, "LinkedAuthorizationFailed",
+            f"The client '{client}' with object id '{oid}' has permission to perform action '{linked_from[0]}' on "
+            f"scope '{linked_from[1]}'; however, it does not have permission to perform action(s) '{action}' on the "
+            f"linked scope(s) '{scope}' (respectively) or the linked scope(s) are invalid.")
+    raise DomainError(
+        403, "AuthorizationFailed",
+        f"The client '{client}' with object id '{oid}' does not have authorization to perform action '{action}' over "
+        f"scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.")
+
+
+def visible(ctx: Ctx, action: str, scope: str) -> bool:
+    """Whether the caller may read `scope` (lists show only what the caller can see)."""
+    if ctx.caller is None or ctx.settings.rbac != "enforce":
+        return True
+    return decide(ctx, ctx.caller.object_id, action, scope).allowed

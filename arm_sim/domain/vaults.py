@@ -1,0 +1,222 @@
+"""The Key Vault registry: global vault names, data-plane ports and the soft-delete life cycle.
+
+A vault is two things: its ARM resource row (properties: tenantId, accessPolicies, flags — the truth while the
+vault is active) and a `Vault` row (global name, port, state) that outlives the resource while the vault is
+soft-deleted, so the name and port stay reserved and recover can restore the snapshot. Times are on the
+simulated clock.
+
+Interface for the data plane (hosts/keyvault, domain/vault_secrets, vault_keys, vault_access):
+`vault_for_port`, `vault_by_name`, `vault_document`, `access_policies`, `rbac_enabled`, `soft_delete_enabled`,
+`purge_protection_enabled`, `retention_days`, `vault_uri`, `purge_expired`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from arm_sim.core import ids
+from arm_sim.core.errors import DomainError
+from arm_sim.db.models import Resource, Vault, VaultKey, VaultSecret
+from arm_sim.domain import events
+from arm_sim.domain.context import Ctx
+
+ACTIVE, DELETED = "active", "deleted"
+DAY = 86400.0
+
+
+# --- lookups (the data plane's interface) -------------------------------------------------------------------
+
+def vault_for_port(ctx: Ctx, port: int) -> Vault | None:
+    """The ACTIVE vault bound to this data-plane port, or None (no vault, or the vault is soft-deleted).
+
+    A soft-deleted vault keeps its port reserved (recover brings the same vaultUri back) but serves nothing.
+    """
+    row = ctx.session.scalars(select(Vault).where(Vault.port == port)).first()
+    return row if row is not None and row.state == ACTIVE else None
+
+
+def vault_by_name(ctx: Ctx, name: str) -> Vault | None:
+    """The vault with this global name (case-insensitive), active OR deleted — check `.state` (ACTIVE/DELETED)."""
+    return ctx.session.get(Vault, name.lower())
+
+
+def vault_row(ctx: Ctx, vault: Vault) -> Resource | None:
+    """The vault's ARM resource row (None while it is soft-deleted)."""
+    return ctx.session.get(Resource, vault.resource_key) if vault.state == ACTIVE else None
+
+
+def vault_document(ctx: Ctx, vault: Vault) -> dict[str, Any]:
+    """The vault's ARM document: {id, name, type, location, tags, properties}.
+
+    `properties` has tenantId, sku, accessPolicies, enableRbacAuthorization, enableSoftDelete,
+    softDeleteRetentionInDays, enablePurgeProtection (when set), vaultUri, … For an active vault it is read from
+    the ARM resource row (so policy changes show at once); for a deleted vault it is the snapshot taken at delete.
+    """
+    row = vault_row(ctx, vault)
+    if row is None:
+        return dict(vault.snapshot or {"id": vault.resource_id, "name": vault.name, "properties": {}})
+    doc: dict[str, Any] = {"id": row.id, "name": row.name, "type": row.type, "location": row.location,
+                           "tags": row.tags or {}, "properties": dict(row.properties)}
+    return doc
+
+
+def properties(ctx: Ctx, vault: Vault) -> dict[str, Any]:
+    props = vault_document(ctx, vault).get("properties")
+    return props if isinstance(props, dict) else {}
+
+
+def access_policies(ctx: Ctx, vault: Vault) -> list[dict[str, Any]]:
+    """The vault's access-policy entries as stored: {tenantId, objectId, [applicationId], permissions:
+    {keys, secrets, certificates, storage}}; permission names as the client sent them (compare case-insensitively;
+    "all" grants every permission of that kind). Entries naming deleted principals stay (orphans)."""
+    return list(properties(ctx, vault).get("accessPolicies") or [])
+
+
+def rbac_enabled(ctx: Ctx, vault: Vault) -> bool:
+    """True: the data plane ignores access policies and asks RBAC (role assignments on the vault or above)."""
+    return bool(properties(ctx, vault).get("enableRbacAuthorization"))
+
+
+def soft_delete_enabled(ctx: Ctx, vault: Vault) -> bool:
+    return properties(ctx, vault).get("enableSoftDelete", True) is not False
+
+
+def purge_protection_enabled(ctx: Ctx, vault: Vault) -> bool:
+    return bool(properties(ctx, vault).get("enablePurgeProtection"))
+
+
+def retention_days(ctx: Ctx, vault: Vault) -> int:
+    return int(properties(ctx, vault).get("softDeleteRetentionInDays") or vault.retention_days or 90)
+
+
+def recovery_level(ctx: Ctx, vault: Vault) -> str:
+    """Key Vault's `recoveryLevel` for objects in this vault."""
+    if not soft_delete_enabled(ctx, vault):
+        return "Purgeable"
+    base = "Recoverable" if purge_protection_enabled(ctx, vault) else "Recoverable+Purgeable"
+    return base if retention_days(ctx, vault) == 90 else f"CustomizedRecoverable{base[len('Recoverable'):]}"
+
+
+def vault_uri(ctx: Ctx, vault: Vault) -> str:
+    return f"https://{ctx.settings.public_host}:{vault.port}/"
+
+
+# --- life cycle (the management plane's side) ----------------------------------------------------------------
+
+def _conflict(name: str, deleted: bool) -> DomainError:
+    if deleted:
+        return DomainError(
+            409, "ConflictError",
+            f"A vault with the same name already exists in deleted state. You need to either recover or purge "
+            f"existing key vault. Follow this link https://go.microsoft.com/fwlink/?linkid=2149745 for more "
+            f"information on soft delete. Vault name: '{name}'.")
+    return DomainError(409, "VaultAlreadyExists",
+                       f"The vault name '{name}' is already in use. Vault names are globally unique so it is "
+                       "possible that the name is already taken. If you are sure that the vault name was not "
+                       "taken then it is possible that a vault with the same name was recently deleted but not "
+                       "purged after being placed in a recoverable state.")
+
+
+def check_available(ctx: Ctx, name: str, resource_id: str, *, recovering: bool = False) -> Vault | None:
+    """Raise 409 unless `name` is free for the vault `resource_id`; return its existing row (this vault's)."""
+    row = vault_by_name(ctx, name)
+    if row is None:
+        return None
+    if row.state == DELETED:
+        if recovering:
+            return row
+        raise _conflict(name, deleted=True)
+    if row.resource_key != ids.key(resource_id):
+        raise _conflict(name, deleted=False)
+    return row
+
+
+def _free_port(ctx: Ctx) -> int:
+    lo, hi = ctx.settings.vault_ports
+    used = set(ctx.session.scalars(select(Vault.port)).all())
+    for port in range(lo, hi + 1):
+        if port not in used:
+            return port
+    raise DomainError(
+        409, "VaultPortsExhausted",
+        f"arm-sim has no free Key Vault data-plane port: all {hi - lo + 1} ports of ARM_SIM_VAULT_PORTS "
+        f"({lo}-{hi}) are held by active or soft-deleted vaults. Purge a deleted vault or widen ARM_SIM_VAULT_PORTS "
+        "and restart arm-sim.")
+
+
+def create(ctx: Ctx, name: str, resource_id: str, subscription_id: str, location: str, tenant_id: str) -> Vault:
+    """Reserve the global name and a data-plane port for a new vault (the caller checked availability)."""
+    row = Vault(name=name.lower(), resource_id=resource_id, resource_key=ids.key(resource_id),
+                subscription_id=subscription_id.lower(), location=location, tenant_id=tenant_id,
+                port=_free_port(ctx), state=ACTIVE, purge_protection=False, retention_days=90,
+                created_at=ctx.now)
+    ctx.session.add(row)
+    ctx.session.flush()
+    events.record(ctx, "vault.created", resource_id, port=row.port)
+    return row
+
+
+def sync(vault: Vault, props: dict[str, Any], tenant_id: str, location: str) -> None:
+    """Copy the flags the registry keeps from the vault's properties after each write."""
+    vault.tenant_id = tenant_id
+    vault.location = location
+    vault.purge_protection = bool(props.get("enablePurgeProtection"))
+    vault.retention_days = int(props.get("softDeleteRetentionInDays") or 90)
+
+
+def soft_delete(ctx: Ctx, vault: Vault, doc: dict[str, Any]) -> None:
+    """The ARM resource is going: keep name, port and a snapshot until `scheduled_purge_at`."""
+    snapshot = {k: v for k, v in doc.items() if k not in ("_sim", "etag", "systemData")}
+    vault.state, vault.snapshot = DELETED, snapshot
+    vault.deleted_at = ctx.now
+    vault.scheduled_purge_at = ctx.now + vault.retention_days * DAY
+    events.record(ctx, "vault.softDeleted", vault.resource_id, scheduledPurgeAt=vault.scheduled_purge_at)
+
+
+def recover(ctx: Ctx, vault: Vault, resource_id: str) -> dict[str, Any]:
+    """Bring a deleted vault back at `resource_id` (same port, secrets untouched); return its snapshot."""
+    snapshot = dict(vault.snapshot or {})
+    vault.state, vault.deleted_at, vault.scheduled_purge_at, vault.snapshot = ACTIVE, None, None, None
+    vault.resource_id, vault.resource_key = resource_id, ids.key(resource_id)
+    events.record(ctx, "vault.recovered", resource_id, port=vault.port)
+    return snapshot
+
+
+def purge(ctx: Ctx, vault: Vault, reason: str = "purge") -> None:
+    """Remove the vault for good: its secrets and keys, its name and its port."""
+    ctx.session.execute(delete(VaultSecret).where(VaultSecret.vault_name == vault.name))
+    ctx.session.execute(delete(VaultKey).where(VaultKey.vault_name == vault.name))
+    events.record(ctx, "vault.purged", vault.resource_id, reason=reason, port=vault.port)
+    ctx.session.delete(vault)
+    ctx.session.flush()
+
+
+def deleted_vaults(ctx: Ctx, subscription_id: str | None = None) -> list[Vault]:
+    q = select(Vault).where(Vault.state == DELETED).order_by(Vault.name)
+    if subscription_id:
+        q = q.where(Vault.subscription_id == subscription_id.lower())
+    return list(ctx.session.scalars(q).all())
+
+
+def purge_expired(ctx: Ctx) -> list[str]:
+    """Purge every deleted vault whose retention ran out on the simulated clock; return their names.
+
+    Also lets the data plane purge its own soft-deleted secrets/keys (`vault_secrets.purge_expired`,
+    `vault_keys.purge_expired`) when those modules provide it.
+    """
+    due = ctx.session.scalars(select(Vault).where(Vault.state == DELETED, Vault.scheduled_purge_at <= ctx.now))
+    names = []
+    for vault in list(due):
+        names.append(vault.name)
+        purge(ctx, vault, reason="retention expired")
+    for module in ("arm_sim.domain.vault_secrets", "arm_sim.domain.vault_keys"):
+        try:
+            fn = getattr(importlib.import_module(module), "purge_expired", None)
+        except ImportError:  # the data plane is written separately; absent until it lands
+            fn = None
+        if callable(fn):
+            fn(ctx)
+    return names

@@ -1,0 +1,43 @@
+"""Which RBAC action an ARM request performs, and on which scope (checked before dispatch)."""
+
+from __future__ import annotations
+
+from arm_sim.core import ids
+from arm_sim.hosts.arm.call import Call
+
+VERBS = {"GET": "read", "HEAD": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}
+_FREE_TAILS = ({"subscriptions"}, {"tenants"}, {"providers"}, {"locations"})
+_OPERATIONS = ("operationstatuses", "operationresults", "operations", "asyncoperations")
+
+
+def action_and_scope(call: Call) -> tuple[str, str] | None:
+    """None for requests every authenticated caller of the tenant may make (subscription metadata,
+    provider lists, operation polling), as ARM allows."""
+    a, m = call.arm, call.method
+    tail = [t.lower() for t in a.tail]
+    if not a.parts:
+        if a.subscription is None or (a.resource_group is None and (not tail or set(tail) in _FREE_TAILS)):
+            return None
+        if a.resource_group is None and tail == ["resources"]:
+            return "Microsoft.Resources/subscriptions/resources/read", a.scope_id
+        if a.resource_group is None and tail == ["resourcegroups"]:
+            return None  # the list is filtered to the groups the caller can read
+        if a.resource_group is not None and tail == ["resources"]:
+            return "Microsoft.Resources/subscriptions/resourceGroups/resources/read", a.scope_id
+        if a.resource_group is not None and not tail:
+            return f"Microsoft.Resources/subscriptions/resourceGroups/{VERBS.get(m, 'read')}", a.scope_id
+        return None
+    last = a.parts[-1]
+    if a.resource_group is None and len(a.parts) == 1:
+        segs = [x.lower() for x in last.segments]
+        if not segs or (len(segs) == 4 and segs[0] == "locations" and segs[2] in _OPERATIONS):
+            return None  # provider metadata and operation polling
+        if segs in (["register"], ["unregister"]):
+            return f"{last.namespace}/{segs[0]}/action", a.scope_id
+    if a.is_collection:
+        if m == "POST":  # an action on a resource: {type}/{action}/action at the resource
+            resource = ids.ArmPath(a.subscription, a.resource_group,
+                                   (*a.parts[:-1], ids.ProviderPart(last.namespace, last.segments[:-1])), a.tail)
+            return f"{resource.resource_type}/{last.segments[-1]}/action", resource.id
+        return f"{a.resource_type}/read", a.parent_id
+    return f"{a.resource_type}/{VERBS.get(m, 'read')}", a.id

@@ -1,0 +1,303 @@
+"""Microsoft.Compute through azure-mgmt-compute: VMs with managed identities, power, extensions, scale sets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.compute.models import (
+    HardwareProfile,
+    OSProfile,
+    Sku,
+    UserAssignedIdentitiesValue,
+    VirtualMachine,
+    VirtualMachineExtension,
+    VirtualMachineExtensionProperties,
+    VirtualMachineIdentity,
+    VirtualMachineScaleSet,
+    VirtualMachineScaleSetIdentity,
+    VirtualMachineUpdate,
+)
+from azure.mgmt.msi import ManagedServiceIdentityClient
+from sqlalchemy import select
+
+from arm_sim.db.engine import make_engine
+from arm_sim.db.models import IdentityEndpoint
+from tests.simserver import Sim
+
+GRAPH = "https://graph.microsoft.com/.default"
+API = "2024-07-01"
+BOTH = "SystemAssigned, UserAssigned"
+# `$expand` and GET `{vm}/instanceView` need the ARM host to hand them to the provider (see the report)
+
+
+@pytest.fixture(scope="module")
+def compute(sim: Sim) -> ComputeManagementClient:
+    return ComputeManagementClient(sim.credential(), sim.subscription, **sim.mgmt_kwargs())
+
+
+@pytest.fixture(scope="module")
+def msi(sim: Sim) -> ManagedServiceIdentityClient:
+    return ManagedServiceIdentityClient(sim.credential(), sim.subscription, **sim.mgmt_kwargs())
+
+
+@pytest.fixture(scope="module")
+def graph(sim: Sim) -> Iterator[httpx.Client]:
+    with sim.http(sim.token(GRAPH)) as client:
+        yield client
+
+
+@pytest.fixture
+def rg(sim: Sim, rg_name: str) -> str:
+    sim.resource_client().resource_groups.create_or_update(rg_name, {"location": "eastus"})
+    return rg_name
+
+
+def _vm(identity: VirtualMachineIdentity | None = None, name: str = "vm1") -> VirtualMachine:
+    return VirtualMachine(location="eastus", identity=identity,
+                          hardware_profile=HardwareProfile(vm_size="Standard_B1s"),
+                          os_profile=OSProfile(computer_name=name, admin_username="azureuser",
+                                               admin_password="N0t-a-real-password!"))
+
+
+def _extension(publisher: str | None, kind: str, **properties: Any) -> VirtualMachineExtension:
+    return VirtualMachineExtension(location="eastus", properties=VirtualMachineExtensionProperties(
+        publisher=publisher, type=kind, **properties))
+
+
+def _both(*uai_ids: str) -> VirtualMachineIdentity:
+    return VirtualMachineIdentity(type=BOTH, user_assigned_identities={i: UserAssignedIdentitiesValue()
+                                                                       for i in uai_ids})
+
+
+def _endpoint(sim: Sim, vm_id: str) -> dict[str, Any] | None:
+    """The VM's row in the identity-endpoint table (the contract with the IMDS host)."""
+    engine = make_engine(sim.database_url or f"sqlite:///{sim.home / 'arm-sim.db'}")
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(select(IdentityEndpoint).where(IdentityEndpoint.key == vm_id)).first()
+            return dict(row._mapping) if row else None
+    finally:
+        engine.dispose()
+
+
+def _directory_id(resource_id: str) -> str:
+    return resource_id.replace("/resourceGroups/", "/resourcegroups/")
+
+
+def _power_state(compute: ComputeManagementClient, rg: str, name: str) -> str:
+    view = compute.virtual_machines.get(rg, name, expand="instanceView").instance_view
+    assert view is not None
+    codes = [s.code for s in view.statuses]
+    assert codes[0] == "ProvisioningState/succeeded"
+    return next(c.split("/", 1)[1] for c in codes if c.startswith("PowerState/"))
+
+
+def test_vm_identity_lifecycle(sim: Sim, compute: ComputeManagementClient, msi: ManagedServiceIdentityClient,
+                               graph: httpx.Client, rg: str) -> None:
+    uai1 = msi.user_assigned_identities.create_or_update(rg, "uai1", {"location": "eastus"})
+    uai2 = msi.user_assigned_identities.create_or_update(rg, "uai2", {"location": "eastus"})
+    vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(_both(uai1.id, uai2.id))).result()
+    assert vm.provisioning_state == "Succeeded" and vm.time_created is not None
+    assert uuid.UUID(vm.vm_id) and vm.os_profile.admin_password is None
+    ident = vm.identity
+    assert ident.type == BOTH and ident.tenant_id == sim.tenant and uuid.UUID(ident.principal_id)
+    assert {k: (v.principal_id, v.client_id) for k, v in ident.user_assigned_identities.items()} == {
+        uai1.id: (uai1.principal_id, uai1.client_id), uai2.id: (uai2.principal_id, uai2.client_id)}
+    sp = graph.get(f"/v1.0/servicePrincipals/{ident.principal_id}")
+    assert sp.status_code == 200, sp.text
+    assert sp.json()["servicePrincipalType"] == "ManagedIdentity" and sp.json()["displayName"] == "vm1"
+    assert sp.json()["alternativeNames"] == ["isExplicit=False", _directory_id(vm.id)]
+    assert _endpoint(sim, vm.vm_id)["resource_key"] == vm.id.lower()
+
+    got = compute.virtual_machines.get(rg, "VM1")  # names compare case-insensitively
+    assert got.vm_id == vm.vm_id and got.identity.principal_id == ident.principal_id
+    assert [v.name for v in compute.virtual_machines.list(rg)] == ["vm1"]
+    assert vm.id in [v.id for v in compute.virtual_machines.list_all()]
+
+    # PATCH: null removes one user-assigned identity; the rest of the dictionary stays
+    update = VirtualMachineUpdate(identity=VirtualMachineIdentity(type=BOTH, user_assigned_identities={
+        uai2.id: None}), tags={"k": "v"})
+    patched = compute.virtual_machines.begin_update(rg, "vm1", update).result()
+    assert patched.identity.type == BOTH and list(patched.identity.user_assigned_identities) == [uai1.id]
+    assert patched.identity.principal_id == ident.principal_id and patched.vm_id == vm.vm_id
+    assert patched.tags == {"k": "v"} and patched.hardware_profile.vm_size == "Standard_B1s"
+
+    compute.virtual_machines.begin_delete(rg, "vm1").result()
+    with pytest.raises(ResourceNotFoundError):
+        compute.virtual_machines.get(rg, "vm1")
+    assert graph.get(f"/v1.0/servicePrincipals/{ident.principal_id}").status_code == 404
+    assert _endpoint(sim, vm.vm_id) is None  # IMDS for the deleted VM: "Identity not found"
+    for uai in (uai1, uai2):  # user-assigned identities and their principals outlive the VM
+        assert msi.user_assigned_identities.get(rg, uai.name).principal_id == uai.principal_id
+        assert graph.get(f"/v1.0/servicePrincipals/{uai.principal_id}").status_code == 200
+
+    again = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(_both(uai1.id))).result()
+    assert again.identity.principal_id != ident.principal_id and again.vm_id != vm.vm_id
+    assert graph.get(f"/v1.0/servicePrincipals/{again.identity.principal_id}").status_code == 200
+
+
+def test_arm_protocol_and_read_only_properties(sim: Sim, rg: str) -> None:
+    vm_id = f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/v2"
+    with sim.http() as c:
+        r = c.put(f"{vm_id}?api-version={API}", json={"location": "eastus", "identity": {"type": "SystemAssigned"},
+                                                      "properties": {"vmId": "not-mine", "userData": "dGVzdA=="}})
+        assert r.status_code == 201, r.text
+        assert r.json()["properties"]["provisioningState"] == "Creating" and "azure-asyncoperation" in r.headers
+        assert c.get(r.headers["azure-asyncoperation"]).json()["status"] == "Succeeded"
+        created = c.get(f"{vm_id}?api-version={API}").json()
+        props = created["properties"]
+        assert props["provisioningState"] == "Succeeded" and props["vmId"] != "not-mine" and uuid.UUID(props["vmId"])
+        assert "userData" not in props and "_sim" not in created
+        # a client echoing the whole VM back cannot change read-only properties
+        r = c.put(f"{vm_id}?api-version={API}", json=dict(created, properties=dict(props, vmId=str(uuid.uuid4()))))
+        assert r.status_code == 200
+        assert r.json()["properties"]["vmId"] == props["vmId"]
+        assert r.json()["identity"]["principalId"] == created["identity"]["principalId"]
+        r = c.patch(f"{vm_id}?api-version={API}", json={"properties": {"vmId": "x", "timeCreated": "y"}})
+        assert r.status_code == 200
+        assert (r.json()["properties"]["vmId"], r.json()["properties"]["timeCreated"]) == (
+            props["vmId"], props["timeCreated"])
+        assert "timeCreated" not in c.get(f"{vm_id}?api-version=2021-07-01").json()["properties"]
+        r = c.delete(f"{vm_id}?api-version={API}")
+        assert r.status_code == 202 and "azure-asyncoperation" in r.headers
+        assert c.delete(f"{vm_id}?api-version={API}").status_code == 204
+
+
+def test_instance_view(compute: ComputeManagementClient, sim: Sim, rg: str) -> None:
+    vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm()).result()
+    compute.virtual_machine_extensions.begin_create_or_update(rg, "vm1", "ext", _extension(
+        "Microsoft.Azure.Extensions", "CustomScript", type_handler_version="2.1")).result()
+    got = compute.virtual_machines.get(rg, "vm1", expand="instanceView")
+    assert got.instance_view is not None
+    view = got.instance_view
+    assert view.computer_name == "vm1"
+    assert [(s.code, s.level, s.display_status) for s in view.statuses] == [
+        ("ProvisioningState/succeeded", "Info", "Provisioning succeeded"), ("PowerState/running", "Info", "VM running")]
+    assert [(e.name, e.type, e.type_handler_version) for e in view.extensions] == [
+        ("ext", "Microsoft.Azure.Extensions.CustomScript", "2.1")]
+    assert compute.virtual_machines.get(rg, "vm1").instance_view is None  # only when asked for
+    direct = compute.virtual_machines.instance_view(rg, "vm1")
+    assert [s.code for s in direct.statuses] == [s.code for s in view.statuses]
+    with sim.http() as c:
+        r = c.get(f"{vm.id}?api-version={API}&$expand=everything")
+        assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidParameter"
+
+
+def test_power_actions(sim: Sim, compute: ComputeManagementClient, rg: str) -> None:
+    vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm()).result()
+    vms = compute.virtual_machines
+    vms.begin_power_off(rg, "vm1").result()
+    vms.begin_deallocate(rg, "vm1").result()
+    with pytest.raises(HttpResponseError) as e:
+        vms.begin_restart(rg, "vm1").result()
+    assert e.value.status_code == 409 and e.value.error.code == "OperationNotAllowed"
+    vms.begin_start(rg, "vm1").result()
+    vms.begin_restart(rg, "vm1").result()
+    with sim.http() as c:
+        r = c.post(f"{vm.id}/powerOff?api-version={API}")
+        assert r.status_code == 202 and "azure-asyncoperation" in r.headers
+        r = c.post(f"{vm.id}/generalize?api-version={API}")  # not simulated: says so
+        assert r.status_code == 501 and r.json()["error"]["code"] == "NotImplementedInSimulator"
+        changes = c.get("/_sim/events", params={"kind": "virtualMachine.powerStateChanged",
+                                                "resource": vm.id}).json()["value"]
+    assert [(e["details"]["action"], e["details"]["toState"]) for e in changes] == [
+        ("powerOff", "stopped"), ("deallocate", "deallocated"), ("start", "running"), ("restart", "running"),
+        ("powerOff", "stopped")]
+    # the power state is simulator state: it survives an update of the VM
+    vms.begin_update(rg, "vm1", VirtualMachineUpdate(tags={"a": "b"})).result()
+    assert _power_state(compute, rg, "vm1") == "stopped"
+    vms.begin_start(rg, "vm1").result()
+    assert _power_state(compute, rg, "vm1") == "running"
+
+
+def test_managed_identity_extension(sim: Sim, compute: ComputeManagementClient, rg: str) -> None:
+    vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(VirtualMachineIdentity(
+        type="SystemAssigned"))).result()
+    exts = compute.virtual_machine_extensions
+    ext = exts.begin_create_or_update(rg, "vm1", "ManagedIdentityExtensionForLinux", _extension(
+        "Microsoft.ManagedIdentity", "ManagedIdentityExtensionForLinux", type_handler_version="1.0",
+        auto_upgrade_minor_version=True, settings={"port": 50343}, protected_settings={"secret": "x"})).result()
+    p = ext.properties
+    assert p.provisioning_state == "Succeeded" and ext.type == "Microsoft.Compute/virtualMachines/extensions"
+    assert (p.publisher, p.type, p.type_handler_version, p.settings) == (
+        "Microsoft.ManagedIdentity", "ManagedIdentityExtensionForLinux", "1.0", {"port": 50343})
+    assert p.protected_settings is None  # secret: never shown
+    assert _endpoint(sim, vm.vm_id)["extension_port"] == 50343
+    got = exts.get(rg, "vm1", "managedidentityextensionforlinux")
+    assert got.id == ext.id and got.location == "eastus"
+    assert [e.name for e in exts.list(rg, "vm1").value] == ["ManagedIdentityExtensionForLinux"]
+    exts.begin_delete(rg, "vm1", "ManagedIdentityExtensionForLinux").result()
+    assert _endpoint(sim, vm.vm_id)["extension_port"] is None
+    assert exts.list(rg, "vm1").value == []
+
+    # without a port setting the extension listens on its default; deleting the VM takes the extension along
+    exts.begin_create_or_update(rg, "vm1", "mi", _extension(
+        "Microsoft.ManagedIdentity", "ManagedIdentityExtensionForWindows", type_handler_version="1.0")).result()
+    assert _endpoint(sim, vm.vm_id)["extension_port"] == 50342
+    compute.virtual_machines.begin_delete(rg, "vm1").result()
+    assert _endpoint(sim, vm.vm_id) is None
+    with pytest.raises(ResourceNotFoundError):
+        exts.get(rg, "vm1", "mi")
+
+
+def test_scale_set_with_identity(compute: ComputeManagementClient, msi: ManagedServiceIdentityClient,
+                                 graph: httpx.Client, rg: str) -> None:
+    uai = msi.user_assigned_identities.create_or_update(rg, "uai1", {"location": "eastus"})
+    body = VirtualMachineScaleSet(location="eastus", sku=Sku(name="Standard_B1s", capacity=2),
+                                  identity=VirtualMachineScaleSetIdentity(
+                                      type="SystemAssigned,UserAssigned",
+                                      user_assigned_identities={uai.id: UserAssignedIdentitiesValue()}))
+    ss = compute.virtual_machine_scale_sets.begin_create_or_update(rg, "ss1", body).result()
+    assert ss.identity.type == BOTH and uuid.UUID(ss.unique_id) and ss.sku.capacity == 2
+    assert ss.identity.user_assigned_identities[uai.id].client_id == uai.client_id
+    principal = ss.identity.principal_id
+    assert graph.get(f"/v1.0/servicePrincipals/{principal}").json()["alternativeNames"] == [
+        "isExplicit=False", _directory_id(ss.id)]
+    got = compute.virtual_machine_scale_sets.get(rg, "ss1")
+    assert got.unique_id == ss.unique_id and got.identity.principal_id == principal
+    compute.virtual_machine_scale_sets.begin_delete(rg, "ss1").result()
+    assert graph.get(f"/v1.0/servicePrincipals/{principal}").status_code == 404
+    with pytest.raises(ResourceNotFoundError):
+        compute.virtual_machine_scale_sets.get(rg, "ss1")
+
+
+def test_bad_input(sim: Sim, compute: ComputeManagementClient, msi: ManagedServiceIdentityClient,
+                   graph: httpx.Client, rg: str) -> None:
+    uai = msi.user_assigned_identities.create_or_update(rg, "uai1", {"location": "eastus"})
+    missing = uai.id[:-1] + "9"
+    with pytest.raises(HttpResponseError) as e:
+        compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(_both(uai.id, missing))).result()
+    assert e.value.status_code == 400 and e.value.error.code == "FailedIdentityOperation"
+    with pytest.raises(ResourceNotFoundError):
+        compute.virtual_machines.get(rg, "vm1")  # nothing was created, not even a principal
+    prefix = f"/subscriptions/{sim.subscription}/resourcegroups/{rg}/providers/Microsoft.Compute/"
+    flt = {"$filter": f"alternativeNames/any(x:startsWith(x,'{prefix}'))"}
+    assert graph.get("/v1.0/servicePrincipals", params=flt).json()["value"] == []
+    with pytest.raises(HttpResponseError) as e:
+        compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(VirtualMachineIdentity(
+            type="SystemAssigned, Bogus"))).result()
+    assert e.value.status_code == 400
+    assert graph.get("/v1.0/servicePrincipals", params=flt).json()["value"] == []
+    with pytest.raises(ResourceNotFoundError):
+        compute.virtual_machines.begin_update(rg, "nope", VirtualMachineUpdate(tags={})).result()
+    with pytest.raises(HttpResponseError) as e:
+        compute.virtual_machines.begin_create_or_update(rg, "v" * 65, _vm()).result()
+    assert e.value.status_code == 400 and e.value.error.code == "InvalidResourceName"
+    compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(VirtualMachineIdentity(
+        type="SystemAssigned"))).result()
+    assert len(graph.get("/v1.0/servicePrincipals", params=flt).json()["value"]) == 1  # the filter finds them
+    with pytest.raises(HttpResponseError) as e:
+        compute.virtual_machine_extensions.begin_create_or_update(rg, "vm1", "ext",
+                                                                  _extension(None, "CustomScript")).result()
+    assert e.value.status_code == 400 and e.value.error.code == "InvalidParameter"
+    with pytest.raises(HttpResponseError) as e:
+        compute.virtual_machine_extensions.begin_create_or_update(rg, "vm1", "mi", _extension(
+            "Microsoft.ManagedIdentity", "ManagedIdentityExtensionForLinux", settings={"port": "http"})).result()
+    assert e.value.status_code == 400 and e.value.error.target == "settings.port"
+    assert compute.virtual_machine_extensions.list(rg, "vm1").value == []

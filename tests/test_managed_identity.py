@@ -1,0 +1,415 @@
+"""User-assigned identities, federated credentials, `identities/default` and the shared identity reconciler.
+
+Real clients: azure-mgmt-msi for Microsoft.ManagedIdentity, raw REST (`sim.http()`) for a second api-version
+and for the identity block of a generic type (Microsoft.Storage/storageAccounts), Graph over HTTP for the
+principals. Lifecycle rules: DESIGN.md §3.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.msi import ManagedServiceIdentityClient
+from azure.mgmt.msi.models import FederatedIdentityCredential, IdentityUpdate
+
+from tests.simserver import Sim
+
+GRAPH = "https://graph.microsoft.com/.default"
+RG_API = "2025-04-01"
+MSI_API = "2024-11-30"
+OLD_MSI_API = "2023-01-31"
+STORAGE = "Microsoft.Storage/storageAccounts"
+STORAGE_API = "2023-01-01"
+ISSUER = "https://oidc.prod-aks.azure.com/tenant/issuer"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def status_of(response: Any, deserialized: Any, headers: Any) -> tuple[int, Any]:
+    """An SDK `cls=` hook: the HTTP status with the model."""
+    return response.http_response.status_code, deserialized
+
+
+@pytest.fixture(scope="module")
+def msi(sim: Sim) -> ManagedServiceIdentityClient:
+    return ManagedServiceIdentityClient(sim.credential(), sim.subscription, **sim.mgmt_kwargs())
+
+
+@pytest.fixture(scope="module")
+def arm(sim: Sim) -> Iterator[httpx.Client]:
+    with sim.http() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def graph(sim: Sim) -> Iterator[httpx.Client]:
+    with sim.http(sim.token(GRAPH)) as client:
+        yield client
+
+
+def make_group(sim: Sim, arm: httpx.Client) -> str:
+    name = unique("rg-mi-")
+    r = arm.put(f"/subscriptions/{sim.subscription}/resourcegroups/{name}", params={"api-version": RG_API},
+                json={"location": "eastus"})
+    assert r.status_code == 201, r.text
+    return name
+
+
+@pytest.fixture(scope="module")
+def rg(sim: Sim, arm: httpx.Client) -> str:
+    return make_group(sim, arm)
+
+
+def uai_path(sim: Sim, rg: str, name: str) -> str:
+    return (f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/"
+            f"userAssignedIdentities/{name}")
+
+
+def storage_path(sim: Sim, rg: str, name: str) -> str:
+    return f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/providers/{STORAGE}/{name}"
+
+
+def directory_id(resource_id: str) -> str:
+    return resource_id.replace("/resourceGroups/", "/resourcegroups/")
+
+
+def principal(graph: httpx.Client, object_id: str) -> dict[str, Any] | None:
+    r = graph.get(f"/v1.0/servicePrincipals/{object_id}")
+    if r.status_code == 404:
+        assert r.json()["error"]["code"] == "Request_ResourceNotFound", r.text
+        return None
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def events(arm: httpx.Client, kind: str, after: int = 0) -> list[dict[str, Any]]:
+    r = arm.get("/_sim/events", params={"kind": kind, "after": after})
+    assert r.status_code == 200, r.text
+    return r.json()["value"]
+
+
+def last_seq(arm: httpx.Client) -> int:
+    every = arm.get("/_sim/events", params={"top": 5000}).json()["value"]
+    return every[-1]["seq"] if every else 0
+
+
+# --- user-assigned identities through azure-mgmt-msi --------------------------------------------------------
+
+def test_user_assigned_identity_lifecycle(sim: Sim, msi: ManagedServiceIdentityClient, arm: httpx.Client,
+                                          graph: httpx.Client, rg: str) -> None:
+    name = unique("uai-")
+    ops = msi.user_assigned_identities
+    status, created = ops.create_or_update(rg, name, {"location": "eastus", "tags": {"a": "1"}}, cls=status_of)
+    assert status == 201
+    assert created.id == uai_path(sim, rg, name) and created.name == name
+    assert created.type == "Microsoft.ManagedIdentity/userAssignedIdentities" and created.location == "eastus"
+    assert created.tenant_id == sim.tenant and created.isolation_scope == "None"
+    assert uuid.UUID(created.principal_id) and uuid.UUID(created.client_id)
+
+    status, updated = ops.create_or_update(rg, name, {"location": "eastus", "tags": {"a": "2"}}, cls=status_of)
+    assert status == 200 and updated.tags == {"a": "2"}
+    assert (updated.principal_id, updated.client_id) == (created.principal_id, created.client_id)
+
+    got = ops.get(rg, name)
+    assert (got.principal_id, got.client_id, got.tags) == (created.principal_id, created.client_id, {"a": "2"})
+
+    patched = ops.update(rg, name, IdentityUpdate(tags={"b": "3"}))
+    assert patched.tags == {"b": "3"} and patched.principal_id == created.principal_id
+
+    other = ops.create_or_update(rg, unique("uai-"), {"location": "eastus"})
+    in_group = {i.name for i in ops.list_by_resource_group(rg)}
+    assert {name, other.name} <= in_group
+    assert {name, other.name} <= {i.name for i in ops.list_by_subscription()}
+
+    # the principal in Graph (DESIGN.md §3: isExplicit=True, the identity's id with lower-case resourcegroups)
+    sp = principal(graph, created.principal_id)
+    assert sp is not None
+    assert (sp["servicePrincipalType"], sp["appId"], sp["displayName"]) == ("ManagedIdentity", created.client_id, name)
+    assert sp["alternativeNames"] == ["isExplicit=True", directory_id(created.id)]
+    assert sp["servicePrincipalNames"][0] == created.client_id
+    assert sp["servicePrincipalNames"][1].startswith("https://identity.azure.net/")
+    assert sp["passwordCredentials"] == []
+    [cert] = sp["keyCredentials"]
+    assert (cert["type"], cert["usage"], cert["key"]) == ("AsymmetricX509Cert", "Verify", None)
+    assert len(cert["customKeyIdentifier"]) == 40
+
+    status, _ = ops.delete(rg, name, cls=status_of)
+    assert status == 200
+    status, _ = ops.delete(rg, name, cls=status_of)
+    assert status == 204
+    with pytest.raises(ResourceNotFoundError):
+        ops.get(rg, name)
+    assert principal(graph, created.principal_id) is None
+    deleted = [e for e in events(arm, "servicePrincipal.deleted") if e["subject"] == created.principal_id]
+    assert len(deleted) == 1
+
+    again = ops.create_or_update(rg, name, {"location": "eastus"})
+    assert again.principal_id != created.principal_id and again.client_id != created.client_id
+    assert principal(graph, again.principal_id) is not None
+
+
+def test_response_shape_per_api_version(sim: Sim, msi: ManagedServiceIdentityClient, arm: httpx.Client,
+                                        rg: str) -> None:
+    name = unique("uai-")
+    path = uai_path(sim, rg, name)
+    r = arm.put(path, params={"api-version": MSI_API}, json={"location": "eastus",
+                                                              "properties": {"isolationScope": "Regional"}})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert set(body["properties"]) == {"tenantId", "principalId", "clientId", "isolationScope"}
+    assert body["properties"]["isolationScope"] == "Regional"
+    # read-only properties in the request are ignored
+    r = arm.put(path, params={"api-version": MSI_API}, json={
+        "location": "eastus", "properties": {"principalId": str(uuid.uuid4()), "clientId": str(uuid.uuid4())}})
+    assert r.status_code == 200, r.text
+    assert r.json()["properties"]["principalId"] == body["properties"]["principalId"]
+    assert r.json()["properties"]["clientId"] == body["properties"]["clientId"]
+    assert r.json()["properties"]["isolationScope"] == "Regional"  # kept: the PUT did not mention it
+
+    old = arm.get(path, params={"api-version": OLD_MSI_API}).json()
+    assert set(old["properties"]) == {"tenantId", "principalId", "clientId"}
+    assert set(old) >= {"id", "name", "type", "location", "tags", "properties"}
+    listed = arm.get(f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/"
+                     "userAssignedIdentities", params={"api-version": OLD_MSI_API}).json()["value"]
+    assert all("isolationScope" not in i["properties"] for i in listed)
+    assert msi.user_assigned_identities.get(rg, name).isolation_scope == "Regional"
+
+    r = arm.put(path, params={"api-version": MSI_API}, json={"location": "eastus",
+                                                              "properties": {"isolationScope": "Global"}})
+    assert r.status_code == 400, r.text
+    r = arm.put(path, params={"api-version": MSI_API}, json={"location": "westus"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidResourceLocation", r.text
+
+
+@pytest.mark.parametrize("name", ["ab", "_leading", "-leading", "bad.dot", "bad!char", "x" * 129])
+def test_user_assigned_identity_name_rules(msi: ManagedServiceIdentityClient, rg: str, name: str) -> None:
+    with pytest.raises(HttpResponseError) as e:
+        msi.user_assigned_identities.create_or_update(rg, name, {"location": "eastus"})
+    assert e.value.status_code == 400
+    assert e.value.error.code == "InvalidResourceName"
+
+
+def test_user_assigned_identity_name_limits_accepted(msi: ManagedServiceIdentityClient, rg: str) -> None:
+    for name in ("a1_", "9-" + "x" * 126):
+        assert msi.user_assigned_identities.create_or_update(rg, name, {"location": "eastus"}).name == name
+
+
+# --- federated identity credentials --------------------------------------------------------------------------
+
+def test_federated_identity_credentials(sim: Sim, msi: ManagedServiceIdentityClient, rg: str) -> None:
+    uai = msi.user_assigned_identities.create_or_update(rg, unique("uai-"), {"location": "eastus"})
+    ops = msi.federated_identity_credentials
+    fic = FederatedIdentityCredential(issuer=ISSUER, subject="system:serviceaccount:ns:sa",
+                                      audiences=["api://AzureADTokenExchange"])
+    status, created = ops.create_or_update(rg, uai.name, "fic-1", fic, cls=status_of)
+    assert status == 201
+    assert created.id == f"{uai.id}/federatedIdentityCredentials/fic-1" and created.name == "fic-1"
+    assert created.type == "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials"
+    assert (created.issuer, created.subject, created.audiences) == (
+        ISSUER, "system:serviceaccount:ns:sa", ["api://AzureADTokenExchange"])
+
+    fic.subject = "system:serviceaccount:ns:other"
+    status, updated = ops.create_or_update(rg, uai.name, "fic-1", fic, cls=status_of)
+    assert status == 200 and updated.subject == "system:serviceaccount:ns:other"
+    ops.create_or_update(rg, uai.name, "fic_2", fic)
+    assert ops.get(rg, uai.name, "fic-1").subject == "system:serviceaccount:ns:other"
+    assert sorted(f.name for f in ops.list(rg, uai.name)) == ["fic-1", "fic_2"]
+
+    status, _ = ops.delete(rg, uai.name, "fic-1", cls=status_of)
+    assert status == 200
+    status, _ = ops.delete(rg, uai.name, "fic-1", cls=status_of)
+    assert status == 204
+    with pytest.raises(ResourceNotFoundError):
+        ops.get(rg, uai.name, "fic-1")
+    assert [f.name for f in ops.list(rg, uai.name)] == ["fic_2"]
+
+    # the credentials go with their identity
+    msi.user_assigned_identities.delete(rg, uai.name)
+    with pytest.raises(ResourceNotFoundError):
+        ops.get(rg, uai.name, "fic_2")
+
+
+@pytest.mark.parametrize("missing", ["issuer", "subject", "audiences"])
+def test_federated_identity_credential_requires_fields(msi: ManagedServiceIdentityClient, rg: str,
+                                                       missing: str) -> None:
+    uai = msi.user_assigned_identities.create_or_update(rg, unique("uai-"), {"location": "eastus"})
+    fields: dict[str, Any] = {"issuer": ISSUER, "subject": "sub", "audiences": ["api://AzureADTokenExchange"]}
+    fields.pop(missing)
+    with pytest.raises(HttpResponseError) as e:
+        msi.federated_identity_credentials.create_or_update(rg, uai.name, "fic", FederatedIdentityCredential(**fields))
+    assert e.value.status_code == 400 and missing in e.value.error.message
+
+
+def test_federated_identity_credential_name_and_parent(msi: ManagedServiceIdentityClient, rg: str) -> None:
+    fic = FederatedIdentityCredential(issuer=ISSUER, subject="s", audiences=["api://AzureADTokenExchange"])
+    uai = msi.user_assigned_identities.create_or_update(rg, unique("uai-"), {"location": "eastus"})
+    with pytest.raises(HttpResponseError) as e:
+        msi.federated_identity_credentials.create_or_update(rg, uai.name, "-x", fic)
+    assert e.value.status_code == 400
+    with pytest.raises(ResourceNotFoundError):
+        msi.federated_identity_credentials.create_or_update(rg, unique("nouai-"), "fic", fic)
+
+
+# --- identities/default --------------------------------------------------------------------------------------
+
+def test_system_assigned_identity_by_scope(sim: Sim, msi: ManagedServiceIdentityClient, arm: httpx.Client,
+                                           rg: str) -> None:
+    with_identity = storage_path(sim, rg, unique("st"))
+    r = arm.put(with_identity, params={"api-version": STORAGE_API},
+                json={"location": "eastus", "identity": {"type": "SystemAssigned"}})
+    assert r.status_code == 201, r.text
+    identity = r.json()["identity"]
+    got = msi.system_assigned_identities.get_by_scope(with_identity)
+    assert (got.principal_id, got.tenant_id) == (identity["principalId"], sim.tenant)
+    assert got.name == "default" and got.location == "eastus"
+    sp_app_id = got.client_id
+    assert f"oid={identity['principalId']}" in got.client_secret_url and f"aid={sp_app_id}" in got.client_secret_url
+
+    without = storage_path(sim, rg, unique("st"))
+    arm.put(without, params={"api-version": STORAGE_API}, json={"location": "eastus"})
+    with pytest.raises(ResourceNotFoundError):
+        msi.system_assigned_identities.get_by_scope(without)
+    with pytest.raises(ResourceNotFoundError):
+        msi.system_assigned_identities.get_by_scope(storage_path(sim, rg, unique("absent")))
+
+
+# --- the identity reconciler on a generic type ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def uais(msi: ManagedServiceIdentityClient, rg: str) -> list[Any]:
+    return [msi.user_assigned_identities.create_or_update(rg, unique(f"uai{i}-"), {"location": "eastus"})
+            for i in range(3)]
+
+
+def put_storage(arm: httpx.Client, path: str, identity: Any) -> httpx.Response:
+    return arm.put(path, params={"api-version": STORAGE_API}, json={"location": "eastus", "identity": identity})
+
+
+def patch_identity(arm: httpx.Client, path: str, identity: Any) -> httpx.Response:
+    return arm.patch(path, params={"api-version": STORAGE_API}, json={"identity": identity})
+
+
+@pytest.mark.parametrize("spelling", ["SystemAssigned, UserAssigned", "SystemAssigned,UserAssigned",
+                                      "systemassigned ,  userAssigned"])
+def test_type_spellings_answer_the_canonical_form(sim: Sim, arm: httpx.Client, rg: str, uais: list[Any],
+                                                  spelling: str) -> None:
+    path = storage_path(sim, rg, unique("st"))
+    r = put_storage(arm, path, {"type": spelling, "userAssignedIdentities": {uais[0].id: {}}})
+    assert r.status_code == 201, r.text
+    identity = r.json()["identity"]
+    assert identity["type"] == "SystemAssigned,UserAssigned"  # common-types v5: no space
+    assert identity["tenantId"] == sim.tenant
+    assert identity["userAssignedIdentities"] == {
+        uais[0].id: {"principalId": uais[0].principal_id, "clientId": uais[0].client_id}}
+
+
+def test_patch_merges_and_removes(sim: Sim, arm: httpx.Client, graph: httpx.Client, rg: str,
+                                  uais: list[Any]) -> None:
+    a, b, c = uais
+    path = storage_path(sim, rg, unique("st"))
+    bogus = {"principalId": str(uuid.uuid4()), "clientId": str(uuid.uuid4())}
+    r = put_storage(arm, path, {"type": "SystemAssigned,UserAssigned", "principalId": bogus["principalId"],
+                                "tenantId": str(uuid.uuid4()), "userAssignedIdentities": {a.id: bogus, b.id: {}}})
+    assert r.status_code == 201, r.text
+    identity = r.json()["identity"]
+    system = identity["principalId"]
+    assert system != bogus["principalId"] and identity["tenantId"] == sim.tenant  # read-only input ignored
+    assert identity["userAssignedIdentities"][a.id] == {"principalId": a.principal_id, "clientId": a.client_id}
+    assert principal(graph, system)["alternativeNames"] == ["isExplicit=False", directory_id(path)]
+
+    # null removes one entry; the others stay; the system principal is untouched
+    r = patch_identity(arm, path, {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": {b.id: None}})
+    assert r.status_code == 200, r.text
+    assert list(r.json()["identity"]["userAssignedIdentities"]) == [a.id]
+    assert r.json()["identity"]["principalId"] == system
+
+    # adding one merges with what is there (the key matches case-insensitively)
+    r = patch_identity(arm, path, {"type": "SystemAssigned, UserAssigned",
+                                   "userAssignedIdentities": {c.id.lower(): {}, a.id.upper(): {}}})
+    assert r.status_code == 200, r.text
+    assert {k.lower() for k in r.json()["identity"]["userAssignedIdentities"]} == {a.id.lower(), c.id.lower()}
+
+    # a type without UserAssigned drops every user-assigned identity
+    r = patch_identity(arm, path, {"type": "SystemAssigned"})
+    assert r.status_code == 200, r.text
+    assert r.json()["identity"] == {"type": "SystemAssigned", "principalId": system, "tenantId": sim.tenant}
+
+    # None removes everything and deletes the principal
+    r = patch_identity(arm, path, {"type": "None"})
+    assert r.status_code == 200, r.text
+    assert "identity" not in r.json()
+    assert principal(graph, system) is None
+    got = arm.get(path, params={"api-version": STORAGE_API}).json()
+    assert "identity" not in got
+
+    # enabling it again makes a new principal
+    r = patch_identity(arm, path, {"type": "SystemAssigned"})
+    assert r.status_code == 200, r.text
+    assert r.json()["identity"]["principalId"] != system
+    assert principal(graph, r.json()["identity"]["principalId"]) is not None
+
+
+def test_unknown_user_assigned_identity_changes_nothing(sim: Sim, arm: httpx.Client, rg: str,
+                                                        uais: list[Any]) -> None:
+    path = storage_path(sim, rg, unique("st"))
+    r = put_storage(arm, path, {"type": "UserAssigned", "userAssignedIdentities": {uais[0].id: {}}})
+    assert r.status_code == 201, r.text
+    before = arm.get(path, params={"api-version": STORAGE_API}).json()
+    missing = uai_path(sim, rg, unique("missing-"))
+    seq = last_seq(arm)
+
+    for method in (put_storage, patch_identity):
+        r = method(arm, path, {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": {missing: {}}})
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["code"] == "FailedIdentityOperation" and missing in err["message"]
+
+    after = arm.get(path, params={"api-version": STORAGE_API}).json()
+    assert after["identity"] == before["identity"] and after["etag"] == before["etag"]
+    created = [e for e in events(arm, "servicePrincipal.created", seq)
+               if e["details"].get("resourceId", "").lower() == path.lower()]
+    assert created == []
+
+    # a new resource that names a missing identity is not created at all
+    fresh = storage_path(sim, rg, unique("st"))
+    r = put_storage(arm, fresh, {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": {missing: {}}})
+    assert r.status_code == 400, r.text
+    assert arm.get(fresh, params={"api-version": STORAGE_API}).status_code == 404
+    assert [e for e in events(arm, "servicePrincipal.created", seq)
+            if e["details"].get("resourceId", "").lower() == fresh.lower()] == []
+
+
+def test_deleted_user_assigned_identity_stays_referenced(sim: Sim, msi: ManagedServiceIdentityClient,
+                                                         arm: httpx.Client, rg: str) -> None:
+    uai = msi.user_assigned_identities.create_or_update(rg, unique("uai-"), {"location": "eastus"})
+    path = storage_path(sim, rg, unique("st"))
+    assert put_storage(arm, path, {"type": "UserAssigned",
+                                   "userAssignedIdentities": {uai.id: {}}}).status_code == 201
+    msi.user_assigned_identities.delete(rg, uai.name)
+    got = arm.get(path, params={"api-version": STORAGE_API}).json()
+    assert list(got["identity"]["userAssignedIdentities"]) == [uai.id]  # the resource keeps the reference
+    r = arm.patch(path, params={"api-version": STORAGE_API}, json={"tags": {"still": "works"}})
+    assert r.status_code == 200, r.text
+
+
+def test_resource_group_delete_removes_identities_and_principals(sim: Sim, msi: ManagedServiceIdentityClient,
+                                                                 arm: httpx.Client, graph: httpx.Client) -> None:
+    group = make_group(sim, arm)
+    uai = msi.user_assigned_identities.create_or_update(group, unique("uai-"), {"location": "eastus"})
+    path = storage_path(sim, group, unique("st"))
+    r = put_storage(arm, path, {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": {uai.id: {}}})
+    system = r.json()["identity"]["principalId"]
+    seq = last_seq(arm)
+
+    r = arm.delete(f"/subscriptions/{sim.subscription}/resourcegroups/{group}", params={"api-version": RG_API})
+    assert r.status_code in (200, 202), r.text
+    assert principal(graph, system) is None and principal(graph, uai.principal_id) is None
+    deleted = {e["subject"] for e in events(arm, "servicePrincipal.deleted", seq)}
+    assert {system, uai.principal_id} <= deleted
