@@ -60,7 +60,7 @@ class Sim:
     database_url: str = ""
     port: int = field(default_factory=free_port)
     imds_port: int = field(default_factory=free_port)
-    vault_ports: tuple[int, int] = field(default_factory=lambda: free_range(4))
+    vault_ports: tuple[int, int] = field(default_factory=lambda: free_range(16))
     tenant: str = field(default_factory=lambda: str(uuid.uuid4()))
     subscription: str = field(default_factory=lambda: str(uuid.uuid4()))
     client_id: str = field(default_factory=lambda: str(uuid.uuid4()))

@@ -14,7 +14,7 @@ from arm_sim.core import ids
 from arm_sim.core.settings import Settings
 from arm_sim.db.engine import make_engine
 from arm_sim.db.models import Base
-from arm_sim.domain import clock, events, identity_endpoints, identity_tokens, managed_identities, tenancy
+from arm_sim.domain import clock, events, identity_endpoints, identity_tokens, managed_identities, tenancy, vaults
 from arm_sim.domain.context import Ctx
 
 VM_TYPE = "microsoft.compute/virtualmachines"
@@ -107,6 +107,7 @@ def clock_command(settings: Settings, action: str, duration: str | None) -> dict
             ctx.now = clock.now(ctx.session)
             events.record(ctx, "clock.advanced", "/_sim/clock", by=duration)
             managed_identities.sweep(ctx)  # certificates roll or expire as the clock passes their ages
+            vaults.purge_expired(ctx)  # soft-deleted vaults past retention are purged
         elif action == "freeze":
             clock.freeze(ctx.session)
         elif action == "unfreeze":

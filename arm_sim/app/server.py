@@ -46,7 +46,7 @@ def _config(app: object, settings: Settings, tls_files: tuple[str, str] | None) 
         kwargs.update(ssl_certfile=tls_files[0], ssl_keyfile=tls_files[1])
     return uvicorn.Config(app, log_level=settings.log_level if settings.log_level != "info" else "warning",
                           access_log=settings.log_level == "debug", lifespan="off", loop="auto", http="auto",
-                          timeout_keep_alive=30, **kwargs)  # type: ignore[arg-type]
+                          timeout_keep_alive=30, timeout_graceful_shutdown=2, **kwargs)  # type: ignore[arg-type]
 
 
 async def serve_async(settings: Settings, apps: Apps | None = None, ready: asyncio.Event | None = None) -> None:

@@ -9,12 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from weakref import WeakKeyDictionary
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-# Closed sessions kept for reuse, per factory: a Session that was closed holds no objects, connection or
-# transaction, and building a new one is a measurable part of a cheap GET. A few suffice (units rarely overlap).
+# Closed sessions kept for the next unit, per factory. Opening and closing a session is a large share of a
+# cheap GET, and a closed Session holds no objects and no transaction, so it can be reused as is. On SQLite
+# an idle session also keeps its connection (bound to it): a file database's connection cannot go stale,
+# so the pool's checkout and reset are pure overhead. Server databases hand connections back to the pool,
+# whose pre-ping notices a restarted server. A few idle sessions suffice: units rarely overlap.
 _idle: WeakKeyDictionary[sessionmaker[Session], list[Session]] = WeakKeyDictionary()
-_MAX_IDLE = 4
+_MAX_IDLE = 2
 
 
 @contextmanager
@@ -26,10 +30,7 @@ def unit_of_work(factory: sessionmaker[Session], *, read_mostly: bool = False) -
     idle = _idle.get(factory)
     if idle is None:
         idle = _idle.setdefault(factory, [])
-    try:
-        session = idle.pop()
-    except IndexError:
-        session = factory()
+    session = idle.pop() if idle else _new_session(factory)
     try:
         yield session
         if not read_mostly or _wrote(session):
@@ -38,9 +39,23 @@ def unit_of_work(factory: sessionmaker[Session], *, read_mostly: bool = False) -
         session.rollback()
         raise
     finally:
-        session.close()  # returns the connection; the pool's reset rolls back whatever is still open
-        if len(idle) < _MAX_IDLE:
-            idle.append(session)
+        session.close()  # ends the transaction; a pooled connection goes back to the pool
+        _release(idle, session)
+
+
+def _new_session(factory: sessionmaker[Session]) -> Session:
+    engine = factory.kw["bind"]
+    if engine.dialect.name == "sqlite":
+        return factory(bind=engine.connect())
+    return factory()
+
+
+def _release(idle: list[Session], session: Session) -> None:
+    held = session.bind if isinstance(session.bind, Connection) else None
+    if len(idle) < _MAX_IDLE and not (held is not None and (held.invalidated or held.closed)):
+        idle.append(session)
+    elif held is not None:
+        held.close()  # back to the pool (an invalidated connection is discarded there)
 
 
 def _wrote(session: Session) -> bool:

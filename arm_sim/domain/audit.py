@@ -7,12 +7,13 @@ from typing import Any
 from sqlalchemy import select
 
 from arm_sim.core import ids
-from arm_sim.db.models import Event, Resource, RoleAssignment, ServicePrincipal
+from arm_sim.db.models import Event, Resource, RoleAssignment, ServicePrincipal, Vault
 from arm_sim.domain import managed_identities
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
 
 UAI_TYPE = "microsoft.managedidentity/userassignedidentities"
+VAULT_TYPE = "microsoft.keyvault/vaults"
 
 
 def _deleted_at(ctx: Ctx, principal_id: str) -> str | None:
@@ -29,6 +30,28 @@ def orphaned_role_assignments(ctx: Ctx) -> list[dict[str, Any]]:
             out.append({"kind": "roleAssignment", "id": ra.id, "scope": ra.scope, "principalId": ra.principal_id,
                         "roleDefinitionId": ra.role_definition_id, "principalDeletedAt": _deleted_at(ctx,
                                                                                                      ra.principal_id)})
+    return out
+
+
+def orphaned_access_policies(ctx: Ctx) -> list[dict[str, Any]]:
+    """Key Vault access-policy entries naming a principal that no longer exists, in active vaults and in
+    soft-deleted ones (recover brings their policies back)."""
+    known = {oid.lower() for oid in ctx.session.scalars(select(ServicePrincipal.object_id))}
+    holders: list[tuple[str, str, str, dict[str, Any]]] = [
+        (row.id, row.name, "active", row.properties or {})
+        for row in ctx.session.scalars(select(Resource).where(Resource.type_key == VAULT_TYPE).order_by(Resource.key))]
+    holders += [(v.resource_id, (v.snapshot or {}).get("name") or v.name, "deleted",
+                 (v.snapshot or {}).get("properties") or {})
+                for v in ctx.session.scalars(select(Vault).where(Vault.state == "deleted").order_by(Vault.name))]
+    out = []
+    for vault_id, vault_name, state, props in holders:
+        for entry in props.get("accessPolicies") or []:
+            object_id = str(entry.get("objectId", ""))
+            if object_id.lower() not in known:
+                out.append({"kind": "accessPolicy", "vault": vault_id, "vaultName": vault_name, "vaultState": state,
+                            "objectId": object_id, "tenantId": entry.get("tenantId"),
+                            "permissions": entry.get("permissions") or {},
+                            "principalDeletedAt": _deleted_at(ctx, object_id.lower())})
     return out
 
 
@@ -57,6 +80,7 @@ def expired_credentials(ctx: Ctx) -> list[dict[str, Any]]:
 def report(ctx: Ctx) -> dict[str, list[dict[str, Any]]]:
     return {
         "orphanedRoleAssignments": orphaned_role_assignments(ctx),
+        "orphanedAccessPolicies": orphaned_access_policies(ctx),
         "danglingUserAssignedIdentities": dangling_identity_references(ctx),
         "expiredCredentials": expired_credentials(ctx),
     }

@@ -20,15 +20,18 @@ class Runtime:
     sessions: sessionmaker[Session]
 
     @contextmanager
-    def unit(self, *, read_mostly: bool = False) -> Iterator[Ctx]:
+    def unit(self, *, read_mostly: bool = False, correlation_id: str | None = None) -> Iterator[Ctx]:
         """One transaction: commits when the block ends normally, rolls back on any exception.
 
         `read_mostly` is for GET/HEAD: a unit that wrote nothing skips its COMMIT (see `unit_of_work`).
+        `correlation_id`: the request's, when there is one (else the context makes a fresh id).
         """
         ctx: Ctx | None = None
         try:
             with unit_of_work(self.sessions, read_mostly=read_mostly) as session:
-                ctx = Ctx(session=session, settings=self.settings, now=clock.now(session))
+                now = clock.now(session)
+                ctx = (Ctx(session=session, settings=self.settings, now=now) if correlation_id is None
+                       else Ctx(session=session, settings=self.settings, now=now, correlation_id=correlation_id))
                 yield ctx
                 session.add_all(ctx.durable_events)
         except Exception:

@@ -13,9 +13,11 @@ Interface for the data plane (hosts/keyvault, domain/vault_secrets, vault_keys, 
 from __future__ import annotations
 
 import importlib
+import uuid
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm.attributes import flag_modified
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
@@ -104,6 +106,33 @@ def vault_uri(ctx: Ctx, vault: Vault) -> str:
     return f"https://{ctx.settings.public_host}:{vault.port}/"
 
 
+def set_access_policies(ctx: Ctx, vault: Vault, policies: list[dict[str, Any]], operation: str) -> dict[str, Any]:
+    """Store a new access-policy list on the active vault's resource row (accessPolicies/{add|replace|remove});
+    returns the vault's properties."""
+    row = vault_row(ctx, vault)
+    if row is None:
+        raise DomainError(404, "ResourceNotFound", f"The vault '{vault.name}' was not found.")
+    props = dict(row.properties)
+    props["accessPolicies"] = policies
+    row.properties, row.etag, row.changed_at = props, f'"{uuid.uuid4()}"', ctx.now
+    row.changed_by = ctx.caller.client_id if ctx.caller else None
+    flag_modified(row, "properties")
+    events.record(ctx, "vault.accessPolicies." + operation, row.id, entries=len(policies))
+    return props
+
+
+def latest_secrets(ctx: Ctx, vault: Vault, name: str | None = None) -> list[VaultSecret]:
+    """The current (newest, not deleted) version of each secret in the vault — or of `name` only — for the ARM
+    `vaults/secrets` view. Read-only: the data plane (domain/vault_secrets) owns these rows."""
+    q = select(VaultSecret).where(VaultSecret.vault_name == vault.name, VaultSecret.deleted_at.is_(None))
+    if name is not None:
+        q = q.where(VaultSecret.name_key == name.lower())
+    newest: dict[str, VaultSecret] = {}
+    for row in ctx.session.scalars(q.order_by(VaultSecret.created_at, VaultSecret.id)):
+        newest[row.name_key] = row
+    return [newest[k] for k in sorted(newest)]
+
+
 # --- life cycle (the management plane's side) ----------------------------------------------------------------
 
 def _conflict(name: str, deleted: bool) -> DomainError:
@@ -120,17 +149,17 @@ def _conflict(name: str, deleted: bool) -> DomainError:
                        "purged after being placed in a recoverable state.")
 
 
-def check_available(ctx: Ctx, name: str, resource_id: str, *, recovering: bool = False) -> Vault | None:
-    """Raise 409 unless `name` is free for the vault `resource_id`; return its existing row (this vault's)."""
+def name_conflict(ctx: Ctx, name: str) -> DomainError | None:
+    """The 409 a new vault of this name would get (taken by an active vault, or in deleted state), or None."""
     row = vault_by_name(ctx, name)
-    if row is None:
-        return None
-    if row.state == DELETED:
-        if recovering:
-            return row
-        raise _conflict(name, deleted=True)
-    if row.resource_key != ids.key(resource_id):
-        raise _conflict(name, deleted=False)
+    return None if row is None else _conflict(name, deleted=row.state == DELETED)
+
+
+def check_available(ctx: Ctx, name: str, resource_id: str) -> Vault | None:
+    """Raise 409 unless `name` is free for the vault `resource_id`; return its existing (active) row."""
+    row = vault_by_name(ctx, name)
+    if row is not None and (row.state == DELETED or row.resource_key != ids.key(resource_id)):
+        raise _conflict(name, deleted=row.state == DELETED)
     return row
 
 
@@ -189,7 +218,9 @@ def purge(ctx: Ctx, vault: Vault, reason: str = "purge") -> None:
     """Remove the vault for good: its secrets and keys, its name and its port."""
     ctx.session.execute(delete(VaultSecret).where(VaultSecret.vault_name == vault.name))
     ctx.session.execute(delete(VaultKey).where(VaultKey.vault_name == vault.name))
-    events.record(ctx, "vault.purged", vault.resource_id, reason=reason, port=vault.port)
+    # a lazy purge runs at the first vault operation after the date: the event keeps the scheduled date too
+    events.record(ctx, "vault.purged", vault.resource_id, reason=reason, port=vault.port,
+                  scheduledPurgeAt=vault.scheduled_purge_at)
     ctx.session.delete(vault)
     ctx.session.flush()
 

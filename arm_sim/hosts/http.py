@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.requests import Request
@@ -28,7 +29,11 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def bearer(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
+    return parse_bearer(request.headers.get("authorization"))
+
+
+def parse_bearer(auth: str | None) -> str | None:
+    """The token of an `Authorization: Bearer …` value: None when absent, "" when malformed."""
     if not auth:
         return None
     scheme, _, token = auth.partition(" ")
@@ -36,8 +41,11 @@ def bearer(request: Request) -> str | None:
 
 
 def query(request: Request) -> dict[str, str]:
-    """Query parameters with percent-encoded keys decoded (the JS SDK sends `api%2Dversion`)."""
-    return {k: v for k, v in request.query_params.multi_items()}
+    """Query parameters with percent-encoded keys decoded (the JS SDK sends `api%2Dversion`); the last wins.
+
+    Parsed as Starlette's QueryParams would be, without building the multi-dict.
+    """
+    return dict(parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True))
 
 
 async def read_json(request: Request) -> tuple[Any, str | None]:

@@ -71,9 +71,10 @@ class Provider:
         return None
 
     def provider_call(self, ctx: Ctx, method: str, subscription_id: str, segments: tuple[str, ...], body: Any,
-                      api_version: str) -> tuple[int, Any] | None:
+                      api_version: str) -> tuple[int, Any] | ActionResult | None:
         """`/subscriptions/{s}/providers/{namespace}/{segments…}` that is not a stored resource (e.g.
-        checkNameAvailability, deletedVaults). Returns (status, body) or None when not handled."""
+        checkNameAvailability, deletedVaults). Returns (status, body), an ActionResult for long-running
+        ones, or None when not handled."""
         return None
 
     def virtual_list(self, ctx: Ctx, path: ArmPath, query: dict[str, str]) -> list[Doc] | None:

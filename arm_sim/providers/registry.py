@@ -6,6 +6,7 @@ from arm_sim.providers.authorization import AuthorizationProvider
 from arm_sim.providers.base import Provider
 from arm_sim.providers.compute import ComputeProvider
 from arm_sim.providers.generic import GenericProvider
+from arm_sim.providers.keyvault import KeyVaultProvider
 from arm_sim.providers.managed_identity import ManagedIdentityProvider
 from arm_sim.providers.web import WebProvider
 
@@ -14,6 +15,7 @@ PROVIDERS: tuple[Provider, ...] = (
     AuthorizationProvider(),
     ComputeProvider(),
     WebProvider(),
+    KeyVaultProvider(),
     GenericProvider(),
 )
 

@@ -34,6 +34,8 @@ def action_and_scope(call: Call) -> tuple[str, str] | None:
             return None  # provider metadata and operation polling
         if segs in (["register"], ["unregister"]):
             return f"{last.namespace}/{segs[0]}/action", a.scope_id
+        if segs == ["checknameavailability"]:
+            return f"{last.namespace}/checkNameAvailability/read", a.scope_id
     if a.is_collection:
         if m == "POST":  # an action on a resource: {type}/{action}/action at the resource
             resource = ids.ArmPath(a.subscription, a.resource_group,

@@ -16,6 +16,7 @@ from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm import authorize, groups, lro, resources, subscriptions
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.http import json_response
+from arm_sim.providers.base import ActionResult
 from arm_sim.resources import service
 
 _API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-(preview|beta|alpha|privatepreview))?$", re.IGNORECASE)
@@ -72,6 +73,10 @@ def dispatch(ctx: Ctx, call: Call) -> Response:
         if a.resource_group is None and len(a.parts) == 1:
             handled = service.provider_call(ctx, a.parts[0].namespace, m, a.subscription, a.parts[0].segments,
                                             call.body, call.api_version)
+            if isinstance(handled, ActionResult):
+                target = {"type": f"{a.parts[0].namespace}/{a.parts[0].segments[0]}", "id": a.id,
+                          "location": a.parts[0].segments[1] if len(a.parts[0].segments) > 1 else ""}
+                return lro.action(ctx, call, target, handled)
             if handled is not None:
                 status, body = handled
                 return json_response(body, status) if body is not None else Response(status_code=status)

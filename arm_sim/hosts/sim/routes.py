@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from arm_sim import __version__
 from arm_sim.core.errors import AuthenticationError, DomainError, bad_request
-from arm_sim.domain import clock, directory, events, identity_endpoints, managed_identities, tenancy
+from arm_sim.domain import clock, directory, events, identity_endpoints, managed_identities, tenancy, vaults
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts.arm import errors
@@ -65,6 +65,7 @@ def _advance(ctx: Ctx, body: Any, query: dict[str, str]) -> dict[str, object]:
     ctx.now = clock.now(ctx.session)
     events.record(ctx, "clock.advanced", "/_sim/clock", by=str(text), fromEpoch=before, toEpoch=ctx.now)
     managed_identities.sweep(ctx)  # certificates roll (45 days) or expire (90) as the clock passes those ages
+    vaults.purge_expired(ctx)  # soft-deleted vaults past retention are purged
     return clock.state(ctx.session)
 
 

@@ -1,0 +1,157 @@
+"""Who may do what on a vault's data plane: access policies, or Azure RBAC when the vault says so.
+
+Access-policy mode: an entry whose objectId (and tenantId, and applicationId for a compound identity) matches
+the token must hold the operation's permission (`all` holds every one; names compare case-insensitively).
+RBAC mode (`enableRbacAuthorization`): access policies are ignored; role assignments at the object, the vault or
+above must grant the operation's data action (Owner/Contributor hold no dataActions, so they do not).
+Every decision is an event with its reason; refusals use Key Vault's own 403 bodies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from arm_sim.db.models import Vault
+from arm_sim.domain import events, rbac, vaults
+from arm_sim.domain.context import Ctx
+from arm_sim.domain.vault_secrets import VaultError
+
+KV = "Microsoft.KeyVault/vaults"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A data-plane operation: its access-policy permission and its RBAC data action."""
+
+    family: str  # secrets | keys
+    permission: str  # as in Azure's permission lists (get, list, set, wrapKey …)
+    data_action: str
+
+
+def _op(family: str, permission: str, action: str) -> Operation:
+    return Operation(family, permission, f"{KV}/{family}/{action}")
+
+
+# Mapping: Azure's access policy -> RBAC comparison (Azure/KeyVault-AccessPolicyToRBAC-CompareTool); the
+# operation docs say which permission each call needs (e.g. Get Deleted Secret: secrets/get).
+SECRET_OPS = {
+    "get": _op("secrets", "get", "getSecret/action"),
+    "list": _op("secrets", "list", "readMetadata/action"),
+    "set": _op("secrets", "set", "setSecret/action"),
+    "update": _op("secrets", "set", "update/action"),
+    "delete": _op("secrets", "delete", "delete"),
+    "getDeleted": _op("secrets", "get", "readMetadata/action"),
+    "listDeleted": _op("secrets", "list", "readMetadata/action"),
+    "recover": _op("secrets", "recover", "recover/action"),
+    "purge": _op("secrets", "purge", "purge/action"),
+    "backup": _op("secrets", "backup", "backup/action"),
+    "restore": _op("secrets", "restore", "restore/action"),
+}
+KEY_OPS = {
+    "create": _op("keys", "create", "create/action"),
+    "import": _op("keys", "import", "import/action"),
+    "get": _op("keys", "get", "read"),
+    "list": _op("keys", "list", "read"),
+    "update": _op("keys", "update", "update/action"),
+    "delete": _op("keys", "delete", "delete"),
+    "getDeleted": _op("keys", "get", "read"),
+    "listDeleted": _op("keys", "list", "read"),
+    "recover": _op("keys", "recover", "recover/action"),
+    "purge": _op("keys", "purge", "purge/action"),
+    "backup": _op("keys", "backup", "backup/action"),
+    "restore": _op("keys", "restore", "restore/action"),
+    "encrypt": _op("keys", "encrypt", "encrypt/action"),
+    "decrypt": _op("keys", "decrypt", "decrypt/action"),
+    "wrapKey": _op("keys", "wrapKey", "wrap/action"),
+    "unwrapKey": _op("keys", "unwrapKey", "unwrap/action"),
+    "sign": _op("keys", "sign", "sign/action"),
+    "verify": _op("keys", "verify", "verify/action"),
+}
+
+
+def caller_text(claims: dict[str, Any]) -> str:
+    appid = claims.get("appid") or claims.get("azp") or ""
+    return f"appid={appid};oid={claims.get('oid', '')};iss={claims.get('iss', '')}"
+
+
+def _policy_grants(entry: dict[str, Any], family: str, permission: str) -> bool:
+    granted = {str(p).lower() for p in ((entry.get("permissions") or {}).get(family) or [])}
+    return "all" in granted or permission.lower() in granted
+
+
+def _matches(entry: dict[str, Any], claims: dict[str, Any]) -> bool:
+    oid, tid = str(claims.get("oid", "")).lower(), str(claims.get("tid", "")).lower()
+    groups = {str(g).lower() for g in (claims.get("groups") or [])}
+    if str(entry.get("tenantId", "")).lower() != tid:
+        return False
+    object_id = str(entry.get("objectId", "")).lower()
+    if object_id != oid and object_id not in groups:
+        return False
+    app = entry.get("applicationId")  # compound identity: this user through this application only
+    return not app or str(app).lower() == str(claims.get("appid") or claims.get("azp") or "").lower()
+
+
+def _decide_policies(ctx: Ctx, vault: Vault, claims: dict[str, Any], op: Operation) -> tuple[bool, str]:
+    matching = [e for e in vaults.access_policies(ctx, vault) if _matches(e, claims)]
+    if not matching:
+        return False, "no access policy entry names this principal"
+    for e in matching:
+        if _policy_grants(e, op.family, op.permission):
+            return True, f"access policy for objectId {e.get('objectId')} grants {op.family} {op.permission}"
+    held = sorted({str(p) for e in matching for p in ((e.get("permissions") or {}).get(op.family) or [])})
+    return False, f"access policy entry holds {op.family} {held or 'nothing'}, not {op.permission}"
+
+
+def scope_of(vault: Vault, family: str, name: str | None) -> str:
+    """RBAC scope: the object under its vault (`{vault id}/secrets/{name}`), or the vault for collection calls."""
+    return f"{vault.resource_id}/{family}/{name}" if name else vault.resource_id
+
+
+def authorize(ctx: Ctx, vault: Vault, claims: dict[str, Any], op: Operation, name: str | None = None) -> None:
+    """Allow (recording why) or raise Key Vault's 403 (recorded as a refusal that survives the rollback)."""
+    doc = vaults.vault_document(ctx, vault)
+    vault_text = f"{doc.get('name', vault.name)};location={vault.location}"
+    oid = str(claims.get("oid", ""))
+    scope = scope_of(vault, op.family, name)
+    if vaults.rbac_enabled(ctx, vault):
+        decision = rbac.decide(ctx, oid, op.data_action, scope, data=True)
+        allowed, reason, mode = decision.allowed, decision.reason(), "rbac"
+        if not allowed and ctx.settings.rbac != "enforce":  # ARM_SIM_RBAC=audit|off: RBAC decides nothing
+            details = {"host": "keyvault", "principalId": oid, "vault": vault.resource_id, "mode": "rbac",
+                       "action": op.data_action, "scope": scope, "reason": reason,
+                       "rbacSetting": ctx.settings.rbac}
+            if ctx.settings.rbac == "audit":
+                events.record_refusal(ctx, "access.audited", scope, **details)
+            events.record(ctx, "access.allowed", scope, **dict(details, reason=f"ARM_SIM_RBAC={ctx.settings.rbac}"))
+            return
+    else:
+        allowed, reason = _decide_policies(ctx, vault, claims, op)
+        mode = "accessPolicy"
+    details = {"host": "keyvault", "principalId": oid, "vault": vault.resource_id, "mode": mode,
+               "permission": f"{op.family}/{op.permission}", "action": op.data_action, "scope": scope,
+               "reason": reason}
+    if allowed:
+        events.record(ctx, "access.allowed", scope, **details)
+        return
+    events.record_refusal(ctx, "access.denied", scope, **details)
+    if mode == "rbac":
+        raise VaultError(
+            403, "Forbidden",
+            "Caller is not authorized to perform action on resource.\r\n"
+            "If role assignments, deny assignments or role definitions were changed recently, please observe "
+            "propagation time.\r\n"
+            f"Caller: {caller_text(claims)}\r\n"
+            f"Action: '{op.data_action}'\r\n"
+            f"Resource: '{scope.lower()}'\r\n"
+            "Assignment: (not found)\r\n"
+            "DenyAssignmentId: null\r\n"
+            "DecisionReason: null \r\n"
+            f"Vault: {vault_text}\r\n",
+            inner="ForbiddenByRbac")
+    raise VaultError(
+        403, "Forbidden",
+        f"The user, group or application '{caller_text(claims)}' does not have {op.family} {op.permission} "
+        f"permission on key vault '{vault_text}'. For help resolving this issue, please see "
+        "https://go.microsoft.com/fwlink/?linkid=2125287",
+        inner="AccessDenied")

@@ -1,0 +1,104 @@
+"""Microsoft.KeyVault, the management plane: vaults (global names, one data-plane port each, soft delete,
+recover, purge), access policies and the `vaults/secrets` child resource.
+
+The vault's ARM row holds its properties; `domain.vaults` keeps the global name, the port and the soft-delete
+state, which outlive the row until purge. Deleting a principal never touches access policies (orphans stay,
+as in Azure; `/_sim/audit` lists them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arm_sim.core import ids
+from arm_sim.core.errors import bad_request
+from arm_sim.domain import vaults
+from arm_sim.domain.context import Ctx
+from arm_sim.providers import keyvault_deleted, keyvault_policies, keyvault_secrets, keyvault_vaults
+from arm_sim.providers.base import Doc, Provider
+
+VAULTS = "microsoft.keyvault/vaults"
+ACCESS_POLICIES = VAULTS + "/accesspolicies"
+SECRETS = VAULTS + "/secrets"
+
+
+class KeyVaultProvider(Provider):
+    namespace = "Microsoft.KeyVault"
+
+    # --- vaults ---------------------------------------------------------------------------------------------
+    def validate(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
+        if path.resource_type.lower() == VAULTS:
+            vaults.purge_expired(ctx)  # retention runs on the simulated clock: free names and ports first
+            keyvault_vaults.prepare(ctx, path, doc, before)
+
+    def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> None:
+        if after["type"].lower() != VAULTS:
+            return
+        props = after["properties"]
+        vault = vaults.vault_by_name(ctx, after["name"])
+        if vault is None:
+            subscription = ids.parse(after["id"]).subscription or ""
+            vault = vaults.create(ctx, after["name"], after["id"], subscription, after["location"],
+                                  props["tenantId"])
+        elif vault.state == vaults.DELETED:  # validate allowed this only for createMode recover
+            vaults.recover(ctx, vault, after["id"])
+        props["vaultUri"] = vaults.vault_uri(ctx, vault)
+        vaults.sync(vault, props, props["tenantId"], after["location"])
+
+    def on_delete(self, ctx: Ctx, doc: Doc) -> None:
+        if doc["type"].lower() != VAULTS:
+            return
+        vault = vaults.vault_by_name(ctx, doc["name"])
+        if vault is None or vault.state != vaults.ACTIVE or vault.resource_key != ids.key(doc["id"]):
+            return
+        if doc["properties"].get("enableSoftDelete", True) is False:
+            vaults.purge(ctx, vault, reason="deleted with soft delete disabled")
+        else:
+            vaults.soft_delete(ctx, vault, doc)
+
+    # --- access policies and secrets (answered without rows of their own) ---------------------------------
+    def virtual_put(self, ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> tuple[Doc, bool] | None:
+        kind = path.resource_type.lower()
+        if kind == ACCESS_POLICIES:
+            return self._update_access_policy(ctx, path, body), False
+        if kind == SECRETS:
+            vaults.purge_expired(ctx)
+            return keyvault_secrets.put(ctx, path, body)
+        return None
+
+    def _update_access_policy(self, ctx: Ctx, path: ids.ArmPath, body: dict[str, Any]) -> Doc:
+        operation = path.name.lower()
+        if operation not in keyvault_policies.OPERATIONS:
+            raise bad_request("BadRequest", f"The access policy operation '{path.name}' is invalid: use 'add', "
+                              "'replace' or 'remove'.")
+        vault = keyvault_secrets.vault_of(ctx, path)
+        props = body.get("properties")
+        if not isinstance(props, dict) or props.get("accessPolicies") is None:
+            raise bad_request("BadRequest", "The parameter accessPolicies is not specified.")
+        tenant = vaults.properties(ctx, vault).get("tenantId") or vault.tenant_id
+        given = keyvault_policies.normalize(props["accessPolicies"], tenant)
+        merged = keyvault_policies.apply(operation, vaults.access_policies(ctx, vault), given)
+        vaults.set_access_policies(ctx, vault, merged, operation)
+        return {"id": f"{path.parent_id}/accessPolicies/{operation}", "name": operation,
+                "type": "Microsoft.KeyVault/vaults/accessPolicies", "properties": {"accessPolicies": merged}}
+
+    def virtual_get(self, ctx: Ctx, path: ids.ArmPath) -> Doc | None:
+        kind = path.resource_type.lower()
+        if kind == SECRETS:
+            return keyvault_secrets.get(ctx, path)
+        if kind == VAULTS:
+            vaults.purge_expired(ctx)
+        return None
+
+    def virtual_list(self, ctx: Ctx, path: ids.ArmPath, query: dict[str, str]) -> list[Doc] | None:
+        kind = path.resource_type.lower()
+        if kind == SECRETS:
+            return keyvault_secrets.list_(ctx, path)
+        if kind == VAULTS:
+            vaults.purge_expired(ctx)
+        return None
+
+    # --- subscription-level endpoints ------------------------------------------------------------------------
+    def provider_call(self, ctx: Ctx, method: str, subscription_id: str, segments: tuple[str, ...], body: Any,
+                      api_version: str) -> tuple[int, Any] | None:
+        return keyvault_deleted.call(ctx, method, subscription_id, segments, body)

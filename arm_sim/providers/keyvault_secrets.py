@@ -1,0 +1,95 @@
+"""`Microsoft.KeyVault/vaults/secrets` as an ARM child resource (templates create secrets this way).
+
+The secret lives in the data plane's store only (domain.vault_secrets): a PUT sets a new version there, GET and
+list read the current version back, so ARM and the vault's own endpoint never disagree. `value` is never
+returned, as in Azure.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from arm_sim.core import ids
+from arm_sim.core.errors import bad_request, not_found
+from arm_sim.db.models import Vault, VaultSecret
+from arm_sim.domain import vault_secrets, vaults
+from arm_sim.domain.context import Ctx
+from arm_sim.providers.base import Doc
+
+SECRET_TYPE = "Microsoft.KeyVault/vaults/secrets"
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9-]{1,127}$")
+
+
+def vault_of(ctx: Ctx, path: ids.ArmPath) -> Vault:
+    """The active vault a `vaults/{v}/…` path names (the ARM host already checked the parent row exists)."""
+    vault = vaults.vault_by_name(ctx, path.parts[-1].names[0])
+    if vault is None or vault.state != vaults.ACTIVE or vault.resource_key != ids.key(path.parent_id):
+        raise not_found("ParentResourceNotFound", "Can not perform requested operation on nested resource. Parent "
+                        f"resource '{path.parts[-1].names[0]}' not found.")
+    return vault
+
+
+def _epoch(value: Any, field: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise bad_request("BadRequest", f"An invalid value was provided for 'attributes.{field}'.")
+    return float(value)
+
+
+def doc(ctx: Ctx, vault: Vault, vault_id: str, row: VaultSecret) -> Doc:
+    base = vaults.vault_uri(ctx, vault).rstrip("/")
+    attributes: dict[str, Any] = {"enabled": row.enabled, "created": int(row.created_at),
+                                  "updated": int(row.updated_at)}
+    if row.not_before is not None:
+        attributes["nbf"] = int(row.not_before)
+    if row.expires is not None:
+        attributes["exp"] = int(row.expires)
+    props: dict[str, Any] = {"attributes": attributes, "secretUri": f"{base}/secrets/{row.name}",
+                             "secretUriWithVersion": f"{base}/secrets/{row.name}/{row.version}"}
+    if row.content_type is not None:
+        props = {"contentType": row.content_type, **props}
+    return {"id": f"{vault_id}/secrets/{row.name}", "name": row.name, "type": SECRET_TYPE,
+            "location": vault.location, "tags": dict(row.tags or {}), "properties": props}
+
+
+def put(ctx: Ctx, path: ids.ArmPath, body: dict[str, Any]) -> tuple[Doc, bool]:
+    vault = vault_of(ctx, path)
+    name = path.name
+    if not _SECRET_NAME.match(name):
+        raise bad_request("BadRequest", f"The secret name '{name}' is invalid: use 1-127 letters, digits and "
+                          "hyphens.")
+    props = body.get("properties")
+    if not isinstance(props, dict) or not isinstance(props.get("value"), str):
+        raise bad_request("BadRequest", "The parameter properties.value is not specified.")
+    attrs = props.get("attributes") or {}
+    if not isinstance(attrs, dict) or not isinstance(attrs.get("enabled", True), bool):
+        raise bad_request("BadRequest", "An invalid value was provided for 'attributes'.")
+    content_type = props.get("contentType")
+    if content_type is not None and not isinstance(content_type, str):
+        raise bad_request("BadRequest", "An invalid value was provided for 'contentType'.")
+    tags = body.get("tags") or {}
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise bad_request("InvalidTag", "The tags must be an object whose values are strings.")
+    created = not vaults.latest_secrets(ctx, vault, name)
+    vault_secrets.set_secret(ctx, vault, name, props["value"], content_type=content_type, tags=tags,
+                             enabled=attrs.get("enabled", True), not_before=_epoch(attrs.get("nbf"), "nbf"),
+                             expires=_epoch(attrs.get("exp"), "exp"))
+    ctx.session.flush()
+    return get(ctx, path, vault), created
+
+
+def get(ctx: Ctx, path: ids.ArmPath, vault: Vault | None = None) -> Doc:
+    vault = vault or vault_of(ctx, path)
+    rows = vaults.latest_secrets(ctx, vault, path.name)
+    if not rows:
+        raise not_found("ResourceNotFound", f"The Resource 'Microsoft.KeyVault/vaults/{vault.name}/secrets/"
+                        f"{path.name}' under resource group '{path.resource_group}' was not found. For more details "
+                        "please go to https://aka.ms/ARMResourceNotFoundFix")
+    return doc(ctx, vault, path.parent_id, rows[0])
+
+
+def list_(ctx: Ctx, path: ids.ArmPath) -> list[Doc]:
+    vault = vault_of(ctx, path)
+    return [doc(ctx, vault, path.parent_id, row) for row in vaults.latest_secrets(ctx, vault)]

@@ -1,0 +1,95 @@
+"""The cheap read path stays exact: read-mostly units still commit what they write, reused sessions carry
+nothing over, the clock moved by another process is seen by the very next unit, and HotSelect reads what
+SQLAlchemy reads (on SQLite and, with ARM_SIM_TEST_DATABASE_URL, on PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import bindparam, func, insert, select
+
+from arm_sim.core.settings import Settings
+from arm_sim.db.engine import HotSelect, make_engine, make_sessionmaker
+from arm_sim.db.migrate import upgrade
+from arm_sim.db.models import Event
+from arm_sim.domain import clock, events
+from arm_sim.domain.runtime import Runtime
+from arm_sim.hosts.http import dumps
+from tests.simserver import fresh_database_url
+
+EVENTS = Event.__table__
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Iterator[Runtime]:
+    url = fresh_database_url() or f"sqlite:///{tmp_path / 'uow.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield Runtime(Settings(home=tmp_path, database_url=url), make_sessionmaker(engine))
+    engine.dispose()
+
+
+def _count(rt: Runtime, kind: str) -> int:
+    with rt.unit() as ctx:
+        return ctx.session.scalar(select(func.count()).select_from(EVENTS).where(EVENTS.c.kind == kind)) or 0
+
+
+def test_a_read_mostly_unit_commits_whatever_it_writes(rt: Runtime) -> None:
+    with rt.unit(read_mostly=True) as ctx:  # pending at the end
+        events.record(ctx, "uow.pending", "/x")
+    with rt.unit(read_mostly=True) as ctx:  # flushed in the middle, nothing pending at the end
+        events.record(ctx, "uow.flushed", "/x")
+        ctx.session.flush()
+    with rt.unit(read_mostly=True) as ctx:  # Core DML, never seen by the ORM
+        ctx.session.execute(insert(EVENTS).values(at=ctx.now, kind="uow.core", subject="/x", details={}))
+    assert [_count(rt, k) for k in ("uow.pending", "uow.flushed", "uow.core")] == [1, 1, 1]
+
+
+def test_a_failed_unit_leaves_nothing_behind_for_the_next(rt: Runtime) -> None:
+    with pytest.raises(RuntimeError), rt.unit(read_mostly=True) as ctx:
+        events.record(ctx, "uow.failed", "/x")
+        ctx.session.flush()
+        raise RuntimeError("boom")
+    for read_mostly in (True, False, True):
+        with rt.unit(read_mostly=read_mostly) as ctx:
+            assert not ctx.session.new and not ctx.session.identity_map
+    assert _count(rt, "uow.failed") == 0
+
+
+def test_the_clock_moved_by_another_process_is_read_by_the_very_next_unit(rt: Runtime) -> None:
+    other_engine = make_engine(rt.settings.db_url)  # another process: its own engine and connections
+    other = Runtime(rt.settings, make_sessionmaker(other_engine))
+    try:
+        with rt.unit(read_mostly=True) as ctx:
+            before = ctx.now
+        with other.unit() as ctx:
+            clock.advance(ctx.session, 30 * 86400)
+        with rt.unit(read_mostly=True) as ctx:
+            assert ctx.now >= before + 30 * 86400
+        with other.unit() as ctx:
+            frozen = clock.freeze(ctx.session)
+        with rt.unit(read_mostly=True) as ctx:
+            assert ctx.now == frozen
+    finally:
+        other_engine.dispose()
+
+
+def test_hot_select_reads_what_sqlalchemy_reads(rt: Runtime) -> None:
+    hot = HotSelect(select(EVENTS).where(EVENTS.c.subject == bindparam("subject")))
+    details = {"nested": {"list": [1, 2.5, None, "é"]}, "big": 2**70}
+    with rt.unit() as ctx:
+        ctx.session.execute(insert(EVENTS).values(at=1.5, kind="uow.hot", subject="/hot", details=details))
+    with rt.unit(read_mostly=True) as ctx:
+        conn = ctx.session.connection()
+        row = hot.first(conn, {"subject": "/hot"})
+        assert row is not None and tuple(row) == tuple(conn.execute(hot.stmt, {"subject": "/hot"}).one())
+        assert (row.kind, row.actor, row.details) == ("uow.hot", None, details)
+        assert hot.first(conn, {"subject": "/missing"}) is None
+
+
+def test_json_responses_render_what_the_stdlib_would() -> None:
+    for body in ({"a": [1, 2.5, None, True, "é"], "b": {}}, {"big": 2**70}, {"lone": "\ud800"}, {1: "x"}):
+        assert json.loads(dumps(body)) == json.loads(json.dumps(body))
