@@ -17,13 +17,13 @@ def _rg(sim: Sim, name: str) -> str:
 
 def test_generic_resource_crud_with_the_sdk(sim: Sim, rg_name: str) -> None:
     rm = sim.resource_client()
-    rid = f"{_rg(sim, rg_name)}/providers/Microsoft.Storage/storageAccounts/st1"
+    rid = f"{_rg(sim, rg_name)}/providers/Microsoft.Cache/redis/st1"
     created = rm.resources.begin_create_or_update_by_id(rid, V, {
         "location": "eastus", "tags": {"a": "1"}, "sku": {"name": "Standard_LRS"}, "kind": "StorageV2",
         "properties": {"minimumTlsVersion": "TLS1_2", "nested": {"x": 1, "y": 2}}}).result()
-    assert created.id == rid and created.type == "Microsoft.Storage/storageAccounts" and created.name == "st1"
+    assert created.id == rid and created.type == "Microsoft.Cache/redis" and created.name == "st1"
     assert created.properties["provisioningState"] == "Succeeded" and created.sku.name == "Standard_LRS"
-    got = rm.resources.get_by_id(rid.replace("storageAccounts", "STORAGEACCOUNTS"), V)
+    got = rm.resources.get_by_id(rid.replace("redis", "REDIS"), V)
     assert got.id == rid and got.kind == "StorageV2" and got.tags == {"a": "1"}
     patched = rm.resources.begin_update_by_id(rid, V, {"tags": {"b": "2"},
                                                        "properties": {"nested": {"x": None, "z": 3}}}).result()
@@ -37,7 +37,7 @@ def test_generic_resource_crud_with_the_sdk(sim: Sim, rg_name: str) -> None:
         rm.resources.get_by_id(rid, V)
     assert e.value.error.code == "ResourceNotFound"
     assert e.value.error.message.startswith(
-        f"The Resource 'Microsoft.Storage/storageAccounts/st1' under resource group '{rg_name}' was not found.")
+        f"The Resource 'Microsoft.Cache/redis/st1' under resource group '{rg_name}' was not found.")
 
 
 def test_children_and_extension_resources(sim: Sim, rg_name: str) -> None:
@@ -69,7 +69,7 @@ def test_listing_filters_and_paging(sim: Sim, rg_name: str) -> None:
         rm.resources.begin_create_or_update_by_id(
             f"{rg}/providers/Microsoft.Web/serverfarms/plan{i}", V,
             {"location": "eastus", "tags": {"tier": "gold" if i % 2 else "silver"}, "properties": {}}).result()
-    rm.resources.begin_create_or_update_by_id(f"{rg}/providers/Microsoft.Storage/storageAccounts/other", V,
+    rm.resources.begin_create_or_update_by_id(f"{rg}/providers/Microsoft.Cache/redis/other", V,
                                               {"location": "eastus", "properties": {}}).result()
     plans = [r.name for r in rm.resources.list_by_resource_group(
         rg_name, filter="resourceType eq 'microsoft.web/serverfarms'")]
@@ -94,7 +94,7 @@ def test_listing_filters_and_paging(sim: Sim, rg_name: str) -> None:
 
 
 def test_etags_and_conditional_requests(sim: Sim, rg_name: str) -> None:
-    rid = f"{_rg(sim, rg_name)}/providers/Microsoft.Storage/storageAccounts/etagged"
+    rid = f"{_rg(sim, rg_name)}/providers/Microsoft.Cache/redis/etagged"
     url = f"{rid}?api-version={V}"
     with sim.http() as c:
         r = c.put(url, json={"location": "eastus", "properties": {}}, headers={"If-Match": "*"})
@@ -117,17 +117,17 @@ def test_etags_and_conditional_requests(sim: Sim, rg_name: str) -> None:
 def test_bad_resource_input(sim: Sim, rg_name: str) -> None:
     rg = _rg(sim, rg_name)
     with sim.http() as c:
-        r = c.put(f"{rg}/providers/Microsoft.Storage/storageAccounts/noloc?api-version={V}", json={"properties": {}})
+        r = c.put(f"{rg}/providers/Microsoft.Cache/redis/noloc?api-version={V}", json={"properties": {}})
         assert r.status_code == 400 and r.json()["error"]["code"] == "LocationRequired"
-        r = c.put(f"{rg}/providers/Microsoft.Storage/storageAccounts/bad%2A?api-version={V}",
+        r = c.put(f"{rg}/providers/Microsoft.Cache/redis/bad%2A?api-version={V}",
                   json={"location": "eastus"})
         assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidResourceName"
-        r = c.put(f"{rg}/providers/Microsoft.Storage/storageAccounts/s1?api-version={V}",
+        r = c.put(f"{rg}/providers/Microsoft.Cache/redis/s1?api-version={V}",
                   json={"location": "eastus", "tags": {"a": 1}})
         assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidTag"
-        r = c.patch(f"{rg}/providers/Microsoft.Storage/storageAccounts/missing?api-version={V}", json={"tags": {}})
+        r = c.patch(f"{rg}/providers/Microsoft.Cache/redis/missing?api-version={V}", json={"tags": {}})
         assert r.status_code == 404 and r.json()["error"]["code"] == "ResourceNotFound"
-        r = c.delete(f"{rg}/providers/Microsoft.Storage/storageAccounts/missing?api-version={V}")
+        r = c.delete(f"{rg}/providers/Microsoft.Cache/redis/missing?api-version={V}")
         assert r.status_code == 204
         r = c.put(f"/subscriptions/{sim.subscription}/resourceGroups/nope-{rg_name}/providers/Microsoft.Storage/"
                   f"storageAccounts/s1?api-version={V}", json={"location": "eastus"})

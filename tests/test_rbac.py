@@ -113,7 +113,7 @@ def test_enforcement_reader_then_contributor(sim: Sim, rg_name: str) -> None:
     rm.resource_groups.create_or_update(rg_name, {"location": "eastus"})
     rg = f"/subscriptions/{sim.subscription}/resourceGroups/{rg_name}"
     app, token = _app(sim)
-    res = f"{rg}/providers/Microsoft.Storage/storageAccounts/st1?api-version=2023-01-01"
+    res = f"{rg}/providers/Microsoft.Storage/storageAccounts/st{uuid.uuid4().hex[:10]}?api-version=2023-01-01"
     with httpx.Client(base_url=sim.url, verify=sim.ca, headers={"Authorization": f"Bearer {token}"}) as c:
         r = c.get(f"{rg}?api-version=2025-04-01")
         assert r.status_code == 403 and r.json()["error"]["code"] == "AuthorizationFailed"
@@ -158,7 +158,7 @@ def test_assigning_a_user_assigned_identity_needs_managed_identity_operator(sim:
         assert r.status_code == 201, r.text
     assert _assign(sim, rg, writer, app["servicePrincipalObjectId"]).status_code == 201
     body = {"location": "eastus", "identity": {"type": "UserAssigned", "userAssignedIdentities": {uai: {}}}}
-    res = f"{rg}/providers/Microsoft.Storage/storageAccounts/withid?api-version=2023-01-01"
+    res = f"{rg}/providers/Microsoft.Storage/storageAccounts/wid{uuid.uuid4().hex[:10]}?api-version=2023-01-01"
     with httpx.Client(base_url=sim.url, verify=sim.ca, headers={"Authorization": f"Bearer {token}"}) as c:
         r = c.put(res, json=body)
         assert r.status_code == 403 and r.json()["error"]["code"] == "LinkedAuthorizationFailed"
@@ -172,7 +172,7 @@ def test_orphans_stay_and_scoped_assignments_go_with_their_resource(sim: Sim, rg
     rm.resource_groups.create_or_update(rg_name, {"location": "eastus"})
     rg = f"/subscriptions/{sim.subscription}/resourceGroups/{rg_name}"
     uai = f"{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/shortlived"
-    st = f"{rg}/providers/Microsoft.Storage/storageAccounts/scoped"
+    st = f"{rg}/providers/Microsoft.Storage/storageAccounts/sc{uuid.uuid4().hex[:10]}"
     with sim.http() as c:
         principal = c.put(f"{uai}?api-version=2024-11-30", json={"location": "eastus"}).json()["properties"][
             "principalId"]

@@ -1,4 +1,4 @@
-"""`arm-sim serve|migrate|env|exec|clock|reset|openapi`."""
+"""`arm-sim serve|migrate|env|exec|clock|reset|openapi|deploy`."""
 
 from __future__ import annotations
 
@@ -35,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("reset", help="forget all state (keeps the TLS files)")
     o = sub.add_parser("openapi", help="write the OpenAPI document of each listener")
     o.add_argument("--out", default="openapi")
+    d = sub.add_parser("deploy", help="deploy an ARM template to a running simulator: deploy -g RG TEMPLATE [-p k=v]")
+    d.add_argument("-g", "--resource-group", required=True, metavar="RG", help="the target resource group")
+    d.add_argument("template", help="the template file (JSON, comments allowed)")
+    d.add_argument("-p", "--parameters", action="append", default=[], metavar="K=V|@FILE",
+                   help="a parameter value NAME=VALUE, or @params.json; repeatable")
+    d.add_argument("-n", "--name", help="the deployment name (default: the template file's name)")
+    d.add_argument("--mode", choices=["Incremental", "Complete"], default="Incremental")
+    d.add_argument("--what-if", action="store_true", help="show what would change, deploy nothing")
     return p
 
 
@@ -107,6 +115,15 @@ def main(argv: list[str] | None = None) -> int:
 
         reset(settings)
         print("state reset")
+    elif args.command == "deploy":
+        from arm_sim.cli.deploy import DeployError, deploy
+
+        try:
+            return deploy(settings, args.resource_group, args.template, args.parameters, args.name, args.mode,
+                          args.what_if)
+        except DeployError as e:
+            print(f"arm-sim deploy: {e}", file=sys.stderr)
+            return 1
     elif args.command == "openapi":
         from arm_sim.app.admin import write_openapi
 

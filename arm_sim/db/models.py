@@ -317,3 +317,49 @@ class Event(Base):
     subject: Mapped[str] = mapped_column(String(1024), index=True)
     actor: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Deployment(Base):
+    """A template deployment record (`Microsoft.Resources/deployments`) at a resource group or subscription.
+
+    The record is ARM's deployment history: deleting it never touches the deployed resources. `properties` is the
+    `DeploymentExtended.properties` shown by GET (secure parameter values already left out); `template` is what
+    `exportTemplate` answers.
+    """
+
+    __tablename__ = "deployments"
+    key: Mapped[str] = mapped_column(String(1024), primary_key=True)  # the case-folded deployment id
+    id: Mapped[str] = mapped_column(String(1024))
+    scope_key: Mapped[str] = mapped_column(String(512), index=True)  # the case-folded resource group/subscription id
+    subscription_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str | None] = mapped_column(String(64))
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    provisioning_state: Mapped[str] = mapped_column(String(16))
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    template: Mapped[Any] = mapped_column(Json)
+    created_at: Mapped[float] = mapped_column(Float)
+    changed_at: Mapped[float] = mapped_column(Float)
+
+
+class DeploymentOperation(Base):
+    """One operation of a deployment (a resource's create/update/delete, or a nested deployment), in order."""
+
+    __tablename__ = "deployment_operations"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_key: Mapped[str] = mapped_column(ForeignKey("deployments.key"), index=True)
+    operation_id: Mapped[str] = mapped_column(String(32))
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DeployedResource(Base):
+    """What the last deployment wrote to a resource: the hash of the evaluated body it sent and of the state it
+    left. Deploying the same body again to a resource still in that state writes nothing (a redeployment is
+    idempotent even for types whose PUT always makes something new, such as a Key Vault secret's version)."""
+
+    __tablename__ = "deployed_resources"
+    key: Mapped[str] = mapped_column(String(1024), primary_key=True)  # the case-folded resource id
+    body_hash: Mapped[str] = mapped_column(String(64))
+    state_hash: Mapped[str] = mapped_column(String(64))
+    deployment_key: Mapped[str] = mapped_column(String(1024))
+    changed_at: Mapped[float] = mapped_column(Float)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 # Closed sessions kept for the next unit, per factory. Opening and closing a session is a large share of a
@@ -30,7 +30,10 @@ def unit_of_work(factory: sessionmaker[Session], *, read_mostly: bool = False) -
     idle = _idle.get(factory)
     if idle is None:
         idle = _idle.setdefault(factory, [])
-    session = idle.pop() if idle else _new_session(factory)
+    try:
+        session = idle.pop()  # (not `if idle`: another thread may take the last one in between)
+    except IndexError:
+        session = _new_session(factory)
     try:
         yield session
         if not read_mostly or _wrote(session):
@@ -44,8 +47,8 @@ def unit_of_work(factory: sessionmaker[Session], *, read_mostly: bool = False) -
 
 
 def _new_session(factory: sessionmaker[Session]) -> Session:
-    engine = factory.kw["bind"]
-    if engine.dialect.name == "sqlite":
+    engine = factory.kw.get("bind")
+    if isinstance(engine, Engine) and engine.dialect.name == "sqlite":
         return factory(bind=engine.connect())
     return factory()
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from arm_sim.db.models import Vault
+from sqlalchemy import bindparam, select
+
+from arm_sim.db.models import Resource, Vault
 from arm_sim.domain import events, rbac, vaults
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.vault_secrets import VaultError
@@ -70,6 +72,19 @@ KEY_OPS = {
 }
 
 
+# One round trip for what every data-plane request needs first: the active vault on this port and its ARM row
+# (the row holds the properties: tenant, access policies, flags). Same rule as `vaults.vault_for_port`.
+_BY_PORT = (select(Vault, Resource).join(Resource, Resource.key == Vault.resource_key)
+            .where(Vault.port == bindparam("port"), Vault.state == vaults.ACTIVE))
+
+
+def vault_for_port(ctx: Ctx, port: int) -> tuple[Vault, Resource] | None:
+    """The active vault bound to this port with its resource row (keep the row referenced while the request
+    runs: the session's identity map holds rows weakly, and the `vaults` helpers read it again)."""
+    found = ctx.session.execute(_BY_PORT, {"port": port}).first()
+    return (found[0], found[1]) if found is not None else None
+
+
 def caller_text(claims: dict[str, Any]) -> str:
     appid = claims.get("appid") or claims.get("azp") or ""
     return f"appid={appid};oid={claims.get('oid', '')};iss={claims.get('iss', '')}"
@@ -103,6 +118,11 @@ def _decide_policies(ctx: Ctx, vault: Vault, claims: dict[str, Any], op: Operati
     return False, f"access policy entry holds {op.family} {held or 'nothing'}, not {op.permission}"
 
 
+def _record_allowed(ctx: Ctx, scope: str, details: dict[str, Any]) -> None:
+    # Kept even when the unit rolls back: the decision stands when the operation then fails (404, 409 …).
+    events.record_refusal(ctx, "access.allowed", scope, **details)
+
+
 def scope_of(vault: Vault, family: str, name: str | None) -> str:
     """RBAC scope: the object under its vault (`{vault id}/secrets/{name}`), or the vault for collection calls."""
     return f"{vault.resource_id}/{family}/{name}" if name else vault.resource_id
@@ -117,22 +137,18 @@ def authorize(ctx: Ctx, vault: Vault, claims: dict[str, Any], op: Operation, nam
     if vaults.rbac_enabled(ctx, vault):
         decision = rbac.decide(ctx, oid, op.data_action, scope, data=True)
         allowed, reason, mode = decision.allowed, decision.reason(), "rbac"
-        if not allowed and ctx.settings.rbac != "enforce":  # ARM_SIM_RBAC=audit|off: RBAC decides nothing
-            details = {"host": "keyvault", "principalId": oid, "vault": vault.resource_id, "mode": "rbac",
-                       "action": op.data_action, "scope": scope, "reason": reason,
-                       "rbacSetting": ctx.settings.rbac}
-            if ctx.settings.rbac == "audit":
-                events.record_refusal(ctx, "access.audited", scope, **details)
-            events.record(ctx, "access.allowed", scope, **dict(details, reason=f"ARM_SIM_RBAC={ctx.settings.rbac}"))
-            return
     else:
         allowed, reason = _decide_policies(ctx, vault, claims, op)
         mode = "accessPolicy"
     details = {"host": "keyvault", "principalId": oid, "vault": vault.resource_id, "mode": mode,
                "permission": f"{op.family}/{op.permission}", "action": op.data_action, "scope": scope,
                "reason": reason}
+    if not allowed and mode == "rbac" and ctx.settings.rbac != "enforce":  # ARM_SIM_RBAC=audit|off
+        if ctx.settings.rbac == "audit":
+            events.record_refusal(ctx, "access.audited", scope, **details)
+        allowed, details["reason"] = True, f"ARM_SIM_RBAC={ctx.settings.rbac}; RBAC alone: {reason}"
     if allowed:
-        events.record(ctx, "access.allowed", scope, **details)
+        _record_allowed(ctx, scope, details)
         return
     events.record_refusal(ctx, "access.denied", scope, **details)
     if mode == "rbac":

@@ -186,6 +186,13 @@ def remove(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> Any:
     return latest
 
 
+def require_soft_delete(ctx: Ctx, kind: Kind, vault: Vault) -> None:
+    """The deleted-object operations exist only on vaults with soft delete (the service answers an error)."""
+    if not vaults.soft_delete_enabled(ctx, vault):
+        raise bad_parameter(f"Operations on deleted {kind.collection} are not enabled for this vault: soft delete "
+                            "is disabled (recoveryLevel Purgeable).")
+
+
 def deleted_rows(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> list[Any]:
     """The versions of a soft-deleted name (404 `Deleted … not found` otherwise)."""
     check_name(name)

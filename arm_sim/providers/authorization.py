@@ -39,6 +39,7 @@ def _principal_visible(ctx: Ctx, principal_id: str) -> bool:
 
 class AuthorizationProvider(Provider):
     namespace = "Microsoft.Authorization"
+    delete_returns_body = True
 
     def validate(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
         kind = path.resource_type.lower()

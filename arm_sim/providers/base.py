@@ -31,6 +31,8 @@ class Provider:
     identity_both: str = "SystemAssigned,UserAssigned"
     # what a PUT that creates answers: ARM's 201, unless the provider's contract says otherwise (App Service: 200)
     created_status: int = 201
+    # whether DELETE answers 200 with the deleted resource (Microsoft.Authorization does) instead of no body
+    delete_returns_body: bool = False
     # computed sub-resources answered by `view`, as "{namespace}/{type}/{view}" lower-case (e.g. instanceView)
     views: frozenset[str] = frozenset()
 
@@ -68,6 +70,10 @@ class Provider:
     def virtual_put(self, ctx: Ctx, path: ArmPath, body: Any, api_version: str) -> tuple[Doc, bool] | None:
         """A PUT this provider answers without storing a row of its own (e.g. a vault's
         `accessPolicies/add`, which changes the vault). Returns (document, created) or None."""
+        return None
+
+    def virtual_delete(self, ctx: Ctx, path: ArmPath) -> bool | None:
+        """DELETE on a resource this provider answers itself; None to delete a stored row as usual."""
         return None
 
     def provider_call(self, ctx: Ctx, method: str, subscription_id: str, segments: tuple[str, ...], body: Any,

@@ -1,5 +1,5 @@
 """Microsoft.KeyVault, the management plane: vaults (global names, one data-plane port each, soft delete,
-recover, purge), access policies and the `vaults/secrets` child resource.
+recover, purge), access policies and the `vaults/secrets` and `vaults/keys` child resources.
 
 The vault's ARM row holds its properties; `domain.vaults` keeps the global name, the port and the soft-delete
 state, which outlive the row until purge. Deleting a principal never touches access policies (orphans stay,
@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from arm_sim.core import ids
-from arm_sim.core.errors import bad_request
+from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.domain import vaults
 from arm_sim.domain.context import Ctx
-from arm_sim.providers import keyvault_deleted, keyvault_policies, keyvault_secrets, keyvault_vaults
+from arm_sim.providers import keyvault_deleted, keyvault_keys, keyvault_policies, keyvault_secrets, keyvault_vaults
 from arm_sim.providers.base import Doc, Provider
 
 VAULTS = "microsoft.keyvault/vaults"
 ACCESS_POLICIES = VAULTS + "/accesspolicies"
 SECRETS = VAULTS + "/secrets"
+KEYS = VAULTS + "/keys"
 
 
 class KeyVaultProvider(Provider):
@@ -56,7 +57,7 @@ class KeyVaultProvider(Provider):
         else:
             vaults.soft_delete(ctx, vault, doc)
 
-    # --- access policies and secrets (answered without rows of their own) ---------------------------------
+    # --- access policies, secrets and keys (answered without rows of their own) ---------------------------------
     def virtual_put(self, ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> tuple[Doc, bool] | None:
         kind = path.resource_type.lower()
         if kind == ACCESS_POLICIES:
@@ -64,6 +65,10 @@ class KeyVaultProvider(Provider):
         if kind == SECRETS:
             vaults.purge_expired(ctx)
             return keyvault_secrets.put(ctx, path, body)
+        if kind == KEYS:
+            vaults.purge_expired(ctx)
+            doc, _ = keyvault_keys.put(ctx, path, body)
+            return doc, False  # Keys_CreateIfNotExist answers 200 whether or not it created the key
         return None
 
     def _update_access_policy(self, ctx: Ctx, path: ids.ArmPath, body: dict[str, Any]) -> Doc:
@@ -82,10 +87,18 @@ class KeyVaultProvider(Provider):
         return {"id": f"{path.parent_id}/accessPolicies/{operation}", "name": operation,
                 "type": "Microsoft.KeyVault/vaults/accessPolicies", "properties": {"accessPolicies": merged}}
 
+    def virtual_delete(self, ctx: Ctx, path: ids.ArmPath) -> bool | None:
+        """ARM has no DELETE for a vault's keys and secrets: they are deleted through the vault's own endpoint."""
+        if path.resource_type.lower() in (SECRETS, KEYS):
+            raise DomainError(405, "MethodNotAllowed", "The requested resource does not support http method 'DELETE'.")
+        return None
+
     def virtual_get(self, ctx: Ctx, path: ids.ArmPath) -> Doc | None:
         kind = path.resource_type.lower()
         if kind == SECRETS:
             return keyvault_secrets.get(ctx, path)
+        if kind == KEYS:
+            return keyvault_keys.get(ctx, path)
         if kind == VAULTS:
             vaults.purge_expired(ctx)
         return None
@@ -94,6 +107,8 @@ class KeyVaultProvider(Provider):
         kind = path.resource_type.lower()
         if kind == SECRETS:
             return keyvault_secrets.list_(ctx, path)
+        if kind == KEYS:
+            return keyvault_keys.list_(ctx, path)
         if kind == VAULTS:
             vaults.purge_expired(ctx)
         return None

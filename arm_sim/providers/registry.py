@@ -5,9 +5,20 @@ from __future__ import annotations
 from arm_sim.providers.authorization import AuthorizationProvider
 from arm_sim.providers.base import Provider
 from arm_sim.providers.compute import ComputeProvider
+from arm_sim.providers.containers import (
+    ContainerAppsProvider,
+    ContainerInstanceProvider,
+    ContainerRegistryProvider,
+    ManagedClustersProvider,
+)
+from arm_sim.providers.deployment_scripts import DeploymentScriptsProvider
 from arm_sim.providers.generic import GenericProvider
 from arm_sim.providers.keyvault import KeyVaultProvider
 from arm_sim.providers.managed_identity import ManagedIdentityProvider
+from arm_sim.providers.monitoring import ApplicationInsightsProvider, LogAnalyticsProvider
+from arm_sim.providers.network import NetworkProvider
+from arm_sim.providers.sql import SqlProvider
+from arm_sim.providers.storage import StorageProvider
 from arm_sim.providers.web import WebProvider
 
 PROVIDERS: tuple[Provider, ...] = (
@@ -16,6 +27,17 @@ PROVIDERS: tuple[Provider, ...] = (
     ComputeProvider(),
     WebProvider(),
     KeyVaultProvider(),
+    # runtime state that templates read (issue 6 point 4); each handles only its own types
+    StorageProvider(),
+    NetworkProvider(),
+    LogAnalyticsProvider(),
+    ApplicationInsightsProvider(),
+    SqlProvider(),
+    ContainerRegistryProvider(),
+    ContainerInstanceProvider(),
+    ContainerAppsProvider(),
+    ManagedClustersProvider(),
+    DeploymentScriptsProvider(),
     GenericProvider(),
 )
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from arm_sim.core import ids
-from arm_sim.core.errors import not_found
+from arm_sim.core.errors import DomainError, not_found
 from arm_sim.db.models import Resource, ResourceGroup, Subscription
 from arm_sim.domain.context import Ctx
+from arm_sim.providers.registry import provider_for
 
 
 def subscription(ctx: Ctx, subscription_id: str) -> Subscription:
@@ -32,10 +33,22 @@ def check_parent(ctx: Ctx, path: ids.ArmPath) -> str:
     else:
         subscription(ctx, path.subscription)
     parent = path.parent_id
-    if ids.key(parent) != ids.key(path.scope_id) and ctx.session.get(Resource, ids.key(parent)) is None:
+    if (ids.key(parent) != ids.key(path.scope_id) and ctx.session.get(Resource, ids.key(parent)) is None
+            and not _virtual_exists(ctx, parent)):
         raise not_found(
             "ParentResourceNotFound",
             f"Can not perform requested operation on nested resource. Parent resource "
             f"'{'/'.join(ids.split(parent)[-1:])}' not found.",
         )
     return ids.key(parent)
+
+
+def _virtual_exists(ctx: Ctx, resource_id: str) -> bool:
+    """A resource answered without a row of its own (a vault's keys and secrets) can be a parent or scope too."""
+    target = ids.parse(resource_id)
+    if not target.parts or target.is_collection:
+        return False
+    try:
+        return provider_for(target.resource_type.lower()).virtual_get(ctx, target) is not None
+    except DomainError:
+        return False

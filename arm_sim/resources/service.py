@@ -208,6 +208,9 @@ def delete_row(ctx: Ctx, row: Resource) -> None:
 
 def delete(ctx: Ctx, path: ids.ArmPath) -> bool:
     """Returns False when there was nothing to delete (ARM answers 204)."""
+    handled = provider_for(path.resource_type.lower()).virtual_delete(ctx, path)
+    if handled is not None:
+        return handled
     row = get_row(ctx, path)
     if row is None:
         scope.check_parent(ctx, path)
@@ -281,6 +284,10 @@ def render(ctx: Ctx, doc: Doc, api_version: str, expand: str | None = None) -> D
     if expand:
         shown = provider.expand(ctx, doc, shown, expand, api_version)
     return {k: v for k, v in shown.items() if k != SIM_STATE}
+
+
+def delete_returns_body(type_name: str) -> bool:
+    return provider_for(type_name.lower()).delete_returns_body
 
 
 def created_status(type_name: str) -> int:

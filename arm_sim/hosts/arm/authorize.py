@@ -32,6 +32,8 @@ def action_and_scope(call: Call) -> tuple[str, str] | None:
         segs = [x.lower() for x in last.segments]
         if not segs or (len(segs) == 4 and segs[0] == "locations" and segs[2] in _OPERATIONS):
             return None  # provider metadata and operation polling
+        if segs == ["calculatetemplatehash"] and a.subscription is None:
+            return None  # a pure function of the body: any authenticated caller
         if segs in (["register"], ["unregister"]):
             return f"{last.namespace}/{segs[0]}/action", a.scope_id
         if segs == ["checknameavailability"]:

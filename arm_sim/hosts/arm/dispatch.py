@@ -13,7 +13,7 @@ from starlette.responses import Response
 from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.domain import rbac
 from arm_sim.domain.context import Ctx
-from arm_sim.hosts.arm import authorize, groups, lro, resources, subscriptions
+from arm_sim.hosts.arm import authorize, deployments, groups, lro, resources, subscriptions
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.http import json_response
 from arm_sim.providers.base import ActionResult
@@ -47,6 +47,8 @@ def dispatch(ctx: Ctx, call: Call) -> Response:
     needed = authorize.action_and_scope(call)
     if needed is not None:
         rbac.enforce(ctx, *needed)
+    if deployments.matches(call):  # deployment records, not resource rows (arm_sim.deployments)
+        return deployments.handle(ctx, call)
     a, m = call.arm, call.method
     tail = [t.lower() for t in a.tail]
     if a.subscription is None:

@@ -46,7 +46,11 @@ def handle(ctx: Ctx, call: Call) -> Response:
     elif m == "DELETE":
         row = service.get_row(ctx, path)
         location = (row.location or "") if row else ""
+        gone = service.render(ctx, service.get(ctx, path), call.api_version) if (
+            row is not None and service.delete_returns_body(path.resource_type)) else None
         existed = service.delete(ctx, path)
+        if gone is not None:  # e.g. role assignments: DELETE answers the deleted object
+            return json_response(gone)
         return lro.deleted(ctx, call, existed, long_running, path.parts[-1].namespace, location, path.id)
     else:
         raise DomainError(405, "MethodNotAllowed", f"The method '{m}' is not allowed on a resource.")

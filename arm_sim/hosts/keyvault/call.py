@@ -24,12 +24,10 @@ class VaultCall:
     query: dict[str, str]
     body: Any
     api_version: str
-    # Holding the vault's resource row keeps it in the session's (weak-referencing) identity map: the vaults
-    # helpers read it several times per request, and each would otherwise be a SELECT.
-    resource_row: Any = None
-
-    def __post_init__(self) -> None:
-        self.resource_row = vaults.vault_row(self.ctx, self.vault)
+    # The vault's resource row, held so that it stays in the session's (weak-referencing) identity map: the
+    # vaults helpers read it several times per request, and each would otherwise be a SELECT.
+    resource_row: Any
+    _recovery: tuple[str, int | None] | None = None
 
     @property
     def uri(self) -> str:
@@ -40,7 +38,9 @@ class VaultCall:
         vault_access.authorize(self.ctx, self.vault, self.claims, op, name)
 
     def recovery(self) -> tuple[str, int | None]:
-        return vault_secrets.recovery(self.ctx, self.vault)
+        if self._recovery is None:
+            self._recovery = vault_secrets.recovery(self.ctx, self.vault)
+        return self._recovery
 
     def listing(self, items: list[Any], key: Any, render: Any) -> Response:
         """A page of `items` with `nextLink` (null on the last page), as Key Vault pages its lists."""

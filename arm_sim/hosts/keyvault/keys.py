@@ -88,6 +88,7 @@ def _crypto(c: VaultCall, name: str, version: str, operation: str) -> Response:
 
 
 def _deleted(c: VaultCall, m: str, rest: list[str]) -> Response | None:
+    vs.require_soft_delete(c.ctx, KEYS, c.vault)
     if not rest or rest == [""]:
         if m == "GET":
             c.authorize(OPS["listDeleted"])

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from arm_sim import __version__
 from arm_sim.core.errors import AuthenticationError, DomainError, not_implemented
-from arm_sim.domain import vaults
+from arm_sim.domain import vault_access
 from arm_sim.domain.runtime import Runtime
 from arm_sim.domain.vault_secrets import VaultError, bad_parameter
 from arm_sim.hosts.http import bearer, json_response, query
@@ -59,9 +59,10 @@ async def vault_request(request: Request) -> Response:
     try:
         with rt.unit(read_mostly=method == "GET") as ctx:
             ctx.correlation_id = request.state.correlation_id
-            vault = vaults.vault_for_port(ctx, port)
-            if vault is None:
+            found = vault_access.vault_for_port(ctx, port)
+            if found is None:
                 raise _no_vault(port)
+            vault, resource_row = found
             tenant = vault.tenant_id
             headers = {"x-ms-keyvault-region": vault.location,
                        "x-ms-keyvault-service-version": f"arm-sim/{__version__}"}
@@ -79,7 +80,7 @@ async def vault_request(request: Request) -> Response:
                 raise not_implemented(UNSUPPORTED[collection])
             handler = HANDLERS.get(collection)
             segs[0] = collection
-            call = VaultCall(ctx, vault, claims, method, segs, q, body, api_version)
+            call = VaultCall(ctx, vault, claims, method, segs, q, body, api_version, resource_row)
             response = handler(call) if handler else None
             if response is None:
                 raise VaultError(404, "NotFound", f"Key Vault has no operation {method} {request.scope['path']}.")

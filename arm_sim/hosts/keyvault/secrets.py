@@ -61,6 +61,7 @@ def _secrets(c: VaultCall, m: str, rest: list[str]) -> Response | None:
 
 
 def _deleted(c: VaultCall, m: str, rest: list[str]) -> Response | None:
+    vs.require_soft_delete(c.ctx, SECRETS, c.vault)
     if not rest or rest == [""]:
         if m == "GET":
             c.authorize(OPS["listDeleted"])

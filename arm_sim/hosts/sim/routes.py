@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from arm_sim import __version__
 from arm_sim.core.errors import AuthenticationError, DomainError, bad_request
-from arm_sim.domain import clock, directory, events, identity_endpoints, managed_identities, tenancy, vaults
+from arm_sim.domain import clock, directory, events, fixtures, identity_endpoints, managed_identities, tenancy, vaults
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts.arm import errors
@@ -33,7 +33,7 @@ async def ca_pem(request: Request) -> Response:
 
 async def _guarded(request: Request, work: Callable[[Ctx, Any], Any]) -> Response:
     rt: Runtime = request.app.state.runtime
-    body, body_error = (await read_json(request)) if request.method == "POST" else (None, None)
+    body, body_error = (await read_json(request)) if request.method in ("POST", "PUT") else (None, None)
     try:
         with rt.unit() as ctx:
             caller = authenticate(ctx, bearer(request), None, host="sim")
@@ -188,3 +188,14 @@ async def get_rolling(request: Request) -> Response:
 @router.post("/credentials/rolling", summary="Turn certificate rolling on or off ({\"enabled\": false})")
 async def set_rolling(request: Request) -> Response:
     return await _guarded(request, _set_rolling)
+
+
+@router.put("/deploymentScripts/{name}/outputs", summary="What the deployment script `name` outputs (a JSON object)")
+async def set_script_outputs(request: Request, name: str) -> Response:
+    return await _guarded(request, lambda ctx, body: {"name": name,
+                                                      "outputs": fixtures.set_script_outputs(ctx, name, body)})
+
+
+@router.get("/deploymentScripts/{name}/outputs", summary="The outputs registered for the deployment script `name`")
+async def get_script_outputs(request: Request, name: str) -> Response:
+    return await _guarded(request, lambda ctx, _: {"name": name, "outputs": fixtures.script_outputs(ctx, name)})

@@ -1,0 +1,207 @@
+"""AKS (`Microsoft.ContainerService/managedClusters`): API server FQDNs, the OIDC issuer, the node resource group
+and the identities AKS creates in it: the kubelet identity (`{cluster}-agentpool`) and one per identity-using
+add-on (`{addon}-{cluster}`), user-assigned identities the cluster's templates grant roles to.
+
+The node resource group and those identities are resources the AKS RP creates on its own. They must go through
+THE write path (resources/service.py), which a provider may not import (layers), so a hook reaches it through
+`ctx.resource_writer` (a `ResourceWriter` the service is to set; see the issue-6 report). Without a writer, each
+identity is still a real principal of the directory (role assignments to its `objectId` validate and are
+enforced, and it is deleted with the cluster), but its ARM resource and the node resource group do not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from typing import Any, Protocol
+
+from arm_sim.core import ids
+from arm_sim.core.errors import bad_request
+from arm_sim.core.identity_types import parse_type
+from arm_sim.db.models import Resource
+from arm_sim.domain import managed_identities, tenancy
+from arm_sim.domain.context import Ctx
+from arm_sim.providers.base import ActionResult, Doc
+from arm_sim.providers.computed import new_guid, props, sim_state
+
+CLUSTER = "microsoft.containerservice/managedclusters"
+DEFAULT_KUBERNETES_VERSION = "1.31.2"
+UAI_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
+UAI_API = "2023-01-31"
+# add-ons that AKS gives a user-assigned identity of their own in the node resource group
+_ADDON_IDENTITIES = frozenset({"omsagent", "azurekeyvaultsecretsprovider", "ingressapplicationgateway",
+                               "aciconnectorlinux", "azurepolicy", "openservicemesh"})
+_CREDENTIALS = {"listclusterusercredential": "clusterUser", "listclusteradmincredential": "clusterAdmin",
+                "listclustermonitoringusercredential": "clusterMonitoringUser"}
+
+
+class ResourceWriter(Protocol):
+    """THE write path, as hooks may use it for the resources an RP creates on its own."""
+
+    def put_resource_group(self, ctx: Ctx, subscription_id: str, name: str, body: dict[str, Any]) -> None: ...
+
+    def put(self, ctx: Ctx, resource_id: str, body: dict[str, Any], api_version: str) -> Doc: ...
+
+    def delete_resource_group(self, ctx: Ctx, subscription_id: str, name: str) -> None: ...
+
+
+def writer(ctx: Ctx) -> ResourceWriter | None:
+    return getattr(ctx, "resource_writer", None)
+
+
+def _dns_prefix(name: str, rg: str, subscription: str) -> str:
+    """What `az aks create` picks when no dnsPrefix is given."""
+    def clean(s: str) -> str:
+        return re.sub(r"[^A-Za-z0-9-]", "", s)
+    return f"{clean(name)[:10]}-{clean(rg)[:16]}-{subscription[:6]}".strip("-")
+
+
+def _uses_managed_identity(doc: Doc, p: dict[str, Any]) -> bool:
+    sp = p.get("servicePrincipalProfile") if isinstance(p.get("servicePrincipalProfile"), dict) else {}
+    if sp.get("clientId") and str(sp["clientId"]).lower() != "msi":
+        return False  # a service-principal cluster has no kubelet identity
+    system, user = parse_type((doc.get("identity") or {}).get("type"))
+    return system or user
+
+
+def _identity_fields(ctx: Ctx, resource_id: str) -> dict[str, str] | None:
+    row = ctx.session.get(Resource, ids.key(resource_id))
+    if row is None or row.type_key != UAI_TYPE.lower():
+        return None
+    p = row.properties or {}
+    return {"resourceId": row.id, "clientId": p.get("clientId", ""), "objectId": p.get("principalId", "")}
+
+
+def on_put(ctx: Ctx, before: Doc | None, after: Doc) -> None:
+    p, state = props(after), sim_state(after)
+    old = (before or {}).get("properties") or {}
+    path = ids.parse(after["id"])
+    sub, rg, name, location = path.subscription or "", path.resource_group or "", after["name"], after["location"]
+    if not p.get("dnsPrefix") and not p.get("fqdnSubdomain"):
+        p["dnsPrefix"] = old.get("dnsPrefix") or _dns_prefix(name, rg, sub)
+    label = f"{p.get('dnsPrefix') or p.get('fqdnSubdomain')}-{state.setdefault('fqdnHash', secrets.token_hex(4))}"
+    access = p.get("apiServerAccessProfile") if isinstance(p.get("apiServerAccessProfile"), dict) else {}
+    for stale in ("fqdn", "privateFQDN"):
+        p.pop(stale, None)
+    if access.get("enablePrivateCluster"):
+        p["privateFQDN"] = f"{label}.{state.setdefault('privateHash', new_guid())}.privatelink.{location}.azmk8s.io"
+        if access.get("enablePrivateClusterPublicFQDN", True):
+            p["fqdn"] = f"{label}.hcp.{location}.azmk8s.io"
+    else:
+        p["fqdn"] = f"{label}.hcp.{location}.azmk8s.io"
+    p["azurePortalFQDN"] = f"{label}.portal.hcp.{location}.azmk8s.io"
+    # the node resource group cannot change once the cluster exists
+    p["nodeResourceGroup"] = old.get("nodeResourceGroup") or p.get("nodeResourceGroup") or f"MC_{rg}_{name}_{location}"
+    p.setdefault("kubernetesVersion", DEFAULT_KUBERNETES_VERSION)
+    p["currentKubernetesVersion"] = p["kubernetesVersion"]
+    p["powerState"] = old.get("powerState") or {"code": "Running"}
+    p.setdefault("maxAgentPools", 100)
+    p.setdefault("enableRBAC", True)
+    _agent_pools(p)
+    oidc = p.get("oidcIssuerProfile")
+    if isinstance(oidc, dict) and oidc.get("enabled"):
+        tenant = tenancy.subscription_tenant(ctx, sub) or ""
+        oidc["issuerURL"] = (f"https://{location}.oic.prod-aks.azure.com/{tenant}/"
+                             f"{state.setdefault('oidcId', new_guid())}/")
+    if _uses_managed_identity(after, p):
+        _kubelet_identity(ctx, after, p, state)
+        _addon_identities(ctx, after, p, state)
+    else:
+        p.pop("identityProfile", None)
+
+
+def _agent_pools(p: dict[str, Any]) -> None:
+    pools = [a for a in p.get("agentPoolProfiles") or [] if isinstance(a, dict)]
+    for i, pool in enumerate(pools):
+        pool.setdefault("mode", "System" if i == 0 else "User")
+        pool.setdefault("osType", "Linux")
+        pool.setdefault("type", "VirtualMachineScaleSets")
+        pool.setdefault("orchestratorVersion", p["kubernetesVersion"])
+        pool["currentOrchestratorVersion"] = pool["orchestratorVersion"]
+        pool["provisioningState"] = "Succeeded"
+        pool["powerState"] = {"code": "Running"}
+        pool.setdefault("nodeImageVersion", "AKSUbuntu-2204gen2containerd-202501.12.0")
+
+
+def _rp_identity(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, Any], uai_name: str) -> dict[str, str]:
+    """The user-assigned identity AKS creates in the node resource group (kubelet, add-ons): created once, then
+    kept for the cluster's life. Returns its {resourceId, clientId, objectId}."""
+    path = ids.parse(doc["id"])
+    sub, location = path.subscription or "", doc["location"]
+    own_id = f"/subscriptions/{sub}/resourceGroups/{p['nodeResourceGroup']}/providers/{UAI_TYPE}/{uai_name}"
+    made: dict[str, Any] = state.setdefault("rpIdentities", {})
+    principals: list[str] = state.setdefault("rpPrincipals", [])
+    kept = made.get(uai_name)
+    if kept and (_identity_fields(ctx, kept["resourceId"]) is not None
+                 or (kept["objectId"] in principals and managed_identities.exists(ctx, kept["objectId"]))):
+        return dict(kept)
+    w = writer(ctx)
+    if w is not None:  # through THE write path: a real resource group and a real identity resource
+        w.put_resource_group(ctx, sub, p["nodeResourceGroup"], {"location": location, "managedBy": doc["id"]})
+        uai = w.put(ctx, own_id, {"location": location}, UAI_API)
+        fields = {"resourceId": uai["id"], "clientId": uai["properties"]["clientId"],
+                  "objectId": uai["properties"]["principalId"]}
+        state["nodeResourceGroupCreated"] = True
+    else:  # no writer: the principal alone (see the module docstring)
+        tenant = tenancy.subscription_tenant(ctx, sub) or ""
+        sp = managed_identities.create_principal(ctx, tenant, uai_name, own_id, explicit=True)
+        fields = {"resourceId": own_id, "clientId": sp.app_id, "objectId": sp.object_id}
+        principals.append(sp.object_id)
+    made[uai_name] = fields
+    return dict(fields)
+
+
+def _kubelet_identity(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, Any]) -> None:
+    profile = p.get("identityProfile") if isinstance(p.get("identityProfile"), dict) else {}
+    asked = profile.get("kubeletidentity") if isinstance(profile.get("kubeletidentity"), dict) else {}
+    own = f"{doc['name']}-agentpool"
+    if asked.get("resourceId") and not str(asked["resourceId"]).lower().endswith(f"/{own.lower()}"):
+        fields = _identity_fields(ctx, str(asked["resourceId"]))  # bring-your-own kubelet identity
+        if fields is None:
+            raise bad_request("CustomKubeletIdentityNotFound",
+                              f"The kubelet identity '{asked['resourceId']}' was not found.",
+                              target="properties.identityProfile.kubeletidentity")
+    else:
+        fields = _rp_identity(ctx, doc, p, state, own)
+    p["identityProfile"] = dict(profile, kubeletidentity=fields)
+
+
+def _addon_identities(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, Any]) -> None:
+    """Enabled add-ons that act as themselves get an identity of their own (`{addon}-{cluster}`)."""
+    for key, addon in (p.get("addonProfiles") or {}).items():
+        if not isinstance(addon, dict) or key.lower() not in _ADDON_IDENTITIES:
+            continue
+        if addon.get("enabled"):
+            addon["identity"] = _rp_identity(ctx, doc, p, state, f"{key.lower()}-{doc['name']}")
+        else:
+            addon.pop("identity", None)
+
+
+def on_delete(ctx: Ctx, doc: Doc) -> None:
+    """Deleting a cluster deletes its node resource group (and so the kubelet identity and its principal)."""
+    state = sim_state(doc)
+    path = ids.parse(doc["id"])
+    w = writer(ctx)
+    node_rg = (doc.get("properties") or {}).get("nodeResourceGroup")
+    if w is not None and node_rg and state.get("nodeResourceGroupCreated"):
+        w.delete_resource_group(ctx, path.subscription or "", node_rg)
+    for principal in state.get("rpPrincipals") or []:
+        managed_identities.delete_principal(ctx, principal, "managed cluster deleted")
+
+
+def credentials(doc: Doc, action: str) -> ActionResult | None:
+    """`listClusterUserCredential` & co.: a kubeconfig for the cluster's API server (which nothing serves)."""
+    kind = _CREDENTIALS.get(action.lower())
+    if kind is None:
+        return None
+    p, name = doc.get("properties") or {}, doc["name"]
+    server = p.get("fqdn") or p.get("privateFQDN")
+    user = f"{kind}_{ids.parse(doc['id']).resource_group}_{name}"
+    token = sim_state(doc).setdefault("kubeToken", secrets.token_hex(32))
+    ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\narm-sim\n-----END CERTIFICATE-----\n").decode()
+    kubeconfig = (f"apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n"
+                  f"    server: https://{server}:443\n  name: {name}\ncontexts:\n- context:\n    cluster: {name}\n"
+                  f"    user: {user}\n  name: {name}\ncurrent-context: {name}\nkind: Config\npreferences: {{}}\n"
+                  f"users:\n- name: {user}\n  user:\n    token: {token}\n")
+    return ActionResult(200, {"kubeconfigs": [{"name": kind, "value": base64.b64encode(kubeconfig.encode()).decode()}]})

@@ -1,0 +1,226 @@
+"""Start a real `arm-sim serve` on free ports in a temporary home: for test suites, benchmarks and the pytest plugin.
+
+Only the standard library is needed (the server runs in a subprocess, spoken to over HTTPS with urllib), so the
+plugin works wherever arm-sim is installed; `Sim.http()` and `Sim.credential()` import httpx / azure-identity
+only when called.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["ARM_SCOPE", "Reply", "Sim", "free_port", "free_range", "fresh_database_url", "request"]
+
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_range(count: int) -> tuple[int, int]:
+    """`count` consecutive free ports (the Key Vault listeners: one port per vault)."""
+    for _ in range(200):
+        base = random.randint(20000, 60000)
+        socks = []
+        try:
+            for p in range(base, base + count):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base, base + count - 1
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+def fresh_database_url() -> str:
+    """SQLite in the home (empty string) or a brand-new PostgreSQL database when ARM_SIM_TEST_DATABASE_URL is set
+    (the project's own suite on PostgreSQL)."""
+    base = os.environ.get("ARM_SIM_TEST_DATABASE_URL")
+    if not base:
+        return ""
+    import psycopg
+
+    name = f"armsim_{uuid.uuid4().hex[:12]}"
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+@dataclass
+class Reply:
+    """An HTTP answer: status, headers (lower-case names) and the JSON body (None when empty or not JSON)."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def request(method: str, url: str, ca: str, *, json_body: Any = None, form: dict[str, str] | None = None,
+            headers: dict[str, str] | None = None, timeout: float = 60) -> Reply:
+    """One HTTPS call trusting `ca`, with the standard library only. Never raises for an HTTP error status."""
+    data = None
+    hdrs = dict(headers or {})
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+    elif json_body is not None:
+        data = json.dumps(json_body).encode()
+        hdrs["Content-Type"] = "application/json"
+    req = urllib.request.Request(url, data=data, method=method.upper(), headers=hdrs)
+    context = ssl.create_default_context(cafile=ca) if url.startswith("https:") else None
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
+            status, raw, got = resp.status, resp.read(), resp.headers
+    except urllib.error.HTTPError as e:
+        status, raw, got = e.code, e.read(), e.headers
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    return Reply(status, {k.lower(): v for k, v in got.items()}, body)
+
+
+@dataclass
+class Sim:
+    """A simulator process: `Sim(home=tmp).start()` … `.stop()`. Ports are free ones; bootstrap ids are pinned
+    (random unless given) so the caller knows them before the first start."""
+
+    home: Path
+    database_url: str = ""
+    port: int = field(default_factory=free_port)
+    imds_port: int = field(default_factory=free_port)
+    vault_ports: tuple[int, int] = field(default_factory=lambda: free_range(16))
+    tenant: str = field(default_factory=lambda: str(uuid.uuid4()))
+    subscription: str = field(default_factory=lambda: str(uuid.uuid4()))
+    client_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    client_secret: str = field(default_factory=lambda: "s3cret-" + uuid.uuid4().hex)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    # True: the server ignores ARM_SIM_* variables of the calling environment (the pytest plugin wants that, so a
+    # developer's shell settings cannot leak into tests); only this object's fields and extra_env count.
+    hermetic: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.port}"
+
+    @property
+    def ca(self) -> str:
+        return str(self.home / "ca.pem")
+
+    @property
+    def ca_bundle(self) -> str:
+        """The CA followed by the usual public roots (safe as REQUESTS_CA_BUNDLE / SSL_CERT_FILE)."""
+        return str(self.home / "ca-bundle.pem")
+
+    @property
+    def imds_url(self) -> str:
+        return f"http://localhost:{self.imds_port}"
+
+    def env(self) -> dict[str, str]:
+        """The server process's environment (the calling environment plus this simulator's settings)."""
+        env = {k: v for k, v in os.environ.items() if not (self.hermetic and k.startswith("ARM_SIM_"))}
+        env.update({
+            "ARM_SIM_HOME": str(self.home), "ARM_SIM_PORT": str(self.port), "ARM_SIM_IMDS_PORT": str(self.imds_port),
+            "ARM_SIM_VAULT_PORTS": f"{self.vault_ports[0]}-{self.vault_ports[1]}",
+            "ARM_SIM_TENANT_ID": self.tenant, "ARM_SIM_SUBSCRIPTION_ID": self.subscription,
+            "ARM_SIM_CLIENT_ID": self.client_id, "ARM_SIM_CLIENT_SECRET": self.client_secret,
+            "ARM_SIM_LOG_LEVEL": "warning",
+        })
+        if self.database_url:
+            env["ARM_SIM_DATABASE_URL"] = self.database_url
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 60) -> Sim:
+        self.home.mkdir(parents=True, exist_ok=True)
+        log = open(self.home / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen([sys.executable, "-m", "arm_sim", "serve"], env=self.env(), stdout=log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"arm-sim exited: {(self.home / 'server.log').read_text()[-3000:]}")
+            try:
+                if request("GET", f"{self.url}/_sim/health", self.ca, timeout=1).status == 200:
+                    return self
+            except (OSError, ssl.SSLError):  # not listening yet, or the CA not written yet
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"arm-sim did not start in {timeout:.0f} s; see {self.home / 'server.log'}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> Sim:
+        self.stop()
+        return self.start()
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run `arm-sim ARGS…` against this simulator's home and database (e.g. `env --format json`, `reset`)."""
+        return subprocess.run([sys.executable, "-m", "arm_sim", *args], env=self.env(), capture_output=True,
+                              text=True, timeout=timeout)
+
+    # --- client helpers -------------------------------------------------------------------------------------
+    def token(self, scope: str = ARM_SCOPE) -> str:
+        """A v2 client-credentials token of the bootstrap (deployer) principal."""
+        r = request("POST", f"{self.url}/{self.tenant}/oauth2/v2.0/token", self.ca, form={
+            "grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret,
+            "scope": scope})
+        if r.status != 200 or not isinstance(r.body, dict):
+            raise RuntimeError(f"arm-sim token request for {scope!r} failed ({r.status}): {r.body}")
+        return str(r.body["access_token"])
+
+    def http(self, token: str | None = None) -> httpx.Client:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token or self.token()}"}
+        return httpx.Client(base_url=self.url, verify=self.ca, headers=headers, timeout=30)
+
+    def credential(self) -> Any:
+        from azure.identity import ClientSecretCredential
+
+        return ClientSecretCredential(self.tenant, self.client_id, self.client_secret, authority=self.url,
+                                      disable_instance_discovery=True, connection_verify=self.ca)
+
+    def mgmt_kwargs(self) -> dict[str, Any]:
+        return {"base_url": self.url, "credential_scopes": [ARM_SCOPE], "connection_verify": self.ca,
+                "polling_interval": 1}
+
+    def resource_client(self, credential: Any = None) -> Any:
+        from azure.mgmt.resource import ResourceManagementClient
+
+        return ResourceManagementClient(credential or self.credential(), self.subscription, **self.mgmt_kwargs())
