@@ -14,7 +14,7 @@ Existing resources are created through the server: template deployments of copy 
 resources each (one request per batch, each resource through the one write path), or REST PUTs (--populate rest,
 also the fallback when deployments fail). How long that took is reported.
 
-    .venv/bin/python bench/identity.py [--rounds 3] [--duration 4] [--small 100] [--large 10000]
+    .venv/bin/python bench/identity.py [--rounds 3] [--duration 3] [--small 100] [--large 10000]
                                        [--only imds|cycles] [--populate auto|deploy|rest] [--loadgen auto|wrk|python]
 """
 
@@ -237,7 +237,7 @@ def run(args: argparse.Namespace, ws: Workspace) -> None:
 
 def cli(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_load_args(parser, rounds=3, duration=4.0)
+    add_load_args(parser, rounds=3, duration=3.0)
     parser.add_argument("--small", type=int, default=100, help="existing resources, small case (default 100)")
     parser.add_argument("--large", type=int, default=10_000, help="existing resources, large case (default 10000)")
     parser.add_argument("--only", choices=("imds", "cycles"), help="run one half only")

@@ -142,6 +142,12 @@ def test_lro_protocol_and_both_path_forms(sim: Sim, rg_name: str) -> None:
         nogroup = c.put(deployment_path(sim, f"missing-{uuid.uuid4().hex[:6]}", "x"), params=API,
                         json=body(template("storage"), prefix="abc"))
         assert nogroup.status_code == 404 and nogroup.json()["error"]["code"] == "ResourceGroupNotFound"
+        # a group's deployment history goes with the group
+        assert c.delete(f"/subscriptions/{sim.subscription}/resourcegroups/{rg_name}", params=API).status_code \
+            in (200, 202)
+        group(sim, rg_name)
+        assert c.get(path, params=API).status_code == 404
+        assert c.get(deployment_path(sim, rg_name, "").rstrip("/"), params=API).json()["value"] == []
 
 
 def test_second_deployment_changes_nothing_and_what_if_agrees(sim: Sim, rm: Any, rg_name: str) -> None:
@@ -210,7 +216,7 @@ def test_validate_and_template_errors(sim: Sim, rm: Any, rg_name: str) -> None:
 
         broken = dict(t, resources=[dict(t["resources"][0], name="[concat(parameters('prefix'), copyIndex()]")])
         err = fails(body(broken, prefix="abc"), verb="")  # a PUT fails the same way, before anything deploys
-        assert err["code"] == "InvalidTemplate" and "The template resource" in err["message"]
+        assert err["code"] == "InvalidTemplate" and "Unable to parse language expression" in err["message"]
         loc = err["additionalInfo"][0]["info"]
         assert loc["path"] == "resources[0].name" and loc["lineNumber"] == 1 and loc["linePosition"] > 1
         assert c.head(path, params=API).status_code == 404

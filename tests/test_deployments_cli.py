@@ -9,14 +9,10 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest
-
 from tests.simserver import Sim
 from tests.test_deployments_api import API, TEMPLATES, deployment_path, group, resource, rid
 
 STORAGE = "Microsoft.Storage/storageAccounts"
-ROUTES_CHANGE = ("the ARM host must hand non-JSON deployment bodies to hosts/arm/deployments.lenient_body "
-                 "(the routes.py change in the issue-6 report)")
 
 
 def _deploy(sim: Sim, *args: str) -> subprocess.CompletedProcess[str]:
@@ -73,8 +69,6 @@ def test_the_azure_cli_body_form_over_raw_rest(sim: Sim, rg_name: str) -> None:
     headers = {"Content-Type": "application/json"}
     with sim.http() as c:
         validated = c.post(f"{path}/validate", params=API, content=raw, headers=headers)
-        if validated.status_code == 400 and validated.json()["error"]["code"] == "InvalidRequestContent":
-            pytest.xfail(ROUTES_CHANGE)
         assert validated.status_code == 200, validated.text
         assert [v["id"].rsplit("/", 1)[-1] for v in validated.json()["properties"]["validatedResources"]][0] == "azba"
         r = c.put(path, params=API, content=raw, headers=headers)

@@ -1,6 +1,6 @@
 """The pytest plugin (entry point `arm_sim`): its fixtures used directly (the plugin is installed with arm-sim),
-the README's example test, and a pytester run in a subprocess for what only a whole session shows (options,
-groups deleted after their test, the reset fixture)."""
+the README's example test, and a pytester run in a subprocess for what only a whole session shows (options, a
+given database, groups deleted after their test)."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_managed_identity_env_of_a_site(arm_sim: ArmSim, arm_sim_rg: str, inside
 
 # --- clock, events, reset ---------------------------------------------------------------------------------------
 
-def test_clock_events_and_reset(arm_sim: ArmSim) -> None:
+def test_clock_events_and_reset(arm_sim: ArmSim, request: pytest.FixtureRequest) -> None:
     kept = {"tenant": arm_sim.tenant, "subscription": arm_sim.subscription, "client": arm_sim.client_id}
     group = arm_sim.create_resource_group()
     first = arm_sim.advance_clock("1h")
@@ -133,7 +133,9 @@ def test_clock_events_and_reset(arm_sim: ArmSim) -> None:
     assert second["offsetSeconds"] - first["offsetSeconds"] == pytest.approx(90)
     assert [e["details"]["by"] for e in arm_sim.events(kind="clock.advanced")][-2:] == ["1h", "90"]
 
-    arm_sim.reset()  # also leaves the clock at real time for the tests that follow on this worker
+    # the arm_sim_reset fixture (a test would normally just ask for it), which also leaves the clock at real time
+    # for the tests that follow on this worker
+    assert request.getfixturevalue("arm_sim_reset") is arm_sim
     assert {"tenant": arm_sim.tenant, "subscription": arm_sim.subscription, "client": arm_sim.client_id} == kept
     assert arm_sim.request("GET", f"{arm_sim.group_id(group)}?api-version=2025-04-01").status == 404
     assert arm_sim.request("GET", "/_sim/clock").body["offsetSeconds"] == 0
@@ -203,7 +205,7 @@ def test_deploy_a_file_at_the_subscription(arm_sim: ArmSim, tmp_path: Path) -> N
         arm_sim.delete_resource_group(name)
 
 
-# --- a whole session in a subprocess: options, per-test groups, arm_sim_reset -----------------------------------
+# --- a whole session in a subprocess: options, a given database, per-test groups -------------------------------
 
 SESSION = '''
 created = []
@@ -221,12 +223,6 @@ def test_second(arm_sim, arm_sim_rg):
     assert arm_sim_rg != created[0]
     gone = arm_sim.request("GET", arm_sim.group_id(created[0]) + "?api-version=2025-04-01")
     assert gone.status == 404  # the first test's group went when the test ended
-    arm_sim.create_resource_group("left-behind")
-
-
-def test_reset(arm_sim_reset):
-    r = arm_sim_reset.request("GET", arm_sim_reset.group_id("left-behind") + "?api-version=2025-04-01")
-    assert r.status == 404
 '''
 
 
@@ -241,7 +237,7 @@ def test_a_session_with_the_plugin(pytester: pytest.Pytester, monkeypatch: pytes
     pytester.makepyfile(test_session=SESSION.replace("{tenant}", tenant))
     result = pytester.runpytest_subprocess("--arm-sim-lro", "async", "--arm-sim-database-url", url,
                                            "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=2)
 
 
 def test_bad_settings_are_usage_errors(pytester: pytest.Pytester) -> None:

@@ -63,7 +63,8 @@ class DeploymentContext(EvalContext):
         for group in template.get("functions") or []:
             if isinstance(group, dict):
                 for name, member in (group.get("members") or {}).items():
-                    output = (member or {}).get("output") or {}
+                    member = member if isinstance(member, dict) else {}
+                    output = member.get("output") or {}
                     self._functions[f"{group.get('namespace', '')}.{name}".lower()] = (
                         member.get("parameters") or [], output.get("value"))
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from arm_sim.core import ids
@@ -24,7 +25,7 @@ from arm_sim.deployments.parameters import Parameters
 from arm_sim.deployments.request import DeploymentRequest
 from arm_sim.deployments.store import Target
 from arm_sim.domain.context import Ctx
-from arm_sim.templates import InvalidTemplateError
+from arm_sim.templates import InvalidTemplateError, expression_text, is_expression, parse
 
 if TYPE_CHECKING:
     from arm_sim.deployments.whatif import WhatIf
@@ -74,7 +75,7 @@ class Run:
     def id(self) -> str:
         return self.target.deployment_id(self.name)
 
-    @property
+    @cached_property
     def hash(self) -> str:
         return template_hash(self.template)
 
@@ -88,6 +89,7 @@ class Run:
             if prop not in self.template:
                 raise errors.TemplateError(f"Deployment template validation failed: 'Required property '{prop}' not "
                                            "found in JSON. Path '', line 1, position 1.'", line=1, column=1, path="")
+        check_syntax(self.template, self.source)
         self.eval = DeploymentContext(self, outer=self.parent.eval if self.outer and self.parent else None)
         supplied = {} if self.outer else self.request.parameters
         self.parameters = Parameters(self.template, supplied, self.source,
@@ -163,6 +165,25 @@ class Run:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
+
+
+def check_syntax(value: Any, source: Source, path: tuple[str | int, ...] = ()) -> None:
+    """ARM parses every expression before anything deploys: a syntax error anywhere is a 400 with its place."""
+    if isinstance(value, str):
+        if is_expression(value):
+            try:
+                parse(expression_text(value))
+            except InvalidTemplateError as e:
+                raise errors.at(source, path, e.message, help_text="Please see https://aka.ms/arm-template-expressions"
+                                " for usage details.", prefix="Deployment template language expression evaluation "
+                                "failed") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_syntax(k, source, path)
+            check_syntax(v, source, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_syntax(v, source, (*path, i))
 
 
 def fail_record_properties(run: Run, error: DomainError) -> dict[str, Any]:

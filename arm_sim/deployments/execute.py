@@ -65,7 +65,7 @@ def _operation(run: Run, p: Planned | None, target: dict[str, Any], kind: str, s
 
 
 def _target(p: Planned) -> dict[str, Any]:
-    out = {"id": p.id, "resourceType": p.type, "resourceName": p.name, "apiVersion": p.api_version}
+    out = {"id": p.id, "resourceType": p.resource_type, "resourceName": p.name, "apiVersion": p.api_version}
     if p.symbolic:
         out["symbolicName"] = p.symbolic
     return out
@@ -119,7 +119,7 @@ def deploy_resource(run: Run, p: Planned) -> None:
     try:
         body = evaluate_body(run, p)
         rbac.enforce(ctx, "Microsoft.Resources/subscriptions/resourceGroups/write" if p.is_resource_group
-                     else f"{p.type}/write", p.id)
+                     else f"{p.resource_type}/write", p.id)
         before = _current(run, p)
         body_hash = store.fingerprint({"apiVersion": p.api_version, "body": body})
         prior = store.applied(ctx, p.id)
@@ -159,6 +159,7 @@ def deploy_nested(run: Run, p: Planned) -> None:
     target = p.deployment_target or run.target
     status, error = 200, None
     try:
+        store.check_name(p.name)
         rbac.enforce(ctx, "Microsoft.Resources/deployments/write", p.id)
         raw = dict(p.decl.get("properties") or {})
         template = next((raw.pop(k) for k in list(raw) if k.lower() == "template"), None)
@@ -268,7 +269,7 @@ def finish(run: Run) -> None:
 def providers(run: Run) -> list[dict[str, Any]]:
     by_ns: dict[str, dict[str, set[str]]] = {}
     for p in run.order:
-        ns, _, rest = p.type.partition("/")
+        ns, _, rest = p.resource_type.partition("/")
         by_ns.setdefault(ns, {}).setdefault(rest, set())
         if p.location:
             by_ns[ns][rest].add(p.location)
@@ -278,7 +279,7 @@ def providers(run: Run) -> list[dict[str, Any]]:
 
 def dependencies(run: Run) -> list[dict[str, Any]]:
     def ref(p: Planned) -> dict[str, Any]:
-        return {"id": p.id, "resourceType": p.type, "resourceName": p.name}
+        return {"id": p.id, "resourceType": p.resource_type, "resourceName": p.name}
 
     return [dict(ref(p), dependsOn=[ref(run.plan.by_key[d]) for d in sorted(p.deps, key=lambda k: run.plan.by_key[k]
                                                                                  .order)])

@@ -61,6 +61,14 @@ class Planned:
     def is_resource_group(self) -> bool:
         return self.type.lower() == RESOURCE_GROUP_TYPE
 
+    @property
+    def resource_type(self) -> str:
+        """The type as its id says it (an extension's own type: the legacy `…/providers/roleAssignments` form
+        is a `Microsoft.Authorization/roleAssignments`)."""
+        if self.is_resource_group:
+            return "Microsoft.Resources/resourceGroups"
+        return ids.parse(self.id).resource_type
+
 
 @dataclass
 class Plan:

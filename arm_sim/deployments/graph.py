@@ -9,7 +9,6 @@ away. A cycle is `InvalidTemplate`. The order is topological, ties broken by dec
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
 from typing import Any
 
 from arm_sim.core.errors import DomainError
@@ -17,36 +16,12 @@ from arm_sim.deployments import errors
 from arm_sim.deployments.context import DeploymentContext
 from arm_sim.deployments.errors import Source
 from arm_sim.deployments.expand import Plan, Planned
-from arm_sim.templates import evaluate, expression_text, is_expression, parse
-from arm_sim.templates.nodes import FunctionCall, IndexAccess, MemberAccess, Node
+from arm_sim.templates import evaluate, is_runtime_function, parse
+from arm_sim.templates.analysis import iter_expressions, iter_nodes_calls
 
 # fields ARM evaluates before deployment: they cannot read runtime state, so they add no implicit edge
 _STATIC_FIELDS = frozenset({"type", "name", "apiversion", "copy", "condition", "dependson", "resources", "comments",
                             "scope", "resourcegroup", "subscriptionid", "existing", "location"})
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield k
-            yield from _strings(v)
-
-
-def _calls(node: Node) -> Iterator[FunctionCall]:
-    if isinstance(node, FunctionCall):
-        yield node
-        for arg in node.args:
-            yield from _calls(arg)
-    elif isinstance(node, MemberAccess):
-        yield from _calls(node.target)
-    elif isinstance(node, IndexAccess):
-        yield from _calls(node.target)
-        yield from _calls(node.index)
 
 
 def runtime_fields(p: Planned) -> dict[str, Any]:
@@ -59,16 +34,14 @@ def runtime_fields(p: Planned) -> dict[str, Any]:
 def implicit_targets(plan: Plan, ctx: DeploymentContext, p: Planned) -> set[str]:
     """Keys of template resources this one's runtime expressions reference()/list*()."""
     found: set[str] = set()
-    for text in _strings(runtime_fields(p)):
-        if not is_expression(text):
-            continue
+    for text in iter_expressions(runtime_fields(p)):
         try:
-            tree = parse(expression_text(text))
+            tree = parse(text)
         except DomainError:
             continue  # reported with its position when the resource deploys
-        for call in _calls(tree):
+        for call in iter_nodes_calls(tree):
             name = call.name.lower()
-            if call.namespace or not call.args or not (name in ("reference", "references") or name.startswith("list")):
+            if call.namespace or not call.args or not is_runtime_function(name):
                 continue
             try:
                 with ctx.phase(False, p.loops):

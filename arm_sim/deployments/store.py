@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError, bad_request, not_found
-from arm_sim.db.models import DeployedResource, Deployment, DeploymentOperation
+from arm_sim.db.models import DeployedResource, Deployment, DeploymentOperation, ResourceGroup
 from arm_sim.domain import events
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
@@ -60,8 +60,17 @@ def not_found_error(name: str) -> DomainError:
     return not_found("DeploymentNotFound", f"Deployment '{name}' could not be found.")
 
 
+def _current(ctx: Ctx, row: Deployment) -> bool:
+    """False for the history of a resource group that was deleted since (and maybe created again)."""
+    if "/resourcegroups/" not in row.scope_key:
+        return True
+    rg = ctx.session.get(ResourceGroup, row.scope_key)
+    return rg is not None and row.created_at >= rg.created_at
+
+
 def get(ctx: Ctx, deployment_id: str) -> Deployment | None:
-    return ctx.session.get(Deployment, ids.key(deployment_id))
+    row = ctx.session.get(Deployment, ids.key(deployment_id))
+    return row if row is not None and _current(ctx, row) else None
 
 
 def require(ctx: Ctx, target: Target, name: str) -> Deployment:
@@ -72,16 +81,17 @@ def require(ctx: Ctx, target: Target, name: str) -> Deployment:
 
 
 def list_at(ctx: Ctx, target: Target) -> list[Deployment]:
-    return list(ctx.session.scalars(select(Deployment).where(Deployment.scope_key == ids.key(target.id))
-                                    .order_by(Deployment.created_at, Deployment.key)))
+    rows = ctx.session.scalars(select(Deployment).where(Deployment.scope_key == ids.key(target.id))
+                               .order_by(Deployment.created_at, Deployment.key))
+    return [r for r in rows if _current(ctx, r)]
 
 
 def begin(ctx: Ctx, target: Target, name: str, *, location: str | None, tags: dict[str, Any], template: Any,
           properties: dict[str, Any]) -> tuple[Deployment, bool]:
     """Create or replace the record (its earlier operations go with the earlier run). Returns (row, created)."""
     dep_id = target.deployment_id(name)
-    row = get(ctx, dep_id)
-    created = row is None
+    row = ctx.session.get(Deployment, ids.key(dep_id))
+    created = row is None or not _current(ctx, row)
     if row is None:
         row = Deployment(key=ids.key(dep_id), id=dep_id, scope_key=ids.key(target.id),
                          subscription_id=target.subscription_id.lower(), name=name, created_at=ctx.now)
@@ -90,6 +100,8 @@ def begin(ctx: Ctx, target: Target, name: str, *, location: str | None, tags: di
         if row.provisioning_state not in TERMINAL:
             raise DomainError(409, "DeploymentActive", f"The deployment '{name}' is still running.")
         ctx.session.execute(sql_delete(DeploymentOperation).where(DeploymentOperation.deployment_key == row.key))
+        if created:  # left over from a deleted resource group of the same name
+            row.id, row.name, row.created_at = dep_id, name, ctx.now
     row.location, row.tags, row.template = location, tags, template
     row.properties, row.provisioning_state, row.changed_at = properties, "Running", ctx.now
     ctx.session.flush()

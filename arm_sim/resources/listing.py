@@ -121,9 +121,11 @@ def collection_query(ctx: Ctx, path: ids.ArmPath) -> Select[tuple[Resource]]:
 
 def scope_query(ctx: Ctx, path: ids.ArmPath) -> Select[tuple[Resource]]:
     """`/subscriptions/{s}[/resourceGroups/{rg}]/resources`: top-level resources only, as ARM lists them."""
+    # extension resources on the group itself (role assignments, locks) are not listed, as in ARM
+    not_extension = ~Resource.type_key.startswith("microsoft.authorization/")
     if path.resource_group is not None:
         rg = scope.resource_group(ctx, path.subscription or "", path.resource_group)
-        return select(Resource).where(Resource.parent_key == rg.key)
+        return select(Resource).where(Resource.parent_key == rg.key, not_extension)
     sub = scope.subscription(ctx, path.subscription or "")
     return select(Resource).where(Resource.subscription_id == sub.id,
-                                  Resource.parent_key == Resource.resource_group_key)
+                                  Resource.parent_key == Resource.resource_group_key, not_extension)

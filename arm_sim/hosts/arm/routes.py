@@ -8,7 +8,7 @@ from starlette.responses import Response
 from arm_sim.core import ids
 from arm_sim.core.errors import AuthenticationError, DomainError
 from arm_sim.domain.runtime import Runtime
-from arm_sim.hosts.arm import dispatch, errors
+from arm_sim.hosts.arm import deployments, dispatch, errors
 from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.arm.metadata import cloud
@@ -31,6 +31,8 @@ async def arm(request: Request) -> Response:
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     q = query(request)
     body, body_error = (await read_json(request)) if method in ("PUT", "PATCH", "POST") else (None, None)
+    if body_error:  # the Azure CLI's deployment body is not JSON (reference/clients.md §5)
+        body, body_error = deployments.lenient_body(path, await request.body(), body, body_error)
     try:
         # GET/HEAD normally only read: their unit skips the COMMIT when nothing was written.
         with rt.unit(read_mostly=method in ("GET", "HEAD"), correlation_id=request.state.correlation_id) as ctx:
