@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
@@ -91,12 +91,16 @@ def assignments_for(ctx: Ctx, principal_id: str) -> list[RoleAssignment]:
     return list(ctx.session.scalars(select(RoleAssignment).where(RoleAssignment.principal_id == principal_id.lower())))
 
 
+# Decisions run on every ARM call: one prebuilt Core query for just the assignments that can apply.
+_RA = RoleAssignment.__table__
+_APPLICABLE = select(_RA.c.id, _RA.c.scope, _RA.c.role_definition_id).where(
+    _RA.c.principal_id == bindparam("principal"), _RA.c.scope_key.in_(bindparam("scopes", expanding=True)))
+
+
 def decide(ctx: Ctx, principal_id: str, action: str, scope: str, data: bool = False) -> Decision:
     decision = Decision(False, principal_id, action, scope)
-    above = set(ancestors(scope))
-    for ra in assignments_for(ctx, principal_id):
-        if ra.scope_key not in above:
-            continue
+    rows = ctx.session.execute(_APPLICABLE, {"principal": principal_id.lower(), "scopes": ancestors(scope)})
+    for ra in rows:
         role = role_definition(ctx, ra.role_definition_id)
         entry = {"id": ra.id, "scope": ra.scope, "roleDefinitionId": ra.role_definition_id,
                  "roleName": role.role_name if role else "(deleted role)"}

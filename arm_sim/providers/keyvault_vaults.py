@@ -133,8 +133,10 @@ def prepare(ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
     props["provisioningState"] = "Succeeded"
     tenant = props["tenantId"] = _tenant(ctx, props)
     props["sku"] = _sku(props)
-    if "accessPolicies" not in props or props["accessPolicies"] is None:
-        raise _not_specified("accessPolicies")
+    if props.get("accessPolicies") is None:
+        if props.get("enableRbacAuthorization") is not True:  # an RBAC vault needs no access policies
+            raise _not_specified("accessPolicies")
+        props["accessPolicies"] = []
     props["accessPolicies"] = policies.normalize(props["accessPolicies"], tenant)
     for flag in FLAGS:
         value = _bool(props, flag)
