@@ -570,6 +570,29 @@ STORAGE_BLOB_DATA_READER = RoleDefinition(
     not_data_actions=(),
 )
 
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/web-and-mobile#azure-maps-data-reader
+AZURE_MAPS_DATA_READER = RoleDefinition(
+    name="423170ca-a8f6-4b0f-8487-9e4eb8f49bfa",
+    role_name="Azure Maps Data Reader",
+    description="Grants access to read map related data from an Azure maps account.",
+    actions=(),
+    not_actions=(),
+    data_actions=("Microsoft.Maps/accounts/*/read",),
+    not_data_actions=(),
+)
+
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/web-and-mobile#azure-maps-data-contributor
+AZURE_MAPS_DATA_CONTRIBUTOR = RoleDefinition(
+    name="8f5e0ce6-4f7b-4dcf-bddf-e6f48634a204",
+    role_name="Azure Maps Data Contributor",
+    description="Grants access to read, write, and delete access to map related data from an Azure maps account.",
+    actions=(),
+    not_actions=(),
+    data_actions=("Microsoft.Maps/accounts/*/read", "Microsoft.Maps/accounts/*/write",
+                  "Microsoft.Maps/accounts/*/delete", "Microsoft.Maps/accounts/*/action"),
+    not_data_actions=(),
+)
+
 # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage#storage-blob-delegator
 STORAGE_BLOB_DELEGATOR = RoleDefinition(
     name="db58b8e5-c6ad-4a2a-8342-4190687cbf4a",
@@ -607,6 +630,8 @@ BUILT_IN_ROLES: tuple[RoleDefinition, ...] = (
     STORAGE_BLOB_DATA_OWNER,
     STORAGE_BLOB_DATA_READER,
     STORAGE_BLOB_DELEGATOR,
+    AZURE_MAPS_DATA_READER,
+    AZURE_MAPS_DATA_CONTRIBUTOR,
 )
 
 BY_NAME: dict[str, RoleDefinition] = {r.name.lower(): r for r in BUILT_IN_ROLES}

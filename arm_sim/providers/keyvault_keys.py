@@ -59,7 +59,8 @@ def _create_body(body: dict[str, Any]) -> dict[str, Any]:
     if kty not in _KTYS:
         raise bad_request("BadRequest", f"The parameter 'kty' is invalid: {kty}. Supported key types: "
                           f"{', '.join(_KTYS)}.")
-    size, curve = props.get("keySize"), props.get("curveName")
+    # templates pass "" (or 0) for the field that does not apply to the key type: that means "not given"
+    size, curve = props.get("keySize") or None, props.get("curveName") or None
     if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
         raise bad_request("BadRequest", "An invalid value was provided for 'keySize'.")
     if curve is not None and not isinstance(curve, str):
