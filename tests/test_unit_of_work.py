@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import bindparam, func, insert, select
 
 from arm_sim.core.settings import Settings
-from arm_sim.db.engine import HotSelect, make_engine, make_sessionmaker
+from arm_sim.db.engine import HotSelect, dbapi_connection, make_engine, make_sessionmaker
 from arm_sim.db.migrate import upgrade
 from arm_sim.db.models import Event
 from arm_sim.domain import clock, events
@@ -59,6 +59,22 @@ def test_a_failed_unit_leaves_nothing_behind_for_the_next(rt: Runtime) -> None:
     assert _count(rt, "uow.failed") == 0
 
 
+def test_a_raw_write_in_a_failed_unit_is_rolled_back_not_left_open(rt: Runtime) -> None:
+    marker = "?" if rt.settings.db_url.startswith("sqlite") else "%s"
+    with pytest.raises(RuntimeError), rt.unit(read_mostly=True) as ctx:
+        cursor = dbapi_connection(ctx.session).cursor()
+        cursor.execute(f"INSERT INTO events (at, kind, subject, details) VALUES (1, {marker}, '/x', '{{}}')",
+                       ("uow.raw",))
+        raise RuntimeError("boom")
+    other_engine = make_engine(rt.settings.db_url)  # would wait on the lock if the write were still open
+    try:
+        with Runtime(rt.settings, make_sessionmaker(other_engine)).unit() as ctx:
+            events.record(ctx, "uow.other", "/x")
+    finally:
+        other_engine.dispose()
+    assert (_count(rt, "uow.raw"), _count(rt, "uow.other")) == (0, 1)
+
+
 def test_the_clock_moved_by_another_process_is_read_by_the_very_next_unit(rt: Runtime) -> None:
     other_engine = make_engine(rt.settings.db_url)  # another process: its own engine and connections
     other = Runtime(rt.settings, make_sessionmaker(other_engine))
@@ -83,11 +99,15 @@ def test_hot_select_reads_what_sqlalchemy_reads(rt: Runtime) -> None:
     with rt.unit() as ctx:
         ctx.session.execute(insert(EVENTS).values(at=1.5, kind="uow.hot", subject="/hot", details=details))
     with rt.unit(read_mostly=True) as ctx:
-        conn = ctx.session.connection()
-        row = hot.first(conn, {"subject": "/hot"})
-        assert row is not None and tuple(row) == tuple(conn.execute(hot.stmt, {"subject": "/hot"}).one())
+        row = hot.first(ctx.session, {"subject": "/hot"})
+        assert row is not None
+        assert tuple(row) == tuple(ctx.session.execute(hot.stmt, {"subject": "/hot"}).one())
         assert (row.kind, row.actor, row.details) == ("uow.hot", None, details)
-        assert hot.first(conn, {"subject": "/missing"}) is None
+        assert hot.first(ctx.session, {"subject": "/missing"}) is None
+    with rt.unit(read_mostly=True) as ctx:  # reads see the unit's own flushed writes
+        events.record(ctx, "uow.hot", "/hot2")
+        ctx.session.flush()
+        assert hot.first(ctx.session, {"subject": "/hot2"}) is not None
 
 
 def test_json_responses_render_what_the_stdlib_would() -> None:

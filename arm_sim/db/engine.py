@@ -38,6 +38,23 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+def dbapi_connection(session: Session) -> Any:
+    """The DB-API connection for a unit's hand-written hot reads: the session's own, so they see its flushes.
+
+    A session bound to a SQLite connection (the reused sessions, see `uow`) is read through that connection
+    without starting the session's transaction bookkeeping, which costs more than a query on a GET that writes
+    nothing: sqlite3 opens no transaction for a SELECT. Any other session is asked for its connection.
+    """
+    bind = session.bind
+    if _sqlite_connection(bind):
+        return bind.connection  # type: ignore[union-attr]
+    return session.connection().connection
+
+
+def _sqlite_connection(bind: object) -> bool:
+    return isinstance(bind, Connection) and bind.dialect.name == "sqlite"
+
+
 _Prepared = tuple[str, list[tuple[int, Callable[[Any], Any]]], Any]  # SQL, (column, processor)s, row type
 
 
@@ -56,12 +73,14 @@ class HotSelect:
         # per dialect instance: result processors depend on its settings (the JSON deserializer)
         self._prepared: WeakKeyDictionary[Dialect, _Prepared] = WeakKeyDictionary()
 
-    def first(self, conn: Connection, params: dict[str, Any]) -> Any | None:
-        dialect = conn.dialect
-        if dialect.name != "sqlite":
-            return conn.execute(self.stmt, params).first()
+    def first(self, session: Session, params: dict[str, Any]) -> Any | None:
+        """The first row (attributes named as the selected columns), or None; on the unit's connection."""
+        bind = session.bind
+        if not _sqlite_connection(bind):
+            return session.connection().execute(self.stmt, params).first()
+        dialect = bind.dialect  # type: ignore[union-attr]
         sql, processors, row_type = self._prepared.get(dialect) or self._prepare(dialect)
-        cursor = conn.connection.cursor()
+        cursor = dbapi_connection(session).cursor()
         try:
             cursor.execute(sql, params)
             row = cursor.fetchone()

@@ -259,17 +259,17 @@ class Vault(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
-class VaultSecret(Base):
-    """One version of a Key Vault secret. Soft delete marks every version of the name."""
+class VaultObject:
+    """What every version of a vault object (secret or key) has: name, version, attributes, soft-delete state.
 
-    __tablename__ = "vault_secrets"
+    Soft delete marks every version of the name.
+    """
+
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     vault_name: Mapped[str] = mapped_column(ForeignKey("vaults.name"))
     name: Mapped[str] = mapped_column(String(127))
     name_key: Mapped[str] = mapped_column(String(127))
     version: Mapped[str] = mapped_column(String(32))
-    value: Mapped[str] = mapped_column(Text)
-    content_type: Mapped[str | None] = mapped_column(String(255))
     tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     not_before: Mapped[float | None] = mapped_column(Float)
@@ -278,31 +278,26 @@ class VaultSecret(Base):
     updated_at: Mapped[float] = mapped_column(Float)
     deleted_at: Mapped[float | None] = mapped_column(Float)
     scheduled_purge_at: Mapped[float | None] = mapped_column(Float)
+
+
+class VaultSecret(VaultObject, Base):
+    """One version of a Key Vault secret."""
+
+    __tablename__ = "vault_secrets"
+    value: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (Index("ix_vault_secrets_vault_name", "vault_name", "name_key"),)
 
 
-class VaultKey(Base):
+class VaultKey(VaultObject, Base):
     """One version of a Key Vault key (RSA or EC), with its private key: arm-sim performs the operations."""
 
     __tablename__ = "vault_keys"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    vault_name: Mapped[str] = mapped_column(ForeignKey("vaults.name"))
-    name: Mapped[str] = mapped_column(String(127))
-    name_key: Mapped[str] = mapped_column(String(127))
-    version: Mapped[str] = mapped_column(String(32))
     kty: Mapped[str] = mapped_column(String(16))  # RSA | EC (| RSA-HSM | EC-HSM)
     key_ops: Mapped[list[Any]] = mapped_column(default=list)
     private_key_pem: Mapped[str] = mapped_column(Text)
     curve: Mapped[str | None] = mapped_column(String(16))
-    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    not_before: Mapped[float | None] = mapped_column(Float)
-    expires: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[float] = mapped_column(Float)
-    updated_at: Mapped[float] = mapped_column(Float)
-    deleted_at: Mapped[float | None] = mapped_column(Float)
-    scheduled_purge_at: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (Index("ix_vault_keys_vault_name", "vault_name", "name_key"),)
 

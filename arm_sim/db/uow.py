@@ -55,6 +55,10 @@ def _new_session(factory: sessionmaker[Session]) -> Session:
 
 def _release(idle: list[Session], session: Session) -> None:
     held = session.bind if isinstance(session.bind, Connection) else None
+    if held is not None and not (held.invalidated or held.closed):
+        driver = held.connection.driver_connection
+        if driver.in_transaction:  # only if something wrote past the session and failed: never keep it open
+            driver.rollback()
     if len(idle) < _MAX_IDLE and not (held is not None and (held.invalidated or held.closed)):
         idle.append(session)
     elif held is not None:
@@ -65,8 +69,9 @@ def _wrote(session: Session) -> bool:
     """Whether ending the unit needs a COMMIT (when unsure: yes)."""
     if session.new or session.dirty or session.deleted:
         return True  # not flushed yet
-    if not session.in_transaction():
-        return False  # never touched the database
-    # sqlite3 (legacy transaction control) opens a transaction only when something is written, so its flag is
-    # exact. psycopg has no such flag (every statement opens a transaction): always commit there.
-    return bool(getattr(session.connection().connection.driver_connection, "in_transaction", True))
+    bind = session.bind
+    if isinstance(bind, Connection) and bind.dialect.name == "sqlite":
+        # SQLite: sqlite3 (legacy transaction control) opens a transaction only when something is written, so
+        # its flag is exact, and it also covers reads and writes made on the connection past the session.
+        return bool(bind.connection.driver_connection.in_transaction)
+    return session.in_transaction()  # psycopg opens a transaction with any statement: commit whatever was used

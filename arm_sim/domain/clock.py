@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from arm_sim.core.errors import bad_request
+from arm_sim.db.engine import dbapi_connection
 from arm_sim.db.models import Clock
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -51,7 +52,7 @@ def now(session: Session) -> float:
     # the same PostgreSQL) may have moved the clock. A plain DB-API cursor on the unit's own connection (so it
     # sees the unit's flushed changes) skips SQLAlchemy's statement machinery: ~5x cheaper than
     # exec_driver_sql, and this runs on every request.
-    cursor = session.connection().connection.cursor()
+    cursor = dbapi_connection(session).cursor()
     try:
         cursor.execute(_NOW_SQL)
         row = cursor.fetchone()

@@ -69,7 +69,7 @@ _BY_KEY = HotSelect(select(_TABLE).where(_TABLE.c.key == bindparam("key")))
 
 
 def get(ctx: Ctx, path: ids.ArmPath) -> Doc:
-    row = _BY_KEY.first(ctx.session.connection(), {"key": ids.key(path.id)})
+    row = _BY_KEY.first(ctx.session, {"key": ids.key(path.id)})
     if row is None:
         virtual = provider_for(path.resource_type.lower()).virtual_get(ctx, path)
         if virtual is not None:
