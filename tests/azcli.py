@@ -138,3 +138,22 @@ class AzCli:
     def configure(self, name: str = CLOUD_NAME) -> None:
         self.register_cloud(name)
         self.set_cloud(name)
+
+
+def require_az() -> str:
+    """The Azure CLI's path; skips the calling test module when there is none (call at module level)."""
+    found = az_executable()
+    if found is None:
+        import pytest
+
+        pytest.skip("Azure CLI not found: set ARM_SIM_AZ, install it in .venv-az (make az) or put az on PATH",
+                    allow_module_level=True)
+    return found
+
+
+def logged_in(sim: Any, config_dir: Path, executable: str) -> AzCli:
+    """An az with its own config dir, the simulator's cloud registered and the deployer logged in."""
+    cli = AzCli(sim, config_dir, executable=executable)
+    cli.configure()
+    cli.login()
+    return cli

@@ -15,13 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.azcli import AzCli, az_executable
+from tests.azcli import AzCli, logged_in, require_az
 from tests.simserver import Sim
 
-AZ = az_executable()
-if AZ is None:
-    pytest.skip("Azure CLI not found: set ARM_SIM_AZ, install it in /work/main/.venv-az or put az on PATH",
-                allow_module_level=True)
+AZ = require_az()
 
 pytestmark = pytest.mark.azcli
 
@@ -38,10 +35,7 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 def az(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> AzCli:
-    cli = AzCli(sim, tmp_path_factory.mktemp("azcfg-rbac"), executable=AZ or "az")
-    cli.configure()
-    cli.login()
-    return cli
+    return logged_in(sim, tmp_path_factory.mktemp("azcfg-rbac"), AZ)
 
 
 @pytest.fixture(scope="module")
