@@ -67,10 +67,10 @@ def prepare(settings: Settings) -> Runtime:
 def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
     runtime = runtime or Runtime(settings, make_sessionmaker(make_engine(settings.db_url)))
     main = _fastapi("arm-sim: ARM, Entra ID, Graph and the simulator API", runtime)
+    main.include_router(arm_routes.router)  # first: it serves the hot paths, and no other router's paths overlap
     main.include_router(sim_routes.router)
     main.include_router(sim_inspect.router)
     main.include_router(graph_routes.router)
-    main.include_router(arm_routes.router)
     main.include_router(entra_routes.router)
     generated = main.openapi
     main.openapi = lambda: arm_openapi.merge(generated())  # type: ignore[method-assign]

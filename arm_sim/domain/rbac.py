@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
+from arm_sim.db.engine import dbapi_connection
 from arm_sim.db.models import Resource, RoleAssignment
 from arm_sim.domain import events
 from arm_sim.domain.context import Ctx
@@ -102,7 +103,7 @@ def _applicable(ctx: Ctx, principal_id: str) -> list[tuple[str, str, str, str]]:
     """
     marker = "?" if ctx.session.get_bind().dialect.paramstyle == "qmark" else "%s"
     ctx.session.flush()  # the raw cursor sees only what was flushed (a no-op when nothing is pending)
-    cursor = ctx.session.connection().connection.cursor()
+    cursor = dbapi_connection(ctx.session).cursor()
     try:
         cursor.execute(_OF_PRINCIPAL + marker, (principal_id.lower(),))
         return list(cursor.fetchall())
