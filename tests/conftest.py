@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,30 @@ def fresh_sim(tmp_path: Path) -> Iterator[Sim]:
     server = Sim(home=tmp_path / "sim", database_url=fresh_database_url()).start()
     yield server
     server.stop()
+
+
+# Deployer clients for a module, closed when it ends: an idle TLS keep-alive connection holds the server's
+# shutdown up.
+@pytest.fixture(scope="module")
+def credential(sim: Sim) -> Iterator[Any]:
+    with sim.credential() as cred:
+        yield cred
+
+
+@pytest.fixture(scope="module")
+def compute(sim: Sim, credential: Any) -> Iterator[Any]:
+    from azure.mgmt.compute import ComputeManagementClient
+
+    with ComputeManagementClient(credential, sim.subscription, **sim.mgmt_kwargs()) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def msi(sim: Sim, credential: Any) -> Iterator[Any]:
+    from azure.mgmt.msi import ManagedServiceIdentityClient
+
+    with ManagedServiceIdentityClient(credential, sim.subscription, **sim.mgmt_kwargs()) as client:
+        yield client
 
 
 @pytest.fixture

@@ -82,23 +82,7 @@ def mi_token(scope: str = f"{VAULT}/.default", **kwargs: Any) -> str:
 
 # --- fixtures -------------------------------------------------------------------------------------------------
 
-# Clients are closed when the module ends: an idle TLS keep-alive connection holds the server's shutdown up.
-@pytest.fixture(scope="module")
-def credential(sim: Sim) -> Iterator[Any]:
-    with sim.credential() as cred:
-        yield cred
-
-
-@pytest.fixture(scope="module")
-def compute(sim: Sim, credential: Any) -> Iterator[ComputeManagementClient]:
-    with ComputeManagementClient(credential, sim.subscription, **sim.mgmt_kwargs()) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def msi(sim: Sim, credential: Any) -> Iterator[ManagedServiceIdentityClient]:
-    with ManagedServiceIdentityClient(credential, sim.subscription, **sim.mgmt_kwargs()) as client:
-        yield client
+# `credential`, `compute` and `msi` are shared fixtures (tests/conftest.py).
 
 
 @pytest.fixture(scope="module")

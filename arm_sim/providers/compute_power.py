@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm.attributes import flag_modified
-
-from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
-from arm_sim.db.models import Resource
 from arm_sim.domain import events
 from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import ActionResult, Doc
@@ -38,19 +34,10 @@ def act(ctx: Ctx, doc: Doc, action: str) -> ActionResult | None:
     if name == "restart" and current != "running":
         raise DomainError(409, "OperationNotAllowed",
                           "The operation requires the VM to be running (or set to run).")
-    doc[SIM_STATE] = dict(doc.get(SIM_STATE) or {}, powerState=target)
-    _store(ctx, doc)
+    doc[SIM_STATE] = dict(doc.get(SIM_STATE) or {}, powerState=target)  # ResourceService.action saves it
     events.record(ctx, "virtualMachine.powerStateChanged", doc["id"], action=name, fromState=current,
                   toState=target)
     return ActionResult(status=200, body=None, long_running=True)
-
-
-def _store(ctx: Ctx, doc: Doc) -> None:
-    # Providers sit below resources/ (no ResourceService.save here): write the simulator state directly.
-    row = ctx.session.get(Resource, ids.key(doc["id"]))
-    if row is not None:
-        row.extra = dict(row.extra or {}, **{SIM_STATE: doc[SIM_STATE]})
-        flag_modified(row, "extra")
 
 
 def _object(value: Any) -> dict[str, Any]:
