@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import httpx
@@ -50,3 +51,19 @@ def test_migrations_from_empty_match_the_models(tmp_path: Path) -> None:
     engine.dispose()
     assert diff == [], f"models and migrations differ: {diff}"
     command.check(alembic_config(url))  # raises when autogenerate would emit anything
+
+
+def test_first_start_moves_off_a_port_taken_before_the_bind(tmp_path: Path) -> None:
+    """Another process may take a probed-free port before the server binds it; the helper then picks others."""
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        sim = Sim(home=tmp_path / "sim", database_url=fresh_database_url(), port=taken)
+        try:
+            sim.start()
+            assert sim.port != taken
+            with sim.http() as c:
+                assert c.get("/_sim/health").status_code == 200
+        finally:
+            sim.stop()

@@ -31,16 +31,21 @@ __all__ = ["ARM_SCOPE", "Reply", "Sim", "free_port", "free_range", "fresh_databa
 ARM_SCOPE = "https://management.azure.com/.default"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _listen_floor_and_ceiling() -> tuple[int, int]:
+    """Ports below the kernel's ephemeral range: outgoing connections (ours, the database's, the other test
+    workers') never take those, so a port found free stays free until the server binds it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return (10000, low - 1) if low > 12000 else (low, 65535)
 
 
 def free_range(count: int) -> tuple[int, int]:
     """`count` consecutive free ports (the Key Vault listeners: one port per vault)."""
+    floor, ceiling = _listen_floor_and_ceiling()
     for _ in range(200):
-        base = random.randint(20000, 60000)
+        base = random.randint(floor, ceiling - count)
         socks = []
         try:
             for p in range(base, base + count):
@@ -54,6 +59,10 @@ def free_range(count: int) -> tuple[int, int]:
             for s in socks:
                 s.close()
     raise RuntimeError("no free port range")
+
+
+def free_port() -> int:
+    return free_range(1)[0]
 
 
 def fresh_database_url() -> str:
@@ -103,6 +112,10 @@ def request(method: str, url: str, ca: str, *, json_body: Any = None, form: dict
     except ValueError:
         body = None
     return Reply(status, {k.lower(): v for k, v in got.items()}, body)
+
+
+class PortTaken(RuntimeError):
+    """The server could not listen: a port picked as free was taken before it bound."""
 
 
 @dataclass
@@ -158,14 +171,32 @@ class Sim:
         return env
 
     def start(self, timeout: float = 60) -> Sim:
+        """Start the server. On a first start whose ports were taken meanwhile (another process won the race
+        between our probe and the server's bind), pick new ports and try again."""
+        first = not (self.home / "ca.pem").exists()
+        for attempt in range(5):
+            try:
+                return self._start_once(timeout)
+            except PortTaken:
+                if not first or attempt == 4:
+                    raise
+                self.port, self.imds_port = free_port(), free_port()
+                self.vault_ports = free_range(self.vault_ports[1] - self.vault_ports[0] + 1)
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> Sim:
         self.home.mkdir(parents=True, exist_ok=True)
-        log = open(self.home / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
+        log_path = self.home / "server.log"
+        seen = log_path.stat().st_size if log_path.exists() else 0
+        log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen([sys.executable, "-m", "arm_sim", "serve"], env=self.env(), stdout=log,
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"arm-sim exited: {(self.home / 'server.log').read_text()[-3000:]}")
+                self.proc = None
+                tail = log_path.read_bytes()[seen:].decode(errors="replace")[-3000:]
+                raise (PortTaken if "Address already in use" in tail else RuntimeError)(f"arm-sim exited: {tail}")
             try:
                 if request("GET", f"{self.url}/_sim/health", self.ca, timeout=1).status == 200:
                     return self
@@ -173,7 +204,7 @@ class Sim:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"arm-sim did not start in {timeout:.0f} s; see {self.home / 'server.log'}")
+        raise RuntimeError(f"arm-sim did not start in {timeout:.0f} s; see {log_path}")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
