@@ -104,10 +104,30 @@ def test_hot_select_reads_what_sqlalchemy_reads(rt: Runtime) -> None:
         assert tuple(row) == tuple(ctx.session.execute(hot.stmt, {"subject": "/hot"}).one())
         assert (row.kind, row.actor, row.details) == ("uow.hot", None, details)
         assert hot.first(ctx.session, {"subject": "/missing"}) is None
+    newest = HotSelect(select(EVENTS.c.subject).where(EVENTS.c.kind == "uow.hot")  # its own bind values too
+                       .order_by(EVENTS.c.seq.desc()).limit(1))
     with rt.unit(read_mostly=True) as ctx:  # reads see the unit's own flushed writes
         events.record(ctx, "uow.hot", "/hot2")
         ctx.session.flush()
         assert hot.first(ctx.session, {"subject": "/hot2"}) is not None
+        assert [r.subject for r in newest.all(ctx.session, {})] == ["/hot2"]
+
+
+def test_durable_events_are_kept_in_order_whether_the_unit_commits_or_fails(rt: Runtime) -> None:
+    details = {"reason": "policy grants get", "big": 2**70, "nested": ["é", None]}
+    with rt.unit(read_mostly=True) as ctx:  # a read that only records its decision still commits it
+        events.record_refusal(ctx, "uow.durable", "/ok", **details)
+    with rt.unit(read_mostly=True) as ctx:  # written after what the unit recorded itself
+        events.record(ctx, "uow.durable", "/first")
+        events.record_refusal(ctx, "uow.durable", "/second")
+    with pytest.raises(RuntimeError), rt.unit() as ctx:  # a refusal outlives the rollback; the write does not
+        events.record(ctx, "uow.durable", "/rolled-back")
+        events.record_refusal(ctx, "uow.durable", "/refused")
+        raise RuntimeError("boom")
+    with rt.unit() as ctx:
+        rows = events.query(ctx, kind="uow.durable")
+    assert [r["subject"] for r in rows] == ["/ok", "/first", "/second", "/refused"]
+    assert rows[0]["details"] == details
 
 
 def test_json_responses_render_what_the_stdlib_would() -> None:

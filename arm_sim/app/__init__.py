@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from arm_sim import __version__
 from arm_sim.core import ids
@@ -19,7 +21,7 @@ from arm_sim.hosts.arm import openapi as arm_openapi
 from arm_sim.hosts.arm import routes as arm_routes
 from arm_sim.hosts.entra import routes as entra_routes
 from arm_sim.hosts.graph import routes as graph_routes
-from arm_sim.hosts.http import RequestIds, json_response
+from arm_sim.hosts.http import Lane, RequestIds, internal_error
 from arm_sim.hosts.imds import routes as imds_routes
 from arm_sim.hosts.keyvault import routes as keyvault_routes
 from arm_sim.hosts.sim import inspect as sim_inspect
@@ -30,15 +32,15 @@ from arm_sim.resources import service
 @dataclass
 class Apps:
     runtime: Runtime
-    main: FastAPI
+    main: FastAPI  # Entra, Graph, /_sim and the cloud metadata; its OpenAPI document also describes ARM
     identity: FastAPI
     vaults: FastAPI
+    main_listener: ASGIApp  # what the main HTTPS listener serves: ARM's lane in front of `main`
+    vaults_listener: ASGIApp  # what every vault port serves: the data plane's lane in front of `vaults`
 
 
 def _internal_error(request: Request, exc: Exception) -> Response:
-    # A bug, not a simulated failure: say so plainly, in ARM's envelope.
-    return json_response({"error": {"code": "InternalServerError",
-                                    "message": f"arm-sim failed to handle this request: {type(exc).__name__}."}}, 500)
+    return internal_error(exc)
 
 
 def _fastapi(title: str, runtime: Runtime) -> FastAPI:
@@ -67,7 +69,7 @@ def prepare(settings: Settings) -> Runtime:
 def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
     runtime = runtime or Runtime(settings, make_sessionmaker(make_engine(settings.db_url)))
     main = _fastapi("arm-sim: ARM, Entra ID, Graph and the simulator API", runtime)
-    main.include_router(arm_routes.router)  # first: it serves the hot paths, and no other router's paths overlap
+    main.include_router(arm_routes.router)  # the cloud metadata routes
     main.include_router(sim_routes.router)
     main.include_router(sim_inspect.router)
     main.include_router(graph_routes.router)
@@ -77,5 +79,9 @@ def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
     identity = _fastapi("arm-sim: identity endpoints (IMDS, App Service)", runtime)
     identity.include_router(imds_routes.router)
     vaults = _fastapi("arm-sim: Key Vault data plane", runtime)
-    vaults.include_router(keyvault_routes.router)
-    return Apps(runtime, main, identity, vaults)
+    vaults.include_router(keyvault_routes.router)  # the listener's health answer
+    # ARM's paths and the vault data plane never enter FastAPI: they parse their own paths, and FastAPI's
+    # per-request machinery would be the largest cost of the hottest paths. Every other path is FastAPI's.
+    main_listener = Lane(main, partial(arm_routes.arm, runtime), arm_routes.is_arm_path)
+    vaults_listener = Lane(vaults, partial(keyvault_routes.vault_request, runtime), keyvault_routes.is_data_plane)
+    return Apps(runtime, main, identity, vaults, main_listener, vaults_listener)

@@ -57,9 +57,9 @@ async def serve_async(settings: Settings, apps: Apps | None = None, ready: async
     files = (str(cert), str(key))
     lo, hi = settings.vault_ports
     listeners = [
-        (_Server(_config(apps.main, settings, files)), [_bind(settings.host, settings.port)]),
+        (_Server(_config(apps.main_listener, settings, files)), [_bind(settings.host, settings.port)]),
         (_Server(_config(apps.identity, settings, None)), [_bind(settings.host, settings.imds_port)]),
-        (_Server(_config(apps.vaults, settings, files)), [_bind(settings.host, p) for p in range(lo, hi + 1)]),
+        (_Server(_config(apps.vaults_listener, settings, files)), [_bind(settings.host, p) for p in range(lo, hi + 1)]),
     ]
     loop = asyncio.get_running_loop()
 

@@ -7,6 +7,7 @@ so we keep a display id and look up by `key(id)` only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from arm_sim.core.errors import bad_request
 
@@ -40,7 +41,8 @@ class ArmPath:
     parts: tuple[ProviderPart, ...]
     tail: tuple[str, ...]  # segments after the subscription/rg that are not under providers/
 
-    @property
+    # The derived ids are cached: the path is immutable, and a request asks for them several times.
+    @cached_property
     def scope_id(self) -> str:
         """The subscription or resource-group id this path lives in."""
         out = ""
@@ -54,7 +56,7 @@ class ArmPath:
     def is_collection(self) -> bool:
         return bool(self.parts) and len(self.parts[-1].segments) % 2 == 1
 
-    @property
+    @cached_property
     def resource_type(self) -> str:
         last = self.parts[-1]
         return "/".join((last.namespace, *last.types))
@@ -70,7 +72,7 @@ class ArmPath:
             out += "/providers/" + p.namespace + "".join("/" + s for s in p.segments)
         return out
 
-    @property
+    @cached_property
     def id(self) -> str:
         return self.prefix(len(self.parts))
 
@@ -92,6 +94,11 @@ def split(path: str) -> list[str]:
 
 def parse(path: str) -> ArmPath:
     """Parse `/subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}…` (any depth)."""
+    return _parse(path)
+
+
+@lru_cache(maxsize=4096)  # paths repeat (polling, reads of the same resources); an ArmPath never changes
+def _parse(path: str) -> ArmPath:
     segs = split(path)
     i = 0
     sub = rg = None

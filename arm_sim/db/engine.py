@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Dialect, Engine, Select, create_engine, event
+from sqlalchemy import JSON, Connection, Dialect, Engine, Select, Table, bindparam, create_engine, event
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,7 +55,19 @@ def _sqlite_connection(bind: object) -> bool:
     return isinstance(bind, Connection) and bind.dialect.name == "sqlite"
 
 
-_Prepared = tuple[str, list[tuple[int, Callable[[Any], Any]]], Any]  # SQL, (column, processor)s, row type
+# SQL, the statement's own bind values (a LIMIT, a literal compared with), (column, processor)s, row type
+_Prepared = tuple[str, dict[str, Any], list[tuple[int, Callable[[Any], Any]]], Any]
+
+
+def _trivial_json_first(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Most JSON columns of a row hold `{}` or null: answer those without running the decoder."""
+    def run(value: Any) -> Any:
+        if value == "{}":
+            return {}
+        if value is None or value == "null":
+            return None
+        return process(value)
+    return run
 
 
 class HotSelect:
@@ -75,29 +87,77 @@ class HotSelect:
 
     def first(self, session: Session, params: dict[str, Any]) -> Any | None:
         """The first row (attributes named as the selected columns), or None; on the unit's connection."""
+        rows = self._run(session, params, one=True)
+        return rows[0] if rows else None
+
+    def all(self, session: Session, params: dict[str, Any]) -> list[Any]:
+        """Every row, in the statement's order; on the unit's connection."""
+        return self._run(session, params, one=False)
+
+    def _run(self, session: Session, params: dict[str, Any], *, one: bool) -> list[Any]:
         bind = session.bind
         if not _sqlite_connection(bind):
-            return session.connection().execute(self.stmt, params).first()
+            result = session.connection().execute(self.stmt, params)
+            found = result.first() if one else result.all()
+            return ([found] if found is not None else []) if one else list(found)  # type: ignore[list-item]
         dialect = bind.dialect  # type: ignore[union-attr]
-        sql, processors, row_type = self._prepared.get(dialect) or self._prepare(dialect)
+        sql, fixed, processors, row_type = self._prepared.get(dialect) or self._prepare(dialect)
         cursor = dbapi_connection(session).cursor()
         try:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+            cursor.execute(sql, {**fixed, **params} if fixed else params)
+            raw = ([r] if (r := cursor.fetchone()) is not None else []) if one else cursor.fetchall()
         finally:
             cursor.close()
-        if row is None:
-            return None
-        values = list(row)
-        for i, process in processors:
-            values[i] = process(values[i])
-        return row_type._make(values)
+        out = []
+        for row in raw:
+            values = list(row)
+            for i, process in processors:
+                values[i] = process(values[i])
+            out.append(row_type._make(values))
+        return out
 
     def _prepare(self, dialect: Dialect) -> _Prepared:
-        sql = str(self.stmt.compile(dialect=sqlite.dialect(paramstyle="named")))  # sqlite3 takes :name binds
+        compiled = self.stmt.compile(dialect=sqlite.dialect(paramstyle="named"))  # sqlite3 takes :name binds
+        fixed = {k: v for k, v in compiled.params.items() if v is not None}
         columns = list(self.stmt.selected_columns)
-        processors = [(i, p) for i, c in enumerate(columns)
+        processors = [(i, _trivial_json_first(p) if isinstance(c.type, JSON) else p) for i, c in enumerate(columns)
                       if (p := c.type.dialect_impl(dialect).result_processor(dialect, None)) is not None]
         row_type = namedtuple("HotRow", [c.key for c in columns])  # type: ignore[misc]
-        prepared = self._prepared[dialect] = (sql, processors, row_type)
+        prepared = self._prepared[dialect] = (str(compiled), fixed, processors, row_type)
         return prepared
+
+
+class HotInsert:
+    """A prebuilt Core INSERT for rows written on hot read paths (the data plane's decision events).
+
+    As HotSelect: on SQLite it runs on the unit's DB-API connection with SQLAlchemy's own bind processors (the
+    unit of work commits the driver's transaction this opens); elsewhere an ordinary executemany in the session's
+    transaction. Columns with server-side values (the autoincrement key) are left out.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.columns = [c for c in table.columns if not (c.primary_key and c.autoincrement in (True, "auto"))]
+        self.stmt = table.insert().values({c.name: bindparam(c.name) for c in self.columns})
+        self._prepared: WeakKeyDictionary[Dialect, tuple[str, list[Callable[[Any], Any] | None]]] = WeakKeyDictionary()
+
+    def run(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        bind = session.bind
+        if not _sqlite_connection(bind):
+            session.connection().execute(self.stmt, rows)
+            return
+        dialect = bind.dialect  # type: ignore[union-attr]
+        prepared = self._prepared.get(dialect)
+        if prepared is None:
+            sql = str(self.stmt.compile(dialect=sqlite.dialect(paramstyle="named")))
+            binds = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.columns]
+            prepared = self._prepared[dialect] = (sql, binds)
+        sql, binds = prepared
+        names = [c.name for c in self.columns]
+        values = [{n: (p(row.get(n)) if p else row.get(n)) for n, p in zip(names, binds, strict=True)} for row in rows]
+        cursor = dbapi_connection(session).cursor()
+        try:
+            cursor.executemany(sql, values)
+        finally:
+            cursor.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
@@ -103,7 +104,7 @@ def state(session: Session) -> dict[str, object]:
     }
 
 
+@lru_cache(maxsize=8192)  # a resource shows the same two stamps on every read
 def iso(epoch: float) -> str:
     """ARM's timestamp form: ISO 8601 UTC with 7 fractional digits and a Z."""
-    dt = datetime.fromtimestamp(epoch, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond:06d}0Z"
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="microseconds")[:26] + "0Z"  # (strftime: 2x slower)

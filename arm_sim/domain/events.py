@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from arm_sim.db.engine import HotInsert
 from arm_sim.db.models import Event
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
@@ -16,8 +18,22 @@ def record(ctx: Ctx, kind: str, subject: str, /, **details: Any) -> None:
 
 
 def record_refusal(ctx: Ctx, kind: str, subject: str, /, **details: Any) -> None:
-    """An event that survives the rollback of the refused request (token refused, access denied)."""
-    ctx.durable_events.append(Event(at=ctx.now, kind=kind, subject=subject, actor=ctx.actor, details=details))
+    """An event that survives the rollback of the refused request (token refused, access denied), or a decision
+    that stands whatever the operation then does (access allowed). Written by `write_durable`."""
+    ctx.durable_events.append({"at": ctx.now, "kind": kind, "subject": subject, "actor": ctx.actor,
+                               "details": details})
+
+
+_DURABLE = HotInsert(Event.__table__)  # type: ignore[arg-type]
+
+
+def write_durable(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append the durable events of a unit, after whatever it recorded itself (so `seq` keeps their order).
+
+    Every data-plane read records its decision, so this is a prebuilt statement rather than ORM objects."""
+    if rows:
+        session.flush()
+        _DURABLE.run(session, rows)
 
 
 def query(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -29,8 +30,13 @@ def is_guid(value: str) -> bool:
     return bool(_GUID.match(value))
 
 
-def ancestors(scope: str) -> list[str]:
+def ancestors(scope: str) -> frozenset[str]:
     """Keys of the scope and every scope above it: resource(s) -> resource group -> subscription -> root."""
+    return _ancestors(scope)
+
+
+@lru_cache(maxsize=8192)  # a pure function of the text, asked on every authorized call
+def _ancestors(scope: str) -> frozenset[str]:
     segs = [x.lower() for x in ids.split(scope)]
     out, i = ["/"], 0
     if segs[:1] == ["subscriptions"] and len(segs) >= 2:
@@ -44,7 +50,7 @@ def ancestors(scope: str) -> list[str]:
         if i > len(segs):
             break
         out.append("/" + "/".join(segs[:i]))
-    return out
+    return frozenset(out)
 
 
 def role_definition(ctx: Ctx, role_definition_id: str) -> RoleDefinition | None:
@@ -113,7 +119,7 @@ def _applicable(ctx: Ctx, principal_id: str) -> list[tuple[str, str, str, str]]:
 
 def decide(ctx: Ctx, principal_id: str, action: str, scope: str, data: bool = False) -> Decision:
     decision = Decision(False, principal_id, action, scope)
-    above = set(ancestors(scope))
+    above = ancestors(scope)
     for ra_id, ra_scope, scope_key, role_id in _applicable(ctx, principal_id):
         if scope_key not in above:
             continue
@@ -170,7 +176,7 @@ def custom_definitions(ctx: Ctx) -> list[dict[str, Any]]:
 
 def list_assignments(ctx: Ctx, scope: str, at_scope: bool, principal_id: str | None) -> list[dict[str, Any]]:
     scope_key = ids.key(scope) or "/"
-    above = set(ancestors(scope))
+    above = ancestors(scope)
     q = select(RoleAssignment).order_by(RoleAssignment.key)
     if principal_id:
         q = q.where(RoleAssignment.principal_id == principal_id.lower())

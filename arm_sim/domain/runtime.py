@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
+from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from arm_sim.core.settings import Settings
-from arm_sim.db.uow import unit_of_work
-from arm_sim.domain import clock
+from arm_sim.db.uow import UnitOfWork
+from arm_sim.domain import clock, events
 from arm_sim.domain.context import Ctx
 
 
@@ -19,23 +18,57 @@ class Runtime:
     settings: Settings
     sessions: sessionmaker[Session]
 
-    @contextmanager
-    def unit(self, *, read_mostly: bool = False, correlation_id: str | None = None) -> Iterator[Ctx]:
-        """One transaction: commits when the block ends normally, rolls back on any exception.
+    def unit(self, *, read_mostly: bool = False, correlation_id: str | None = None) -> Unit:
+        """One transaction: `with rt.unit() as ctx:` commits when the block ends normally, rolls back on any
+        exception; durable events (refusals, decisions) are kept either way.
 
-        `read_mostly` is for GET/HEAD: a unit that wrote nothing skips its COMMIT (see `unit_of_work`).
+        `read_mostly` is for GET/HEAD: a unit that wrote nothing skips its COMMIT (see `UnitOfWork`).
         `correlation_id`: the request's, when there is one (else the context makes a fresh id).
         """
-        ctx: Ctx | None = None
+        return Unit(self, read_mostly, correlation_id)
+
+
+class Unit:
+    """The context manager `Runtime.unit` returns (a class: it opens on every request)."""
+
+    __slots__ = ("correlation_id", "ctx", "rt", "uow")
+
+    def __init__(self, rt: Runtime, read_mostly: bool, correlation_id: str | None) -> None:
+        self.rt, self.correlation_id = rt, correlation_id
+        self.uow = UnitOfWork(rt.sessions, read_mostly=read_mostly)
+
+    def __enter__(self) -> Ctx:
+        session = self.uow.__enter__()
         try:
-            with unit_of_work(self.sessions, read_mostly=read_mostly) as session:
-                now = clock.now(session)
-                ctx = (Ctx(session=session, settings=self.settings, now=now) if correlation_id is None
-                       else Ctx(session=session, settings=self.settings, now=now, correlation_id=correlation_id))
-                yield ctx
-                session.add_all(ctx.durable_events)
-        except Exception:
-            if ctx is not None and ctx.durable_events:
-                with unit_of_work(self.sessions) as session:
-                    session.add_all(ctx.durable_events)
+            now = clock.now(session)
+        except BaseException as e:
+            self.uow.__exit__(type(e), e, e.__traceback__)
             raise
+        rt = self.rt
+        self.ctx = (Ctx(session=session, settings=rt.settings, now=now) if self.correlation_id is None
+                    else Ctx(session=session, settings=rt.settings, now=now, correlation_id=self.correlation_id))
+        return self.ctx
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+                 ) -> None:
+        ctx = self.ctx
+        try:
+            if exc_type is None:
+                events.write_durable(ctx.session, ctx.durable_events)
+        except BaseException as e:
+            self.uow.__exit__(type(e), e, e.__traceback__)
+            self._keep_durable(e)
+            raise
+        try:
+            self.uow.__exit__(exc_type, exc, tb)  # commits, or rolls back after an exception
+        except BaseException as e:  # the COMMIT failed
+            self._keep_durable(e)
+            raise
+        if exc is not None:
+            self._keep_durable(exc)
+
+    def _keep_durable(self, exc: BaseException) -> None:
+        """After a failed unit, its durable events in a unit of their own."""
+        if isinstance(exc, Exception) and self.ctx.durable_events:
+            with UnitOfWork(self.rt.sessions) as session:
+                events.write_durable(session, self.ctx.durable_events)

@@ -12,12 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
-
-from arm_sim.db.models import Resource, Vault
 from arm_sim.domain import events, rbac, vaults
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.vault_secrets import VaultError
+from arm_sim.domain.vaults import VaultView
 
 KV = "Microsoft.KeyVault/vaults"
 
@@ -72,19 +70,6 @@ KEY_OPS = {
 }
 
 
-# One round trip for what every data-plane request needs first: the active vault on this port and its ARM row
-# (the row holds the properties: tenant, access policies, flags). Same rule as `vaults.vault_for_port`.
-_BY_PORT = (select(Vault, Resource).join(Resource, Resource.key == Vault.resource_key)
-            .where(Vault.port == bindparam("port"), Vault.state == vaults.ACTIVE))
-
-
-def vault_for_port(ctx: Ctx, port: int) -> tuple[Vault, Resource] | None:
-    """The active vault bound to this port with its resource row (keep the row referenced while the request
-    runs: the session's identity map holds rows weakly, and the `vaults` helpers read it again)."""
-    found = ctx.session.execute(_BY_PORT, {"port": port}).first()
-    return (found[0], found[1]) if found is not None else None
-
-
 def caller_text(claims: dict[str, Any]) -> str:
     appid = claims.get("appid") or claims.get("azp") or ""
     return f"appid={appid};oid={claims.get('oid', '')};iss={claims.get('iss', '')}"
@@ -107,7 +92,7 @@ def _matches(entry: dict[str, Any], claims: dict[str, Any]) -> bool:
     return not app or str(app).lower() == str(claims.get("appid") or claims.get("azp") or "").lower()
 
 
-def _decide_policies(ctx: Ctx, vault: Vault, claims: dict[str, Any], op: Operation) -> tuple[bool, str]:
+def _decide_policies(ctx: Ctx, vault: VaultView, claims: dict[str, Any], op: Operation) -> tuple[bool, str]:
     matching = [e for e in vaults.access_policies(ctx, vault) if _matches(e, claims)]
     if not matching:
         return False, "no access policy entry names this principal"
@@ -123,12 +108,12 @@ def _record_allowed(ctx: Ctx, scope: str, details: dict[str, Any]) -> None:
     events.record_refusal(ctx, "access.allowed", scope, **details)
 
 
-def scope_of(vault: Vault, family: str, name: str | None) -> str:
+def scope_of(vault: VaultView, family: str, name: str | None) -> str:
     """RBAC scope: the object under its vault (`{vault id}/secrets/{name}`), or the vault for collection calls."""
     return f"{vault.resource_id}/{family}/{name}" if name else vault.resource_id
 
 
-def authorize(ctx: Ctx, vault: Vault, claims: dict[str, Any], op: Operation, name: str | None = None) -> None:
+def authorize(ctx: Ctx, vault: VaultView, claims: dict[str, Any], op: Operation, name: str | None = None) -> None:
     """Allow (recording why) or raise Key Vault's 403 (recorded as a refusal that survives the rollback)."""
     doc = vaults.vault_document(ctx, vault)
     vault_text = f"{doc.get('name', vault.name)};location={vault.location}"

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, delete, select
 
 from arm_sim.core.errors import DomainError
+from arm_sim.db.engine import HotSelect
 from arm_sim.db.models import Vault, VaultKey, VaultSecret
 from arm_sim.domain import events, vaults
 from arm_sim.domain.context import Ctx
@@ -131,12 +132,48 @@ def active_rows(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> list[Any]:
 
 
 def get_row(ctx: Ctx, kind: Kind, vault: Vault, name: str, version: str | None) -> Any:
-    """The latest version (version empty/None) or the named one."""
+    """The latest version (version empty/None) or the named one, as an ORM object (to change it)."""
     check_name(name)
-    rows = active_rows(ctx, kind, vault, name)
+    return _pick(kind, all_rows(ctx, kind, vault, name), name, version)
+
+
+# Reads that change nothing (GET of a secret or key) take a snapshot of one row instead: no ORM objects, and
+# one row however many versions the name has.
+def _live_statement(m: type[VaultSecret] | type[VaultKey], *, by_version: bool) -> HotSelect:
+    t = m.__table__
+    q = select(t).where(t.c.vault_name == bindparam("vault"), t.c.name_key == bindparam("name"),
+                        t.c.deleted_at.is_(None))
+    if by_version:
+        q = q.where(t.c.version == bindparam("version"))
+    return HotSelect(q.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(1))
+
+
+_LATEST = {m: _live_statement(m, by_version=False) for m in (VaultSecret, VaultKey)}
+_VERSION = {m: _live_statement(m, by_version=True) for m in (VaultSecret, VaultKey)}
+
+
+def read_row(ctx: Ctx, kind: Kind, vault: Vault, name: str, version: str | None) -> Any:
+    """As `get_row`, as a read-only snapshot of the row (same attribute names)."""
+    check_name(name)
+    params = {"vault": vault.name, "name": name.lower()}
     if not version:
-        return rows[-1]
-    for r in rows:
+        row = _LATEST[kind.model].first(ctx.session, params)
+        if row is None:
+            raise not_found(kind, name)
+        return row
+    row = _VERSION[kind.model].first(ctx.session, {**params, "version": version.lower()})
+    if row is None:
+        raise not_found(kind, name, version if _LATEST[kind.model].first(ctx.session, params) else None)
+    return row
+
+
+def _pick(kind: Kind, rows: list[Any], name: str, version: str | None) -> Any:
+    live = [r for r in rows if r.deleted_at is None]
+    if not live:
+        raise not_found(kind, name)
+    if not version:
+        return live[-1]
+    for r in live:
         if r.version == version.lower():
             return r
     raise not_found(kind, name, version)

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import importlib
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm.attributes import flag_modified
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
+from arm_sim.db.engine import HotSelect
 from arm_sim.db.models import Resource, Vault, VaultKey, VaultSecret
 from arm_sim.domain import events
 from arm_sim.domain.context import Ctx
@@ -31,13 +33,47 @@ DAY = 86400.0
 
 # --- lookups (the data plane's interface) -------------------------------------------------------------------
 
-def vault_for_port(ctx: Ctx, port: int) -> Vault | None:
+@dataclass(frozen=True)
+class VaultView:
+    """An active vault as one data-plane request sees it, read once: the `vaults` row's fields and the vault's ARM
+    document. The data plane never changes a vault, so its helpers here answer from this snapshot."""
+
+    name: str
+    resource_id: str
+    resource_key: str
+    subscription_id: str
+    location: str
+    tenant_id: str
+    port: int
+    state: str
+    retention_days: int
+    snapshot: dict[str, Any] | None
+    document: dict[str, Any]
+
+
+_V, _R = Vault.__table__.c, Resource.__table__.c
+# Every data-plane request starts here: one statement, run on the driver (see HotSelect).
+_BY_PORT = HotSelect(
+    select(_V.name, _V.resource_id, _V.resource_key, _V.subscription_id, _V.location, _V.tenant_id, _V.port,
+           _V.state, _V.retention_days, _V.snapshot, _R.id.label("doc_id"), _R.name.label("doc_name"),
+           _R.type.label("doc_type"), _R.location.label("doc_location"), _R.tags.label("doc_tags"),
+           _R.properties.label("doc_properties"))
+    .join_from(Vault.__table__, Resource.__table__, _R.key == _V.resource_key)
+    .where(_V.port == bindparam("port"), _V.state == ACTIVE))
+
+
+def vault_for_port(ctx: Ctx, port: int) -> VaultView | None:
     """The ACTIVE vault bound to this data-plane port, or None (no vault, or the vault is soft-deleted).
 
     A soft-deleted vault keeps its port reserved (recover brings the same vaultUri back) but serves nothing.
     """
-    row = ctx.session.scalars(select(Vault).where(Vault.port == port)).first()
-    return row if row is not None and row.state == ACTIVE else None
+    r = _BY_PORT.first(ctx.session, {"port": port})
+    if r is None:
+        return None
+    document = {"id": r.doc_id, "name": r.doc_name, "type": r.doc_type, "location": r.doc_location,
+                "tags": r.doc_tags or {}, "properties": r.doc_properties or {}}
+    return VaultView(r.name, r.resource_id, r.resource_key, r.subscription_id, r.location, r.tenant_id, r.port,
+                     r.state, r.retention_days, r.snapshot, document)
 
 
 def vault_by_name(ctx: Ctx, name: str) -> Vault | None:
@@ -45,18 +81,21 @@ def vault_by_name(ctx: Ctx, name: str) -> Vault | None:
     return ctx.session.get(Vault, name.lower())
 
 
-def vault_row(ctx: Ctx, vault: Vault) -> Resource | None:
+def vault_row(ctx: Ctx, vault: Vault | VaultView) -> Resource | None:
     """The vault's ARM resource row (None while it is soft-deleted)."""
     return ctx.session.get(Resource, vault.resource_key) if vault.state == ACTIVE else None
 
 
-def vault_document(ctx: Ctx, vault: Vault) -> dict[str, Any]:
+def vault_document(ctx: Ctx, vault: Vault | VaultView) -> dict[str, Any]:
     """The vault's ARM document: {id, name, type, location, tags, properties}.
 
     `properties` has tenantId, sku, accessPolicies, enableRbacAuthorization, enableSoftDelete,
     softDeleteRetentionInDays, enablePurgeProtection (when set), vaultUri, … For an active vault it is read from
     the ARM resource row (so policy changes show at once); for a deleted vault it is the snapshot taken at delete.
+    A VaultView answers the document it was read with (do not change it).
     """
+    if isinstance(vault, VaultView):
+        return vault.document
     row = vault_row(ctx, vault)
     if row is None:
         return dict(vault.snapshot or {"id": vault.resource_id, "name": vault.name, "properties": {}})

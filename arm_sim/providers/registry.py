@@ -42,8 +42,14 @@ PROVIDERS: tuple[Provider, ...] = (
 )
 
 
+_CHOSEN: dict[str, Provider] = {}  # type key -> provider: the choice is fixed, and asked several times a request
+
+
 def provider_for(type_key: str) -> Provider:
-    for p in PROVIDERS:
-        if p.handles(type_key):
-            return p
-    raise LookupError(type_key)  # unreachable: the generic provider handles everything
+    found = _CHOSEN.get(type_key)
+    if found is None:
+        found = next(p for p in PROVIDERS if p.handles(type_key))  # the generic provider handles everything
+        if len(_CHOSEN) > 4096:  # callers may name any type: stay bounded
+            _CHOSEN.clear()
+        _CHOSEN[type_key] = found
+    return found

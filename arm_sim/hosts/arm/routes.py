@@ -1,9 +1,12 @@
-"""ARM's FastAPI edge: authenticate, require api-version, parse the body, dispatch, render errors."""
+"""ARM's HTTP edge: authenticate, require api-version, parse the body, dispatch, render errors."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope
 
 from arm_sim.core import ids
 from arm_sim.core.errors import AuthenticationError, DomainError
@@ -12,10 +15,12 @@ from arm_sim.hosts.arm import deployments, dispatch, errors
 from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.arm.metadata import cloud
-from arm_sim.hosts.http import json_response, parse_bearer, query, read_json
+from arm_sim.hosts.http import json_response, parse_bearer, parse_json, query_of, read_body
 
 router = APIRouter(tags=["arm"])
-METHODS = ["GET", "PUT", "PATCH", "DELETE", "POST", "HEAD"]
+# ARM's own paths (case-insensitive, as ARM's are): served by `arm` through a Lane (hosts/http.py), never by
+# FastAPI's router; the OpenAPI document describes them through `openapi.merge`.
+PREFIXES = ("/subscriptions", "/providers", "/tenants")
 
 
 def base_url(request: Request, rt: Runtime) -> str:
@@ -23,19 +28,26 @@ def base_url(request: Request, rt: Runtime) -> str:
     return f"https://{host}" if host else rt.settings.public_url
 
 
-async def arm(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    scope = request.scope
+def is_arm_path(path: str) -> bool:
+    lowered = path[:15].lower()
+    return any(lowered == p or lowered.startswith(p + "/") for p in PREFIXES)
+
+
+async def arm(rt: Runtime, scope: Scope, receive: Receive) -> Response:
     path, method = scope["path"], scope["method"]
     # ASGI header names are already lower-case: the raw pairs make the dict without a Headers object.
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-    q = query(request)
-    body, body_error = (await read_json(request)) if method in ("PUT", "PATCH", "POST") else (None, None)
-    if body_error:  # the Azure CLI's deployment body is not JSON (reference/clients.md §5)
-        body, body_error = deployments.lenient_body(path, await request.body(), body, body_error)
+    q = query_of(scope)
+    body: Any = None
+    body_error: str | None = None
+    if method in ("PUT", "PATCH", "POST"):
+        raw = await read_body(receive)
+        body, body_error = parse_json(raw)
+        if body_error:  # the Azure CLI's deployment body is not JSON (reference/clients.md §5)
+            body, body_error = deployments.lenient_body(path, raw, body, body_error)
     try:
         # GET/HEAD normally only read: their unit skips the COMMIT when nothing was written.
-        with rt.unit(read_mostly=method in ("GET", "HEAD"), correlation_id=request.state.correlation_id) as ctx:
+        with rt.unit(read_mostly=method in ("GET", "HEAD"), correlation_id=scope["state"]["correlation_id"]) as ctx:
             arm_path = ids.parse(path)
             authenticate(ctx, parse_bearer(headers.get("authorization")), arm_path.subscription)
             dispatch.check_api_version(q)
@@ -53,14 +65,6 @@ async def arm(request: Request) -> Response:
         return errors.render_auth(e, rt.settings.public_url)
     except DomainError as e:
         return errors.render(e)
-
-
-# Plain Starlette routes: ARM parses its own paths, and skipping FastAPI's dependency machinery keeps
-# the hot GET path cheap. They are therefore absent from the generated OpenAPI document. Registered before
-# the metadata routes, most frequent first: routing tries routes in order (the paths do not overlap).
-for prefix in ("/subscriptions", "/providers", "/tenants"):
-    router.add_route(prefix + "/{rest:path}", arm, methods=METHODS)
-    router.add_route(prefix, arm, methods=METHODS)
 
 
 @router.get("/metadata/endpoints", summary="Cloud metadata (single object)")

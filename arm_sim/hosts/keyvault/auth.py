@@ -9,18 +9,18 @@ from arm_sim.core.errors import AuthenticationError
 from arm_sim.domain import events
 from arm_sim.domain.context import Caller, Ctx
 from arm_sim.domain.tokens import validator
-from arm_sim.domain.vaults import Vault
+from arm_sim.domain.vaults import VaultView
 
 AUDIENCES = ("https://vault.azure.net", "https://vault.azure.net/")
 AUDIENCE_MESSAGE = "AKV10022: Invalid audience. Expected https://vault.azure.net, found: {aud}."
 MISSING = "Request is missing a Bearer or PoP token."
 
 
-def _issuer_message(vault: Vault, iss: Any) -> str:
+def _issuer_message(vault: VaultView, iss: Any) -> str:
     return f"AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{vault.tenant_id}/, found {iss}."
 
 
-def _message(e: AuthenticationError, vault: Vault, token: str) -> str:
+def _message(e: AuthenticationError, vault: VaultView, token: str) -> str:
     """Key Vault's wording for what the shared validator found."""
     if e.code == "InvalidAuthenticationTokenAudience":
         return e.message
@@ -39,7 +39,7 @@ def _message(e: AuthenticationError, vault: Vault, token: str) -> str:
     return "Error validating token: 'IDX14100'."
 
 
-def authenticate(ctx: Ctx, vault: Vault, token: str | None) -> dict[str, Any]:
+def authenticate(ctx: Ctx, vault: VaultView, token: str | None) -> dict[str, Any]:
     """The token's claims, or AuthenticationError whose message is Key Vault's (the host adds the challenge)."""
     try:
         if not token:

@@ -10,23 +10,20 @@ from starlette.responses import Response
 from arm_sim.domain import vault_access, vault_secrets, vaults
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.vault_access import Operation
-from arm_sim.domain.vaults import Vault
+from arm_sim.domain.vaults import VaultView
 from arm_sim.hosts.http import json_response
 
 
 @dataclass
 class VaultCall:
     ctx: Ctx
-    vault: Vault
+    vault: VaultView  # read once per request: the data plane never changes the vault
     claims: dict[str, Any]
     method: str
     segs: list[str]  # path segments; an empty one is kept (`/secrets/s1/` = latest version)
     query: dict[str, str]
     body: Any
     api_version: str
-    # The vault's resource row, held so that it stays in the session's (weak-referencing) identity map: the
-    # vaults helpers read it several times per request, and each would otherwise be a SELECT.
-    resource_row: Any
     _recovery: tuple[str, int | None] | None = None
 
     @property

@@ -64,7 +64,7 @@ def _keys(c: VaultCall, m: str, rest: list[str]) -> Response | None:
         return ok({"value": vk.backup(c.ctx, c.vault, name)})
     if len(rest) <= 2 and m == "GET":
         c.authorize(OPS["get"], name)
-        return ok(_bundle(c, vs.get_row(c.ctx, KEYS, c.vault, name, rest[1] if len(rest) == 2 else None)))
+        return ok(_bundle(c, vs.read_row(c.ctx, KEYS, c.vault, name, rest[1] if len(rest) == 2 else None)))
     if len(rest) <= 2 and m == "PATCH":
         c.authorize(OPS["update"], name)
         row = vs.get_row(c.ctx, KEYS, c.vault, name, rest[1] if len(rest) == 2 else None)
@@ -76,7 +76,7 @@ def _keys(c: VaultCall, m: str, rest: list[str]) -> Response | None:
 
 def _crypto(c: VaultCall, name: str, version: str, operation: str) -> Response:
     c.authorize(OPS[operation], name)
-    row = vs.get_row(c.ctx, KEYS, c.vault, name, version or None)
+    row = vs.read_row(c.ctx, KEYS, c.vault, name, version or None)
     kid = f"{c.uri}keys/{row.name}/{row.version}"
     if operation == "verify":
         verified = vk.verify(row, c.body)

@@ -1,4 +1,5 @@
-"""The vault listener: every port of ARM_SIM_VAULT_PORTS serves the data plane of the vault bound to it.
+"""The vault listener: every port of ARM_SIM_VAULT_PORTS serves the data plane of the vault bound to it
+(`vault_request` through a Lane, see hosts/http.py; FastAPI serves only the listener's health answer).
 
 A request finds its vault by the local port it arrived on, then: bearer check (401 + challenge) → api-version →
 the operation's authorization (access policies or RBAC) → the operation, all in one unit of work.
@@ -9,15 +10,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import Response
+from starlette.types import Receive, Scope
 
 from arm_sim import __version__
 from arm_sim.core.errors import AuthenticationError, DomainError, not_implemented
-from arm_sim.domain import vault_access
+from arm_sim.domain import vaults
 from arm_sim.domain.runtime import Runtime
 from arm_sim.domain.vault_secrets import VaultError, bad_parameter
-from arm_sim.hosts.http import bearer, json_response, query
+from arm_sim.hosts.http import json_response, parse_bearer, query_of, read_body
 from arm_sim.hosts.keyvault import auth, errors, keys, secrets
 from arm_sim.hosts.keyvault.call import VaultCall
 
@@ -49,42 +51,44 @@ def _no_vault(port: int) -> VaultError:
                                            "created here, or it is soft-deleted or purged.")
 
 
-async def vault_request(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    port = int(request.scope.get("server", ("", 0))[1])
-    method = request.method
-    body, body_ok = _parse(await request.body()) if method in ("PUT", "PATCH", "POST") else (None, True)
+def is_data_plane(path: str) -> bool:
+    """Every path of a vault port but the listener's health answer (served by FastAPI)."""
+    return path != "/_sim/health"
+
+
+async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response:
+    port = int((scope.get("server") or ("", 0))[1])
+    method = scope["method"]
+    body, body_ok = _parse(await read_body(receive)) if method in ("PUT", "PATCH", "POST") else (None, True)
     headers: dict[str, str] = {}
     tenant = ""
     try:
-        with rt.unit(read_mostly=method == "GET") as ctx:
-            ctx.correlation_id = request.state.correlation_id
-            found = vault_access.vault_for_port(ctx, port)
-            if found is None:
+        with rt.unit(read_mostly=method == "GET", correlation_id=scope["state"]["correlation_id"]) as ctx:
+            vault = vaults.vault_for_port(ctx, port)
+            if vault is None:
                 raise _no_vault(port)
-            vault, resource_row = found
             tenant = vault.tenant_id
             headers = {"x-ms-keyvault-region": vault.location,
                        "x-ms-keyvault-service-version": f"arm-sim/{__version__}"}
-            claims = auth.authenticate(ctx, vault, bearer(request))
-            q = query(request)
+            claims = auth.authenticate(ctx, vault, parse_bearer(_header(scope, b"authorization")))
+            q = query_of(scope)
             api_version = q.get("api-version")
             if not api_version:
                 raise bad_parameter("The api-version query parameter is missing: Key Vault requests need "
                                     "'api-version' (for example 7.4 or 2025-07-01).")
             if not body_ok:
                 raise bad_parameter("The request body is not valid JSON.")
-            segs = request.scope["path"].split("/")[1:]
+            segs = scope["path"].split("/")[1:]
             collection = segs[0].lower() if segs else ""
             if collection in UNSUPPORTED:
                 raise not_implemented(UNSUPPORTED[collection])
             handler = HANDLERS.get(collection)
             segs[0] = collection
-            call = VaultCall(ctx, vault, claims, method, segs, q, body, api_version, resource_row)
+            call = VaultCall(ctx, vault, claims, method, segs, q, body, api_version)
             response = handler(call) if handler else None
             if response is None:
-                raise VaultError(404, "NotFound", f"Key Vault has no operation {method} {request.scope['path']}.")
-            response.headers.update(headers)
+                raise VaultError(404, "NotFound", f"Key Vault has no operation {method} {scope['path']}.")
+            response.raw_headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
             return response
     except AuthenticationError as e:
         response = errors.unauthorized(e.message, rt.settings.public_url, tenant)
@@ -94,5 +98,8 @@ async def vault_request(request: Request) -> Response:
         return errors.render(e, headers)
 
 
-# A plain Starlette route: the data plane parses its own paths (empty segments matter: `/secrets/s1/`).
-router.add_route("/{rest:path}", vault_request, methods=METHODS, include_in_schema=False)
+def _header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope["headers"]:
+        if k == name:
+            return v.decode("latin-1")
+    return None

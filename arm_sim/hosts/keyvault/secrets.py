@@ -51,7 +51,7 @@ def _secrets(c: VaultCall, m: str, rest: list[str]) -> Response | None:
         return ok({"value": vs.backup(c.ctx, c.vault, name)})
     if len(rest) <= 2 and m == "GET":
         c.authorize(OPS["get"], name)
-        row = vs.get_row(c.ctx, SECRETS, c.vault, name, rest[1] if len(rest) == 2 else None)
+        row = vs.read_row(c.ctx, SECRETS, c.vault, name, rest[1] if len(rest) == 2 else None)
         return ok(_bundle(c, vs.readable(row)))
     if len(rest) <= 2 and m == "PATCH":
         c.authorize(OPS["update"], name)
