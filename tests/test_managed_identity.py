@@ -25,6 +25,7 @@ MSI_API = "2024-11-30"
 OLD_MSI_API = "2023-01-31"
 STORAGE = "Microsoft.Storage/storageAccounts"
 STORAGE_API = "2023-01-01"
+CREATED = 200  # what a storage account's create answers (200 or 202, never ARM's usual 201)
 ISSUER = "https://oidc.prod-aks.azure.com/tenant/issuer"
 
 
@@ -264,7 +265,7 @@ def test_system_assigned_identity_by_scope(sim: Sim, msi: ManagedServiceIdentity
     with_identity = storage_path(sim, rg, unique("st"))
     r = arm.put(with_identity, params={"api-version": STORAGE_API},
                 json={"location": "eastus", "identity": {"type": "SystemAssigned"}})
-    assert r.status_code == 201, r.text
+    assert r.status_code == CREATED, r.text
     identity = r.json()["identity"]
     got = msi.system_assigned_identities.get_by_scope(with_identity)
     assert (got.principal_id, got.tenant_id) == (identity["principalId"], sim.tenant)
@@ -302,7 +303,7 @@ def test_type_spellings_answer_the_canonical_form(sim: Sim, arm: httpx.Client, r
                                                   spelling: str) -> None:
     path = storage_path(sim, rg, unique("st"))
     r = put_storage(arm, path, {"type": spelling, "userAssignedIdentities": {uais[0].id: {}}})
-    assert r.status_code == 201, r.text
+    assert r.status_code == CREATED, r.text
     identity = r.json()["identity"]
     assert identity["type"] == "SystemAssigned,UserAssigned"  # common-types v5: no space
     assert identity["tenantId"] == sim.tenant
@@ -317,7 +318,7 @@ def test_patch_merges_and_removes(sim: Sim, arm: httpx.Client, graph: httpx.Clie
     bogus = {"principalId": str(uuid.uuid4()), "clientId": str(uuid.uuid4())}
     r = put_storage(arm, path, {"type": "SystemAssigned,UserAssigned", "principalId": bogus["principalId"],
                                 "tenantId": str(uuid.uuid4()), "userAssignedIdentities": {a.id: bogus, b.id: {}}})
-    assert r.status_code == 201, r.text
+    assert r.status_code == CREATED, r.text
     identity = r.json()["identity"]
     system = identity["principalId"]
     assert system != bogus["principalId"] and identity["tenantId"] == sim.tenant  # read-only input ignored
@@ -360,7 +361,7 @@ def test_unknown_user_assigned_identity_changes_nothing(sim: Sim, arm: httpx.Cli
                                                         uais: list[Any]) -> None:
     path = storage_path(sim, rg, unique("st"))
     r = put_storage(arm, path, {"type": "UserAssigned", "userAssignedIdentities": {uais[0].id: {}}})
-    assert r.status_code == 201, r.text
+    assert r.status_code == CREATED, r.text
     before = arm.get(path, params={"api-version": STORAGE_API}).json()
     missing = uai_path(sim, rg, unique("missing-"))
     seq = last_seq(arm)
@@ -391,7 +392,7 @@ def test_deleted_user_assigned_identity_stays_referenced(sim: Sim, msi: ManagedS
     uai = msi.user_assigned_identities.create_or_update(rg, unique("uai-"), {"location": "eastus"})
     path = storage_path(sim, rg, unique("st"))
     assert put_storage(arm, path, {"type": "UserAssigned",
-                                   "userAssignedIdentities": {uai.id: {}}}).status_code == 201
+                                   "userAssignedIdentities": {uai.id: {}}}).status_code == CREATED
     msi.user_assigned_identities.delete(rg, uai.name)
     got = arm.get(path, params={"api-version": STORAGE_API}).json()
     assert list(got["identity"]["userAssignedIdentities"]) == [uai.id]  # the resource keeps the reference

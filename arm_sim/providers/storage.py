@@ -102,6 +102,9 @@ class StorageProvider(TypedProvider):
     namespace = "Microsoft.Storage"
     types = frozenset({ACCOUNT})
     provider_namespaces = frozenset({"microsoft.storage"})
+    # A storage account's create answers 200 (done) or 202 (accepted), never 201: the SDKs and the Azure CLI refuse
+    # a 201 ("Operation returned an invalid status 'Created'"). The children handled here allow 200 as well.
+    created_status = 200
 
     def validate(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
         if path.resource_type.lower() != ACCOUNT:
