@@ -141,9 +141,12 @@ def test_role_assignment_scoped_to_a_key(env: Env, vault: Any, arm: httpx.Client
 
 
 
-def test_arm_cannot_delete_a_key(env: Env, vault: Any, arm: httpx.Client) -> None:
+def test_arm_cannot_delete_or_patch_a_key(env: Env, vault: Any, arm: httpx.Client) -> None:
     env.kvm.keys.create_if_not_exist(env.rg, vault.name, "kept", KeyCreateParameters(
         properties=KeyProperties(kty="EC")))
+    before = arm.get(key_url(vault, "kept"), params={"api-version": API}).json()
     r = arm.delete(key_url(vault, "kept"), params={"api-version": API})
     assert r.status_code == 405, r.text  # ARM has no Keys_Delete: keys are deleted through the data plane
-    assert arm.get(key_url(vault, "kept"), params={"api-version": API}).status_code == 200
+    r = arm.patch(key_url(vault, "kept"), params={"api-version": API}, json={"tags": {"a": "b"}})
+    assert (r.status_code, r.json()["error"]["code"]) == (405, "MethodNotAllowed")  # nor a Keys_Update
+    assert arm.get(key_url(vault, "kept"), params={"api-version": API}).json() == before

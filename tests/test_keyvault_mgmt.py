@@ -23,7 +23,10 @@ from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.keyvault.models import (
     AccessPolicyEntry,
     Permissions,
+    SecretAttributes,
     SecretCreateOrUpdateParameters,
+    SecretPatchParameters,
+    SecretPatchProperties,
     SecretProperties,
     Sku,
     VaultAccessPolicyParameters,
@@ -222,7 +225,7 @@ def test_arm_secrets(kv_sim: Sim, kv: KeyVaultManagementClient, credential: Any,
     with kv_sim.http(kv_sim.token("https://graph.microsoft.com/.default")) as graph:
         me = graph.get("/v1.0/servicePrincipals", params={"$filter": f"appId eq '{kv_sim.client_id}'"}).json()
     vault = kv.vaults.begin_create_or_update(rg, name, params(kv_sim, [
-        entry(kv_sim, me["value"][0]["id"], secrets=["get"])])).result()
+        entry(kv_sim, me["value"][0]["id"], secrets=["get", "list"])])).result()
     first = kv.secrets.create_or_update(rg, name, "s1", SecretCreateOrUpdateParameters(
         properties=SecretProperties(value="v1")))
     again = kv.secrets.create_or_update(rg, name, "s1", SecretCreateOrUpdateParameters(
@@ -244,6 +247,22 @@ def test_arm_secrets(kv_sim: Sim, kv: KeyVaultManagementClient, credential: Any,
                       connection_verify=kv_sim.ca) as client:
         read = client.get_secret("s1")
     assert (read.value, read.id) == ("v2", again.properties.secret_uri_with_version)
+    # Secrets_Update (PATCH): attributes and tags change the current version; a value makes a new one
+    tagged = kv.secrets.update(rg, name, "s1", SecretPatchParameters(
+        tags={"env": "prod"}, properties=SecretPatchProperties(attributes=SecretAttributes(enabled=False))))
+    assert tagged.properties.secret_uri_with_version == again.properties.secret_uri_with_version
+    assert (tagged.tags, tagged.properties.attributes.enabled, tagged.properties.content_type) == (
+        {"env": "prod"}, False, "text/plain")
+    renewed = kv.secrets.update(rg, name, "s1", SecretPatchParameters(properties=SecretPatchProperties(value="v3")))
+    assert renewed.properties.secret_uri_with_version != again.properties.secret_uri_with_version
+    assert (renewed.tags, renewed.properties.attributes.enabled) == ({"env": "prod"}, False)  # carried over
+    with pytest.raises(ResourceNotFoundError):
+        kv.secrets.update(rg, name, "missing", SecretPatchParameters(tags={}))
+    with SecretClient(vault.properties.vault_uri, credential, verify_challenge_resource=False,
+                      connection_verify=kv_sim.ca) as client:
+        versions = {p.version: p.enabled for p in client.list_properties_of_secret_versions("s1")}
+    assert versions[tagged.properties.secret_uri_with_version.rsplit("/", 1)[1]] is False
+    assert len(versions) == 3
     _purge(kv, rg, name)
 
 

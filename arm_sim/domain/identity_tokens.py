@@ -207,7 +207,7 @@ def _assertion(ctx: Ctx, sp: ServicePrincipal, cert: Credential, audience: str) 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _private_key(key_id: str, pem: str) -> rsa.RSAPrivateKey:
-    """Parsing a PEM key validates it (~50 ms); a credential's key never changes, so keep the parsed one."""
+    """A credential's key never changes, so keep the parsed one (signing reuses its precomputed state)."""
     return load_private_pem(pem)
 
 

@@ -72,6 +72,10 @@ class Provider:
         `accessPolicies/add`, which changes the vault). Returns (document, created) or None."""
         return None
 
+    def virtual_patch(self, ctx: Ctx, path: ArmPath, body: Any, api_version: str) -> Doc | None:
+        """A PATCH on a resource this provider answers itself; None to merge into a stored row as usual."""
+        return None
+
     def virtual_delete(self, ctx: Ctx, path: ArmPath) -> bool | None:
         """DELETE on a resource this provider answers itself; None to delete a stored row as usual."""
         return None

@@ -87,6 +87,15 @@ class KeyVaultProvider(Provider):
         return {"id": f"{path.parent_id}/accessPolicies/{operation}", "name": operation,
                 "type": "Microsoft.KeyVault/vaults/accessPolicies", "properties": {"accessPolicies": merged}}
 
+    def virtual_patch(self, ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> Doc | None:
+        kind = path.resource_type.lower()
+        if kind == SECRETS:
+            vaults.purge_expired(ctx)
+            return keyvault_secrets.patch(ctx, path, body)
+        if kind in (KEYS, ACCESS_POLICIES):  # Keys_* and the access-policy operations have no PATCH in ARM
+            raise DomainError(405, "MethodNotAllowed", "The requested resource does not support http method 'PATCH'.")
+        return None
+
     def virtual_delete(self, ctx: Ctx, path: ids.ArmPath) -> bool | None:
         """ARM has no DELETE for a vault's keys and secrets: they are deleted through the vault's own endpoint."""
         if path.resource_type.lower() in (SECRETS, KEYS):

@@ -13,7 +13,7 @@ from typing import Any
 from arm_sim.core import ids
 from arm_sim.core.errors import bad_request, not_found
 from arm_sim.db.models import Vault, VaultSecret
-from arm_sim.domain import vault_secrets, vaults
+from arm_sim.domain import events, vault_secrets, vaults
 from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import Doc
 
@@ -54,40 +54,86 @@ def doc(ctx: Ctx, vault: Vault, vault_id: str, row: VaultSecret) -> Doc:
             "location": vault.location, "tags": dict(row.tags or {}), "properties": props}
 
 
-def put(ctx: Ctx, path: ids.ArmPath, body: dict[str, Any]) -> tuple[Doc, bool]:
-    vault = vault_of(ctx, path)
-    name = path.name
-    if not _SECRET_NAME.match(name):
-        raise bad_request("BadRequest", f"The secret name '{name}' is invalid: use 1-127 letters, digits and "
-                          "hyphens.")
-    props = body.get("properties")
-    if not isinstance(props, dict) or not isinstance(props.get("value"), str):
+def _checked(body: dict[str, Any], *, value_required: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(properties, attributes) of a PUT or PATCH body, refused with ARM's errors when malformed."""
+    props = body.get("properties") if "properties" in body or value_required else {}
+    if not isinstance(props, dict) or (value_required and not isinstance(props.get("value"), str)):
         raise bad_request("BadRequest", "The parameter properties.value is not specified.")
+    if "value" in props and not isinstance(props["value"], str):
+        raise bad_request("BadRequest", "An invalid value was provided for 'value'.")
     attrs = props.get("attributes") or {}
     if not isinstance(attrs, dict) or not isinstance(attrs.get("enabled", True), bool):
         raise bad_request("BadRequest", "An invalid value was provided for 'attributes'.")
+    for field in ("nbf", "exp"):
+        _epoch(attrs.get(field), field)
     content_type = props.get("contentType")
     if content_type is not None and not isinstance(content_type, str):
         raise bad_request("BadRequest", "An invalid value was provided for 'contentType'.")
     tags = body.get("tags") or {}
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         raise bad_request("InvalidTag", "The tags must be an object whose values are strings.")
+    return props, attrs
+
+
+def put(ctx: Ctx, path: ids.ArmPath, body: dict[str, Any]) -> tuple[Doc, bool]:
+    vault = vault_of(ctx, path)
+    name = path.name
+    if not _SECRET_NAME.match(name):
+        raise bad_request("BadRequest", f"The secret name '{name}' is invalid: use 1-127 letters, digits and "
+                          "hyphens.")
+    props, attrs = _checked(body, value_required=True)
     created = not vaults.latest_secrets(ctx, vault, name)
-    vault_secrets.set_secret(ctx, vault, name, props["value"], content_type=content_type, tags=tags,
-                             enabled=attrs.get("enabled", True), not_before=_epoch(attrs.get("nbf"), "nbf"),
-                             expires=_epoch(attrs.get("exp"), "exp"))
+    vault_secrets.set_secret(ctx, vault, name, props["value"], content_type=props.get("contentType"),
+                             tags=body.get("tags") or {}, enabled=attrs.get("enabled", True),
+                             not_before=_epoch(attrs.get("nbf"), "nbf"), expires=_epoch(attrs.get("exp"), "exp"))
     ctx.session.flush()
     return get(ctx, path, vault), created
 
 
-def get(ctx: Ctx, path: ids.ArmPath, vault: Vault | None = None) -> Doc:
-    vault = vault or vault_of(ctx, path)
+def patch(ctx: Ctx, path: ids.ArmPath, body: dict[str, Any]) -> Doc:
+    """Secrets_Update: what the body names changes, the rest stays. A new value is a new version (as a PUT);
+    otherwise the current version's attributes, content type and tags change in place."""
+    vault = vault_of(ctx, path)
+    current = get_row(ctx, path, vault)
+    props, attrs = _checked(body, value_required=False)
+    if "value" in props:
+        old = {"enabled": current.enabled, "nbf": current.not_before, "exp": current.expires}
+        merged = {**old, **attrs}
+        vault_secrets.set_secret(ctx, vault, current.name, props["value"],
+                                 content_type=props.get("contentType", current.content_type),
+                                 tags=body["tags"] if "tags" in body else dict(current.tags or {}),
+                                 enabled=merged["enabled"], not_before=_epoch(merged["nbf"], "nbf"),
+                                 expires=_epoch(merged["exp"], "exp"))
+    else:
+        if "enabled" in attrs:
+            current.enabled = attrs["enabled"]
+        if "nbf" in attrs:
+            current.not_before = _epoch(attrs["nbf"], "nbf")
+        if "exp" in attrs:
+            current.expires = _epoch(attrs["exp"], "exp")
+        if "contentType" in props:
+            current.content_type = props["contentType"]
+        if "tags" in body:
+            current.tags = dict(body["tags"] or {})
+        current.updated_at = int(ctx.now)
+        events.record(ctx, "keyvault.secret.updated", vault_secrets.subject(vault, vault_secrets.SECRETS,
+                                                                            current.name), version=current.version)
+    ctx.session.flush()
+    return get(ctx, path, vault)
+
+
+def get_row(ctx: Ctx, path: ids.ArmPath, vault: Vault) -> VaultSecret:
     rows = vaults.latest_secrets(ctx, vault, path.name)
     if not rows:
         raise not_found("ResourceNotFound", f"The Resource 'Microsoft.KeyVault/vaults/{vault.name}/secrets/"
                         f"{path.name}' under resource group '{path.resource_group}' was not found. For more details "
                         "please go to https://aka.ms/ARMResourceNotFoundFix")
-    return doc(ctx, vault, path.parent_id, rows[0])
+    return rows[0]
+
+
+def get(ctx: Ctx, path: ids.ArmPath, vault: Vault | None = None) -> Doc:
+    vault = vault or vault_of(ctx, path)
+    return doc(ctx, vault, path.parent_id, get_row(ctx, path, vault))
 
 
 def list_(ctx: Ctx, path: ids.ArmPath) -> list[Doc]:

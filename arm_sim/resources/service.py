@@ -168,6 +168,9 @@ def put(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: s
 def patch(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: str | None = None) -> Doc:
     """Update: `tags` replace, everything else merges as JSON merge-patch (RFC 7396)."""
     body = request_object(body)
+    handled = provider_for(path.resource_type.lower()).virtual_patch(ctx, path, body, api_version)
+    if handled is not None:
+        return handled
     row = get_row(ctx, path)
     if row is None:
         scope.check_parent(ctx, path)
