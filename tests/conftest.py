@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.simserver import Sim, fresh_database_url
@@ -26,6 +27,22 @@ def fresh_sim(tmp_path: Path) -> Iterator[Sim]:
     server = Sim(home=tmp_path / "sim", database_url=fresh_database_url()).start()
     yield server
     server.stop()
+
+
+GRAPH = "https://graph.microsoft.com/.default"
+
+
+# Plain HTTP clients of the deployer for a module: ARM (the management audience) and Microsoft Graph.
+@pytest.fixture(scope="module")
+def arm(sim: Sim) -> Iterator[httpx.Client]:
+    with sim.http() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def graph(sim: Sim) -> Iterator[httpx.Client]:
+    with sim.http(sim.token(GRAPH)) as client:
+        yield client
 
 
 # Deployer clients for a module, closed when it ends: an idle TLS keep-alive connection holds the server's

@@ -36,12 +36,6 @@ def credential(sim: Sim) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def arm(sim: Sim) -> Iterator[httpx.Client]:
-    with sim.http() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def msi(sim: Sim, credential: Any) -> Iterator[ManagedServiceIdentityClient]:
     with ManagedServiceIdentityClient(credential, sim.subscription, **sim.mgmt_kwargs()) as client:
         yield client

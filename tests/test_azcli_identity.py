@@ -39,18 +39,6 @@ def az(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> AzCli:
 
 
 @pytest.fixture(scope="module")
-def arm(sim: Sim) -> Iterator[httpx.Client]:
-    with sim.http() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def graph(sim: Sim) -> Iterator[httpx.Client]:
-    with sim.http(sim.token(GRAPH)) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def rg(sim: Sim, arm: httpx.Client) -> Iterator[str]:
     """A resource group made over REST (saves an az call), deleted afterwards."""
     name = unique("azmi-")

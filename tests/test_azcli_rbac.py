@@ -39,12 +39,6 @@ def az(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> AzCli:
 
 
 @pytest.fixture(scope="module")
-def arm(sim: Sim) -> Iterator[httpx.Client]:
-    with sim.http() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def rg_id(sim: Sim, arm: httpx.Client) -> Iterator[str]:
     """A resource group made over REST (saves an az call), deleted afterwards."""
     path = f"/subscriptions/{sim.subscription}/resourceGroups/{unique('azrbac-')}"

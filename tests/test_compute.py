@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -44,12 +43,6 @@ def compute(sim: Sim) -> ComputeManagementClient:
 @pytest.fixture(scope="module")
 def msi(sim: Sim) -> ManagedServiceIdentityClient:
     return ManagedServiceIdentityClient(sim.credential(), sim.subscription, **sim.mgmt_kwargs())
-
-
-@pytest.fixture(scope="module")
-def graph(sim: Sim) -> Iterator[httpx.Client]:
-    with sim.http(sim.token(GRAPH)) as client:
-        yield client
 
 
 @pytest.fixture

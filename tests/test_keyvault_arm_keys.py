@@ -36,12 +36,6 @@ def vault(env: Env) -> Any:
     return env.vault([env.policy(oid, ("get", "list"), ("get", "list"))])
 
 
-@pytest.fixture(scope="module")
-def arm(sim: Sim) -> Iterator[httpx.Client]:
-    with sim.http() as client:
-        yield client
-
-
 def key_url(vault: Any, name: str = "") -> str:
     return f"{vault.id}/keys/{name}" if name else f"{vault.id}/keys"
 

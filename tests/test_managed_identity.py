@@ -8,7 +8,6 @@ principals. Lifecycle rules: DESIGN.md §3.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -41,18 +40,6 @@ def status_of(response: Any, deserialized: Any, headers: Any) -> tuple[int, Any]
 @pytest.fixture(scope="module")
 def msi(sim: Sim) -> ManagedServiceIdentityClient:
     return ManagedServiceIdentityClient(sim.credential(), sim.subscription, **sim.mgmt_kwargs())
-
-
-@pytest.fixture(scope="module")
-def arm(sim: Sim) -> Iterator[httpx.Client]:
-    with sim.http() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def graph(sim: Sim) -> Iterator[httpx.Client]:
-    with sim.http(sim.token(GRAPH)) as client:
-        yield client
 
 
 def make_group(sim: Sim, arm: httpx.Client) -> str:

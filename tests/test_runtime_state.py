@@ -52,18 +52,6 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def arm(sim: Sim) -> Iterator[httpx.Client]:
-    with sim.http() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def graph(sim: Sim) -> Iterator[httpx.Client]:
-    with sim.http(sim.token(GRAPH)) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def rg(sim: Sim, arm: httpx.Client) -> str:
     name = unique("rg-rs-")
     r = arm.put(f"/subscriptions/{sim.subscription}/resourcegroups/{name}", params={"api-version": RG_API},

@@ -8,7 +8,6 @@ IDENTITY_HEADER secret) for life; it goes with the site.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -48,18 +47,6 @@ def web(sim: Sim) -> WebSiteManagementClient:
 @pytest.fixture(scope="module")
 def msi(sim: Sim) -> ManagedServiceIdentityClient:
     return ManagedServiceIdentityClient(sim.credential(), sim.subscription, **sim.mgmt_kwargs())
-
-
-@pytest.fixture(scope="module")
-def arm(sim: Sim) -> Iterator[httpx.Client]:
-    with sim.http() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def graph(sim: Sim) -> Iterator[httpx.Client]:
-    with sim.http(sim.token(GRAPH)) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
