@@ -214,3 +214,30 @@ def test_template_links_nested_children_and_sync_mode(tmp_path: Path) -> None:
             assert again.properties.outputs == out
     finally:
         server.stop()
+
+
+def test_aks_kubelet_identity_feeds_a_role_assignment(sim: Sim, rm: Any, rg_name: str) -> None:
+    """The kubelet identity AKS makes in its node resource group is a real identity resource: a template grants
+    it a role through reference(), and the grant names that identity's principal."""
+    group(sim, rg_name)
+    cluster = "[resourceId('Microsoft.ContainerService/managedClusters', 'k1')]"
+    kubelet = f"[reference({cluster[1:-1]}, '2024-09-01').identityProfile.kubeletidentity"
+    t = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+         "contentVersion": "1.0.0.0", "resources": [
+             {"type": "Microsoft.ContainerService/managedClusters", "apiVersion": "2024-09-01", "name": "k1",
+              "location": "eastus", "identity": {"type": "SystemAssigned"},
+              "properties": {"dnsPrefix": "k1", "agentPoolProfiles": [{"name": "system", "count": 1}]}},
+             {"type": "Microsoft.Authorization/roleAssignments", "apiVersion": "2022-04-01",
+              "name": "[guid(resourceGroup().id, 'k1', 'acrpull')]", "dependsOn": [cluster],
+              "properties": {"principalId": f"{kubelet}.objectId]", "principalType": "ServicePrincipal",
+                             "roleDefinitionId": "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions',"
+                                                 " '7f951dda-4ed3-4680-a7ca-43fe172d538d')]"}}],
+         "outputs": {"kubelet": {"type": "string", "value": f"{kubelet}.resourceId]"}}}
+    out = rm.deployments.begin_create_or_update(rg_name, "aks", body(t)).result().properties.outputs
+    identity = resource(sim, out["kubelet"]["value"], "2023-01-31")
+    assert identity is not None and f"/resourceGroups/MC_{rg_name}_k1_eastus/" in identity["id"]
+    grants = [a for a in rm.deployment_operations.list(rg_name, "aks")
+              if a.properties.target_resource.resource_type == "Microsoft.Authorization/roleAssignments"]
+    assignment = resource(sim, grants[0].properties.target_resource.id, "2022-04-01")
+    assert assignment is not None
+    assert assignment["properties"]["principalId"] == identity["properties"]["principalId"]

@@ -40,6 +40,8 @@ REQUIRED = {
     "Key Vault Reader": "21090545-7ca7-4776-b22c-e363652d74d2",
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    "AcrPush": "8311e382-0749-4cb8-b61a-304f252e45ec",
 }
 
 UAMI = "Microsoft.ManagedIdentity/userAssignedIdentities"

@@ -36,6 +36,7 @@ from arm_sim.providers.deployment_scripts import DeploymentScriptsProvider
 from arm_sim.providers.monitoring import ApplicationInsightsProvider
 from arm_sim.providers.registry import provider_for
 from arm_sim.resources import groups, service
+from arm_sim.resources.writer import ServiceWriter
 from tests.azcli import AzCli, az_executable
 from tests.simserver import Sim
 
@@ -407,6 +408,12 @@ def test_aks_cluster_and_its_kubelet_identity(sim: Sim, arm: httpx.Client, graph
                                      f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}-agentpool")
     sp = graph.get(f"/v1.0/servicePrincipals/{kubelet['objectId']}").json()
     assert sp["appId"] == kubelet["clientId"] and sp["servicePrincipalType"] == "ManagedIdentity"
+    # the node resource group and the kubelet identity are ARM resources of their own, made by "the RP"
+    node_rg = f"/subscriptions/{sim.subscription}/resourceGroups/{p['nodeResourceGroup']}"
+    assert arm.get(node_rg, params={"api-version": RG_API}).json()["managedBy"] == rid
+    uai = arm.get(kubelet["resourceId"], params={"api-version": API["msi"]}).json()
+    assert (uai["properties"]["principalId"], uai["properties"]["clientId"]) == (kubelet["objectId"],
+                                                                                   kubelet["clientId"])
     addon = p["addonProfiles"]["azureKeyvaultSecretsProvider"]["identity"]
     assert addon["resourceId"].endswith(f"/userAssignedIdentities/azurekeyvaultsecretsprovider-{name}")
     assert graph.get(f"/v1.0/servicePrincipals/{addon['objectId']}").json()["appId"] == addon["clientId"]
@@ -425,6 +432,7 @@ def test_aks_cluster_and_its_kubelet_identity(sim: Sim, arm: httpx.Client, graph
         "roleDefinitionId": reader, "principalId": kubelet["objectId"], "principalType": "ServicePrincipal"}})
     assert r.status_code == 201, r.text
     assert arm.delete(rid, params={"api-version": API["aks"]}).status_code == 200
+    assert arm.get(node_rg, params={"api-version": RG_API}).status_code == 404  # gone with the cluster
     assert graph.get(f"/v1.0/servicePrincipals/{kubelet['objectId']}").status_code == 404
     assert graph.get(f"/v1.0/servicePrincipals/{addon['objectId']}").status_code == 404
 
@@ -581,24 +589,11 @@ def test_script_output_fixtures(runtime: Runtime) -> None:
         assert fixtures.clear_script_outputs(ctx, "MYSCRIPT") and fixtures.script_outputs(ctx, "myscript") == {}
 
 
-class ServiceWriter:
-    """The resource writer resources/service.py is to put on `ctx` (see the issue-6 report)."""
-
-    def put_resource_group(self, ctx: Ctx, subscription_id: str, name: str, body: dict[str, Any]) -> None:
-        groups.put(ctx, subscription_id, name, body)
-
-    def put(self, ctx: Ctx, resource_id: str, body: dict[str, Any], api_version: str) -> dict[str, Any]:
-        return service.put(ctx, ids.parse(resource_id), body, api_version)[0]
-
-    def delete_resource_group(self, ctx: Ctx, subscription_id: str, name: str) -> None:
-        groups.delete(ctx, subscription_id, name)
-
-
 def test_aks_node_group_and_kubelet_identity_through_the_write_path(runtime: Runtime) -> None:
     with runtime.unit() as ctx:
         sub = tenancy.bootstrap(ctx).subscription_id
         groups.put(ctx, sub, "apps", {"location": "westeurope"})
-        ctx.resource_writer = ServiceWriter()  # type: ignore[attr-defined]
+        ctx.resource_writer = ServiceWriter()
         cluster_id = f"/subscriptions/{sub}/resourceGroups/apps/providers/Microsoft.ContainerService/managedClusters/k1"
         doc, _ = service.put(ctx, ids.parse(cluster_id), {
             "location": "westeurope", "identity": {"type": "SystemAssigned"},
@@ -621,7 +616,7 @@ def test_aks_node_group_and_kubelet_identity_through_the_write_path(runtime: Run
         assert again["properties"]["identityProfile"]["kubeletidentity"] == kubelet
         assert again["properties"]["addonProfiles"]["omsagent"]["identity"] == oms
     with runtime.unit() as ctx:
-        ctx.resource_writer = ServiceWriter()  # type: ignore[attr-defined]
+        ctx.resource_writer = ServiceWriter()
         assert service.delete(ctx, ids.parse(cluster_id))
         assert not groups.exists(ctx, sub, "MC_apps_k1_westeurope")
         assert ctx.session.get(ServicePrincipal, kubelet["objectId"]) is None

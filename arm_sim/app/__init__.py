@@ -27,6 +27,7 @@ from arm_sim.hosts.keyvault import routes as keyvault_routes
 from arm_sim.hosts.sim import inspect as sim_inspect
 from arm_sim.hosts.sim import routes as sim_routes
 from arm_sim.resources import service
+from arm_sim.resources.writer import ServiceWriter
 
 
 @dataclass
@@ -51,11 +52,15 @@ def _fastapi(title: str, runtime: Runtime) -> FastAPI:
     return app
 
 
+def _runtime(settings: Settings) -> Runtime:
+    return Runtime(settings, make_sessionmaker(make_engine(settings.db_url)), resource_writer=ServiceWriter())
+
+
 def prepare(settings: Settings) -> Runtime:
     """Migrate the database and create the bootstrap state if this is the first start."""
     settings.home.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.db_url)
-    runtime = Runtime(settings, make_sessionmaker(make_engine(settings.db_url)))
+    runtime = _runtime(settings)
     with runtime.unit() as ctx:
         if tenancy.current_bootstrap(ctx) is None:
             boot = tenancy.bootstrap(ctx)
@@ -67,7 +72,7 @@ def prepare(settings: Settings) -> Runtime:
 
 
 def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
-    runtime = runtime or Runtime(settings, make_sessionmaker(make_engine(settings.db_url)))
+    runtime = runtime or _runtime(settings)
     main = _fastapi("arm-sim: ARM, Entra ID, Graph and the simulator API", runtime)
     main.include_router(arm_routes.router)  # the cloud metadata routes
     main.include_router(sim_routes.router)

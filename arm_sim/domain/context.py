@@ -39,6 +39,9 @@ class Ctx:
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     # events that must be kept even when the unit of work rolls back (refusals, denials)
     durable_events: list[Any] = field(default_factory=list)
+    # THE write path for provider hooks that create resources of their own (resources.writer.ServiceWriter,
+    # handed over by the composition root; None in a unit without it, e.g. a bare Runtime in a test)
+    resource_writer: Any = None
 
     @property
     def actor(self) -> str | None:

@@ -605,6 +605,34 @@ STORAGE_BLOB_DELEGATOR = RoleDefinition(
 )
 
 
+# --------------------------------------------------------------------------------------------
+# Containers — https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers
+# MicrosoftDocs/azure-docs articles/role-based-access-control/built-in-roles/containers.md
+# (the roles templates grant AKS kubelet identities and build agents on a registry)
+# --------------------------------------------------------------------------------------------
+
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers#acrpull
+ACR_PULL = RoleDefinition(
+    name="7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    role_name="AcrPull",
+    description="acr pull",
+    actions=("Microsoft.ContainerRegistry/registries/pull/read",),
+    not_actions=(),
+    data_actions=(),
+    not_data_actions=(),
+)
+
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers#acrpush
+ACR_PUSH = RoleDefinition(
+    name="8311e382-0749-4cb8-b61a-304f252e45ec",
+    role_name="AcrPush",
+    description="acr push",
+    actions=("Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/push/write"),
+    not_actions=(),
+    data_actions=(),
+    not_data_actions=(),
+)
+
 BUILT_IN_ROLES: tuple[RoleDefinition, ...] = (
     OWNER,
     CONTRIBUTOR,
@@ -632,6 +660,8 @@ BUILT_IN_ROLES: tuple[RoleDefinition, ...] = (
     STORAGE_BLOB_DELEGATOR,
     AZURE_MAPS_DATA_READER,
     AZURE_MAPS_DATA_CONTRIBUTOR,
+    ACR_PULL,
+    ACR_PUSH,
 )
 
 BY_NAME: dict[str, RoleDefinition] = {r.name.lower(): r for r in BUILT_IN_ROLES}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +18,7 @@ from arm_sim.domain.context import Ctx
 class Runtime:
     settings: Settings
     sessions: sessionmaker[Session]
+    resource_writer: Any = None  # given to every unit's Ctx (see Ctx.resource_writer)
 
     def unit(self, *, read_mostly: bool = False, correlation_id: str | None = None) -> Unit:
         """One transaction: `with rt.unit() as ctx:` commits when the block ends normally, rolls back on any
@@ -45,8 +47,10 @@ class Unit:
             self.uow.__exit__(type(e), e, e.__traceback__)
             raise
         rt = self.rt
-        self.ctx = (Ctx(session=session, settings=rt.settings, now=now) if self.correlation_id is None
-                    else Ctx(session=session, settings=rt.settings, now=now, correlation_id=self.correlation_id))
+        self.ctx = (Ctx(session=session, settings=rt.settings, now=now, resource_writer=rt.resource_writer)
+                    if self.correlation_id is None
+                    else Ctx(session=session, settings=rt.settings, now=now, resource_writer=rt.resource_writer,
+                             correlation_id=self.correlation_id))
         return self.ctx
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

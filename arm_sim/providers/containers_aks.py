@@ -2,11 +2,12 @@
 and the identities AKS creates in it: the kubelet identity (`{cluster}-agentpool`) and one per identity-using
 add-on (`{addon}-{cluster}`), user-assigned identities the cluster's templates grant roles to.
 
-The node resource group and those identities are resources the AKS RP creates on its own. They must go through
-THE write path (resources/service.py), which a provider may not import (layers), so a hook reaches it through
-`ctx.resource_writer` (a `ResourceWriter` the service is to set; see the issue-6 report). Without a writer, each
-identity is still a real principal of the directory (role assignments to its `objectId` validate and are
-enforced, and it is deleted with the cluster), but its ARM resource and the node resource group do not exist.
+The node resource group and those identities are resources the AKS RP creates on its own. They go through THE
+write path (resources/service.py), which a provider may not import (layers): a hook reaches it through
+`ctx.resource_writer` (resources/writer.py, handed over by the composition root). In a unit without a writer (a
+bare Runtime), each identity is still a real principal of the directory (role assignments to its `objectId`
+validate and are enforced, and it is deleted with the cluster), but its ARM resource and the node resource
+group do not exist.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class ResourceWriter(Protocol):
 
 
 def writer(ctx: Ctx) -> ResourceWriter | None:
-    return getattr(ctx, "resource_writer", None)
+    return ctx.resource_writer  # type: ignore[no-any-return]
 
 
 def _dns_prefix(name: str, rg: str, subscription: str) -> str:
