@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 
@@ -35,7 +36,7 @@ class Settings:
     client_secret: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property  # (resolving the path touches the file system; token caches key on this per request)
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'arm-sim.db').resolve()}"
 

@@ -22,10 +22,11 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from arm_sim.core import ids
 from arm_sim.core.errors import EntraError
+from arm_sim.db.engine import HotSelect
 from arm_sim.db.models import Credential, IdentityEndpoint, Resource, ServicePrincipal
 from arm_sim.domain import events, identity_endpoints, managed_identities
 from arm_sim.domain.certs import b64url, load_private_pem, sha1_thumbprint
@@ -73,8 +74,8 @@ class Refused:
 
 @dataclass(frozen=True)
 class _Selected:
-    sp: ServicePrincipal
-    host: Resource
+    sp: Any  # a snapshot of the principal's row: object_id, app_id, tenant_id, resource_key
+    host: Any  # a snapshot of the hosting resource: id, identity
     identity_resource_id: str  # the hosting resource (system-assigned) or the user-assigned identity
 
 
@@ -141,10 +142,24 @@ def _not_found(ctx: Ctx, request: TokenRequest, reason: str, subject: str, **det
     return _refuse(ctx, request, reason, Refused(400, "invalid_request", IDENTITY_NOT_FOUND), subject, **details)
 
 
+# Selecting the identity runs on every token request, cached or not: two prebuilt reads of snapshots (no ORM
+# objects). The chain fetches the principal's ORM row only when it must sign (a cache miss).
+_EP, _RES, _SP = IdentityEndpoint.__table__.c, Resource.__table__.c, ServicePrincipal.__table__.c
+_ENDPOINT_AND_HOST = HotSelect(
+    select(_EP.kind, _EP.secret, _EP.extension_port, _RES.id, _RES.identity)
+    .join_from(IdentityEndpoint.__table__, Resource.__table__, _RES.key == _EP.resource_key)
+    .where(_EP.key == bindparam("key")))
+_PRINCIPAL = HotSelect(select(_SP.object_id, _SP.app_id, _SP.tenant_id, _SP.resource_key)
+                       .where(_SP.object_id == bindparam("object_id")))
+
+
+def _principal(ctx: Ctx, object_id: str) -> Any | None:
+    return _PRINCIPAL.first(ctx.session, {"object_id": object_id})
+
+
 def _select(ctx: Ctx, request: TokenRequest) -> _Selected | Refused:
-    row = endpoint(ctx, request.endpoint_key, request.kind)
-    host = ctx.session.get(Resource, row.resource_key) if row is not None else None
-    if row is None or host is None:
+    row = host = _ENDPOINT_AND_HOST.first(ctx.session, {"key": request.endpoint_key})
+    if row is None or row.kind != request.kind:
         return _not_found(ctx, request, "no such endpoint (resource deleted or never created)",
                           f"/{'vms' if request.kind == 'vm' else 'sites'}/{request.endpoint_key}")
     if row.kind == "site" and not hmac.compare_digest((row.secret or "").encode(), (request.secret or "").encode()):
@@ -175,7 +190,7 @@ def _select(ctx: Ctx, request: TokenRequest) -> _Selected | Refused:
         wanted = value.lower()
         candidates: list[tuple[str, str, str | None]] = []  # (principal id, identity id, client id)
         if system:
-            sp = ctx.session.get(ServicePrincipal, system)
+            sp = _principal(ctx, system)
             candidates.append((system, host.id, sp.app_id if sp else None))
         candidates += [(str(v.get("principalId")), k, v.get("clientId")) for k, v in uais.items()]
         for principal, identity_id, client_id in candidates:
@@ -187,7 +202,7 @@ def _select(ctx: Ctx, request: TokenRequest) -> _Selected | Refused:
                 break
     if chosen is None:
         return _not_found(ctx, request, "no such identity on the resource", host.id, resourceId=host.id)
-    sp = ctx.session.get(ServicePrincipal, chosen[0])
+    sp = _principal(ctx, chosen[0])
     # a user-assigned identity deleted since it was assigned: the resource keeps the reference, tokens stop
     if sp is None or sp.resource_key != ids.key(chosen[1]):
         return _not_found(ctx, request, "the identity's service principal no longer exists", host.id,
@@ -244,10 +259,14 @@ def acquire(ctx: Ctx, request: TokenRequest) -> IssuedToken | Refused:
                   resource=request.resource, selector=_selector_text(request), principalId=sp.object_id,
                   clientId=sp.app_id, identityResourceId=chosen.identity_resource_id,
                   bypassCache=request.bypass_cache)
-    cert = managed_identities.maintain(ctx, sp)
+    principal = ctx.session.get(ServicePrincipal, sp.object_id)  # the ORM row: maintaining may roll its certificate
+    if principal is None:  # deleted since the selection read it (another process)
+        return _not_found(ctx, request, "the identity's service principal no longer exists", chosen.host.id,
+                          resourceId=chosen.host.id, principalId=sp.object_id)
+    cert = managed_identities.maintain(ctx, principal)
     expired = cert is None
     if cert is None:  # sign with the expired certificate anyway: Entra is the one that refuses it
-        certs = managed_identities.certificates(ctx, sp)
+        certs = managed_identities.certificates(ctx, principal)
         cert = certs[0] if certs else None
         if cert is None or cert.private_key_pem is None:
             return _expired_refusal(ctx, request, chosen, None, None)

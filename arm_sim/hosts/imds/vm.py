@@ -23,10 +23,11 @@ AUDIENCE_MISSING = "Required audience parameter not specified"
 
 def run_chain(request: Request, token_request: TokenRequest,
               answer: Callable[[IssuedToken, float], Response], refuse: Callable[[Refused], Response]) -> Response:
-    """One unit of work around the token chain; refusals commit too (they are events)."""
+    """One unit of work around the token chain; refusals commit too (they are events). A cached token writes
+    nothing, so the unit is read-mostly: it commits only what the chain wrote."""
     rt: Runtime = request.app.state.runtime
     try:
-        with rt.unit() as ctx:
+        with rt.unit(read_mostly=True) as ctx:
             outcome = identity_tokens.acquire(ctx, token_request)
             now = ctx.now
     except DomainError as e:
