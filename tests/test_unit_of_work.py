@@ -5,6 +5,7 @@ SQLAlchemy reads (on SQLite and, with ARM_SIM_TEST_DATABASE_URL, on PostgreSQL).
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from arm_sim.core.settings import Settings
 from arm_sim.db.engine import HotSelect, dbapi_connection, make_engine, make_sessionmaker
 from arm_sim.db.migrate import upgrade
 from arm_sim.db.models import Event
-from arm_sim.domain import clock, events
+from arm_sim.domain import clock, events, rbac
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts.http import dumps
 from tests.simserver import fresh_database_url
@@ -133,3 +134,27 @@ def test_durable_events_are_kept_in_order_whether_the_unit_commits_or_fails(rt: 
 def test_json_responses_render_what_the_stdlib_would() -> None:
     for body in ({"a": [1, 2.5, None, True, "é"], "b": {}}, {"big": 2**70}, {"lone": "\ud800"}, {1: "x"}):
         assert json.loads(dumps(body)) == json.loads(json.dumps(body))
+
+
+def test_a_units_memo_serves_repeated_decisions_and_is_forgotten_when_its_source_changes(rt: Runtime) -> None:
+    reader = "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    principal, scope = str(uuid.uuid4()), f"/subscriptions/{uuid.uuid4()}"
+    assignment = {"id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}", "name": "ra",
+                  "properties": {"scope": scope, "roleDefinitionId": reader, "principalId": principal}}
+    action = "Microsoft.Compute/virtualMachines/read"
+    with rt.unit() as ctx:
+        assert not rbac.decide(ctx, principal, action, scope).allowed
+        assert ctx.memo  # the principal's assignments are remembered for the unit …
+        rbac.index_assignment(ctx, assignment)  # … until the unit writes one
+        assert rbac.decide(ctx, principal, action, scope).allowed
+        events.record(ctx, "uow.memo", "/x")
+        ctx.session.flush()
+        nested = ctx.session.begin_nested()
+        rbac.unindex_assignment(ctx, assignment["id"])
+        assert not rbac.decide(ctx, principal, action, scope).allowed
+        nested.rollback()  # the removal is undone: so is what was remembered of it
+        assert not ctx.memo
+        assert rbac.decide(ctx, principal, action, scope).allowed
+    with rt.unit() as ctx:  # a reused session starts the next unit with an empty memo
+        assert not ctx.memo
+        assert rbac.decide(ctx, principal, action, scope).allowed

@@ -8,7 +8,7 @@ from __future__ import annotations
 from types import TracebackType
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 # Closed sessions kept for the next unit, per factory. Opening and closing a session is a large share of a
@@ -18,6 +18,17 @@ from sqlalchemy.orm import Session, sessionmaker
 # whose pre-ping notices a restarted server. A few idle sessions suffice: units rarely overlap.
 _idle: WeakKeyDictionary[sessionmaker[Session], list[Session]] = WeakKeyDictionary()
 _MAX_IDLE = 2
+
+
+MEMO = "memo"  # session.info key of the unit's memo of reads (Ctx.memo)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_reads(session: Session, previous_transaction: object) -> None:
+    """Any rollback, a SAVEPOINT's included, may undo writes a remembered read saw: forget them all."""
+    memo = session.info.get(MEMO)
+    if memo:
+        memo.clear()
 
 
 class UnitOfWork:

@@ -122,7 +122,7 @@ def deploy_resource(run: Run, p: Planned) -> None:
                      else f"{p.resource_type}/write", p.id)
         before = _current(run, p)
         body_hash = store.fingerprint({"apiVersion": p.api_version, "body": body})
-        prior = store.applied(ctx, p.id)
+        prior = run.applied.get(ids.key(p.id))
         if before is not None and prior is not None and (prior.body_hash, prior.state_hash) == \
                 (body_hash, store.fingerprint(before)):
             after = before  # deployed from this very body, untouched since
@@ -138,7 +138,8 @@ def deploy_resource(run: Run, p: Planned) -> None:
             sp.commit() if changed else sp.rollback()  # an unchanged resource keeps its etag and timestamps
             state = _current(run, p) if changed else before
             if state is not None:
-                store.remember(ctx, p.id, body_hash, store.fingerprint(state), run.id)
+                run.applied[ids.key(p.id)] = store.remember(ctx, p.id, body_hash, store.fingerprint(state), run.id,
+                                                            prior)
         status = 201 if created else 200
     except DomainError as e:
         error, status = e.body(), e.status
@@ -223,8 +224,23 @@ def start(run: Run) -> bool:
     return created
 
 
+def _scope_rows(run: Run) -> list[Any]:
+    """The target's subscription and group rows. Every write checks that they exist: held for the run, they stay
+    in the session's (weak) identity map, so each check is a lookup there rather than a SELECT."""
+    t = run.target
+    try:
+        rows: list[Any] = [scope.subscription(run.ctx, t.subscription_id)]
+        if t.resource_group:
+            rows.append(scope.resource_group(run.ctx, t.subscription_id, t.resource_group))
+    except DomainError:
+        return []  # the writes themselves report it
+    return rows
+
+
 def execute(run: Run) -> None:
     run.touched.update(ids.key(p.id) for p in run.order)
+    run.applied = store.applied_to(run.ctx, [p.id for p in run.order if not p.is_deployment])
+    run.held = _scope_rows(run)
     for p in run.order:
         if any(run.status.get(d) in ("Failed", "Blocked") for d in p.deps):
             run.status[p.key] = "Blocked"  # ARM never starts what depends on a failed resource

@@ -188,11 +188,24 @@ def applied(ctx: Ctx, resource_id: str) -> DeployedResource | None:
     return ctx.session.get(DeployedResource, ids.key(resource_id))
 
 
-def remember(ctx: Ctx, resource_id: str, body_hash: str, state_hash: str, deployment_id: str) -> None:
-    """What a deployment sent to a resource and the state it left it in."""
-    row = applied(ctx, resource_id)
+def applied_to(ctx: Ctx, resource_ids: list[str]) -> dict[str, DeployedResource]:
+    """`applied` for many resources at once, by key (a deployment asks for each of its resources)."""
+    keys = sorted({ids.key(i) for i in resource_ids})
+    found: dict[str, DeployedResource] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        found.update((r.key, r) for r in ctx.session.scalars(select(DeployedResource)
+                                                             .where(DeployedResource.key.in_(chunk))))
+    return found
+
+
+def remember(ctx: Ctx, resource_id: str, body_hash: str, state_hash: str, deployment_id: str,
+             row: DeployedResource | None = None) -> DeployedResource:
+    """What a deployment sent to a resource and the state it left it in (`row`: the resource's, when known)."""
+    row = row or applied(ctx, resource_id)
     if row is None:
         row = DeployedResource(key=ids.key(resource_id))
         ctx.session.add(row)
     row.body_hash, row.state_hash = body_hash, state_hash
     row.deployment_key, row.changed_at = ids.key(deployment_id), ctx.now
+    return row

@@ -42,6 +42,10 @@ class Ctx:
     # THE write path for provider hooks that create resources of their own (resources.writer.ServiceWriter,
     # handed over by the composition root; None in a unit without it, e.g. a bare Runtime in a test)
     resource_writer: Any = None
+    # reads remembered for the rest of the unit, by the module that owns them; it forgets them when the unit itself
+    # writes what they read (e.g. rbac's assignments of a principal, asked once per write of a deployment), and any
+    # rollback (a SAVEPOINT's too) empties it (db.uow)
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def actor(self) -> str | None:

@@ -106,15 +106,31 @@ def _applicable(ctx: Ctx, principal_id: str) -> list[tuple[str, str, str, str]]:
 
     Decisions run on every ARM call, so this is a bare DB-API query on the unit's own connection (it sees the
     unit's flushed writes), as the clock read is: SQLAlchemy's statement machinery costs more than the query.
+    A unit that decides many times (a deployment checks every write) asks once: the answer is kept in the unit's
+    memo until the unit itself writes a role assignment.
     """
+    memo_key = (_MEMO, principal_id.lower())
+    kept = ctx.memo.get(memo_key)
+    if kept is not None:
+        return kept  # type: ignore[no-any-return]
     marker = "?" if ctx.session.get_bind().dialect.paramstyle == "qmark" else "%s"
     ctx.session.flush()  # the raw cursor sees only what was flushed (a no-op when nothing is pending)
     cursor = dbapi_connection(ctx.session).cursor()
     try:
         cursor.execute(_OF_PRINCIPAL + marker, (principal_id.lower(),))
-        return list(cursor.fetchall())
+        rows = list(cursor.fetchall())
     finally:
         cursor.close()
+    ctx.memo[memo_key] = rows
+    return rows
+
+
+_MEMO = "rbac.applicable"
+
+
+def _forget(ctx: Ctx) -> None:
+    for k in [k for k in ctx.memo if isinstance(k, tuple) and k[0] == _MEMO]:
+        del ctx.memo[k]
 
 
 def decide(ctx: Ctx, principal_id: str, action: str, scope: str, data: bool = False) -> Decision:
@@ -136,6 +152,7 @@ def decide(ctx: Ctx, principal_id: str, action: str, scope: str, data: bool = Fa
 
 def index_assignment(ctx: Ctx, doc: dict[str, Any]) -> None:
     """Keep the decision index in step with a role-assignment resource."""
+    _forget(ctx)
     props = doc["properties"]
     key = ids.key(doc["id"])
     row = ctx.session.get(RoleAssignment, key)
@@ -150,6 +167,7 @@ def index_assignment(ctx: Ctx, doc: dict[str, Any]) -> None:
 
 
 def unindex_assignment(ctx: Ctx, assignment_id: str) -> None:
+    _forget(ctx)
     row = ctx.session.get(RoleAssignment, ids.key(assignment_id))
     if row is not None:
         ctx.session.delete(row)

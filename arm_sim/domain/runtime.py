@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from arm_sim.core.settings import Settings
-from arm_sim.db.uow import UnitOfWork
+from arm_sim.db.uow import MEMO, UnitOfWork
 from arm_sim.domain import clock, events
 from arm_sim.domain.context import Ctx
 
@@ -47,10 +47,12 @@ class Unit:
             self.uow.__exit__(type(e), e, e.__traceback__)
             raise
         rt = self.rt
-        self.ctx = (Ctx(session=session, settings=rt.settings, now=now, resource_writer=rt.resource_writer)
+        memo: dict[object, object] = {}
+        session.info[MEMO] = memo  # a rollback clears it (db.uow); a reused session starts each unit with a new one
+        self.ctx = (Ctx(session=session, settings=rt.settings, now=now, resource_writer=rt.resource_writer, memo=memo)
                     if self.correlation_id is None
                     else Ctx(session=session, settings=rt.settings, now=now, resource_writer=rt.resource_writer,
-                             correlation_id=self.correlation_id))
+                             memo=memo, correlation_id=self.correlation_id))
         return self.ctx
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
