@@ -49,10 +49,9 @@ class Unit:
         rt = self.rt
         memo: dict[object, object] = {}
         session.info[MEMO] = memo  # a rollback clears it (db.uow); a reused session starts each unit with a new one
-        self.ctx = (Ctx(session=session, settings=rt.settings, now=now, resource_writer=rt.resource_writer, memo=memo)
-                    if self.correlation_id is None
-                    else Ctx(session=session, settings=rt.settings, now=now, resource_writer=rt.resource_writer,
-                             memo=memo, correlation_id=self.correlation_id))
+        ids = {} if self.correlation_id is None else {"correlation_id": self.correlation_id}  # else a fresh one
+        self.ctx = Ctx(session=session, settings=rt.settings, now=now, resource_writer=rt.resource_writer, memo=memo,
+                       **ids)
         return self.ctx
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
