@@ -47,10 +47,6 @@ def parse_bearer(auth: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
 
 
-def query(request: Request) -> dict[str, str]:
-    return query_of(request.scope)
-
-
 def query_of(scope: Scope) -> dict[str, str]:
     """Query parameters with percent-encoded keys decoded (the JS SDK sends `api%2Dversion`); the last wins.
 
