@@ -61,7 +61,7 @@ def _operation(run: Run, p: Planned | None, target: dict[str, Any], kind: str, s
         "statusMessage": {"status": "Failed", "error": error} if error else {"status": "Succeeded"},
         "targetResource": target,
     }
-    store.add_operation(run.ctx, run.record, props)
+    run.operations.append(props)  # written together by `finish`
 
 
 def _target(p: Planned) -> dict[str, Any]:
@@ -278,6 +278,8 @@ def properties(run: Run, state: str) -> dict[str, Any]:
 
 def finish(run: Run) -> None:
     assert run.record is not None
+    store.add_operations(run.ctx, run.record, run.operations)
+    run.operations.clear()
     state = "Failed" if run.failures else "Succeeded"
     store.finish(run.ctx, run.record, state, properties(run, state))
 

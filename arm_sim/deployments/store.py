@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError, bad_request, not_found
+from arm_sim.db.engine import HotInsert
 from arm_sim.db.models import DeployedResource, Deployment, DeploymentOperation, ResourceGroup
 from arm_sim.domain import events
 from arm_sim.domain.clock import iso
@@ -128,11 +129,14 @@ def delete(ctx: Ctx, row: Deployment) -> None:
     events.record(ctx, "deployment.deleted", row.id)
 
 
-def add_operation(ctx: Ctx, row: Deployment, properties: dict[str, Any]) -> DeploymentOperation:
-    op = DeploymentOperation(deployment_key=row.key, operation_id=uuid.uuid4().hex[:16].upper(),
-                             properties=properties)
-    ctx.session.add(op)
-    return op
+_OPERATIONS = HotInsert(DeploymentOperation.__table__)  # type: ignore[arg-type]
+
+
+def add_operations(ctx: Ctx, row: Deployment, properties: list[dict[str, Any]]) -> None:
+    """A deployment's operations, in order, in one statement: written once the deployment has run (a row per
+    resource flushed through the ORM at every resource's SAVEPOINT cost a sixth of a deployment's time)."""
+    _OPERATIONS.run(ctx.session, [{"deployment_key": row.key, "operation_id": uuid.uuid4().hex[:16].upper(),
+                                   "properties": props} for props in properties])
 
 
 def operations(ctx: Ctx, row: Deployment) -> list[DeploymentOperation]:
