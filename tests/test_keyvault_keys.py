@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from azure.identity import ManagedIdentityCredential
 from azure.keyvault.keys import JsonWebKey, KeyClient, KeyCurveName, KeyType
 from azure.keyvault.keys.crypto import CryptographyClient, EncryptionAlgorithm, KeyWrapAlgorithm, SignatureAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from tests import test_keyvault_secrets as secrets_module
 from tests.test_imds import identities
 from tests.test_keyvault_secrets import (
     KV_SCOPE,
@@ -24,10 +23,11 @@ from tests.test_keyvault_secrets import (
     access_denied,
     mi_claims,
     refused,
-    run_inside,
-    start_kv_sim,
     unique,
 )
+
+# The secrets module's fixtures (a Key Vault simulator of this module's own, its vault, code "inside" a VM)
+env, vault, inside = secrets_module.env, secrets_module.vault, secrets_module.inside
 
 CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 CRYPTO_OFFICER = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603"
@@ -44,25 +44,6 @@ def public_key(jwk: Any) -> Any:
     curve = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}[jwk.crv]
     return ec.EllipticCurvePublicNumbers(int.from_bytes(jwk.x, "big"), int.from_bytes(jwk.y, "big"),
                                          curve).public_key()
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    sim = start_kv_sim(tmp_path_factory)
-    e = Env(sim)
-    yield e
-    e.close()
-    sim.stop()
-
-
-@pytest.fixture(scope="module")
-def vault(env: Env) -> Any:
-    return env.vault()
-
-
-@pytest.fixture
-def inside(monkeypatch: pytest.MonkeyPatch) -> Any:
-    return run_inside(monkeypatch)
 
 
 def keys(env: Env, uri: str, credential: Any = None) -> KeyClient:

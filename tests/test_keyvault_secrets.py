@@ -291,6 +291,9 @@ def test_protocol_challenge_errors_and_paging(env: Env, vault: Any) -> None:
         for path in (f"secrets/proto/{version}", "secrets/proto/", "secrets/proto"):
             r = plain.get(f"{uri}{path}", params={"api-version": "2025-07-01"}, headers=auth)
             assert r.status_code == 200 and r.json()["id"] == body["id"], path
+        # a second name, so that a page of one has a next page whatever else ran in this vault first
+        assert plain.put(f"{uri}secrets/proto-2", params={"api-version": "7.4"}, json={"value": "y"},
+                         headers=auth).status_code == 200
         r = plain.get(f"{uri}secrets", params={"api-version": "7.4", "maxresults": "1"}, headers=auth)
         page = r.json()
         assert len(page["value"]) == 1 and "value" not in page["value"][0]

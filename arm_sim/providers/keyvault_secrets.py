@@ -13,7 +13,7 @@ from typing import Any
 from arm_sim.core import ids
 from arm_sim.core.errors import bad_request, not_found
 from arm_sim.db.models import Vault, VaultSecret
-from arm_sim.domain import events, vault_secrets, vaults
+from arm_sim.domain import vault_secrets, vaults
 from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import Doc
 
@@ -104,20 +104,13 @@ def patch(ctx: Ctx, path: ids.ArmPath, body: dict[str, Any]) -> Doc:
                                  tags=body["tags"] if "tags" in body else dict(current.tags or {}),
                                  enabled=merged["enabled"], not_before=_epoch(merged["nbf"], "nbf"),
                                  expires=_epoch(merged["exp"], "exp"))
-    else:
-        if "enabled" in attrs:
-            current.enabled = attrs["enabled"]
-        if "nbf" in attrs:
-            current.not_before = _epoch(attrs["nbf"], "nbf")
-        if "exp" in attrs:
-            current.expires = _epoch(attrs["exp"], "exp")
+    else:  # the data plane's own update, in its request shape
+        changes: dict[str, Any] = {"attributes": attrs} if "attributes" in props else {}
         if "contentType" in props:
-            current.content_type = props["contentType"]
+            changes["contentType"] = props["contentType"]
         if "tags" in body:
-            current.tags = dict(body["tags"] or {})
-        current.updated_at = int(ctx.now)
-        events.record(ctx, "keyvault.secret.updated", vault_secrets.subject(vault, vault_secrets.SECRETS,
-                                                                            current.name), version=current.version)
+            changes["tags"] = body["tags"] or {}
+        vault_secrets.update(ctx, vault, current.name, current.version, changes)
     ctx.session.flush()
     return get(ctx, path, vault)
 
