@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 def make_engine(url: str) -> Engine:
     # JSON columns keep the stdlib decoder: orjson would be faster but reads integers beyond 64 bits as floats.
-    kwargs: dict[str, Any] = {}
+    # One connection for each request thread (hosts.http.THREADS), and a few for the work beside them.
+    kwargs: dict[str, Any] = {"pool_size": 16, "max_overflow": 8}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:

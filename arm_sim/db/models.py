@@ -36,6 +36,9 @@ class Clock(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     offset_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     frozen_at: Mapped[float | None] = mapped_column(Float)
+    # A new random value for every new database (a reset makes one): what process-wide caches are keyed by, so a
+    # cache filled before a reset (by this process or another on the same database) is never consulted after it.
+    epoch: Mapped[str | None] = mapped_column(String(36))
 
 
 class Bootstrap(Base):
@@ -129,6 +132,10 @@ class Resource(Base):
         Index("ix_resources_rg_type", "resource_group_key", "type_key"),
         Index("ix_resources_sub_type", "subscription_id", "type_key"),
     )
+    # The etag is the row's version: every UPDATE and DELETE of a loaded row says `WHERE etag = <as loaded>`, so a
+    # writer that lost a race to another (thread, process or host) finds no row and fails (StaleDataError) instead
+    # of overwriting it. The service sets each new etag itself.
+    __mapper_args__ = {"version_id_col": etag, "version_id_generator": False}
 
 
 class Application(Base):

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 # cheap GET, and a closed Session holds no objects and no transaction, so it can be reused as is. On SQLite
 # an idle session also keeps its connection (bound to it): a file database's connection cannot go stale,
 # so the pool's checkout and reset are pure overhead. Server databases hand connections back to the pool,
-# whose pre-ping notices a restarted server. A few idle sessions suffice: units rarely overlap.
+# whose pre-ping notices a restarted server. Units run on the request threads (hosts.http.THREADS): as many idle
+# sessions as there are threads.
 _idle: WeakKeyDictionary[sessionmaker[Session], list[Session]] = WeakKeyDictionary()
-_MAX_IDLE = 2
+_MAX_IDLE = 16
 
 
 MEMO = "memo"  # session.info key of the unit's memo of reads (Ctx.memo)
@@ -70,6 +71,10 @@ class UnitOfWork:
             if session.in_transaction() or session.identity_map or session.new:  # (bare reads: nothing to close)
                 session.close()  # ends the transaction; a pooled connection goes back to the pool
             _release(self._idle, session)
+
+    def commit_so_far(self) -> None:
+        """Commit what the open unit wrote; the session goes on, in a new transaction, for the rest of it."""
+        _commit(self.session, False)
 
 
 def _new_session(factory: sessionmaker[Session]) -> Session:

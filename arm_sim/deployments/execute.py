@@ -242,6 +242,9 @@ def execute(run: Run) -> None:
     run.applied = store.applied_to(run.ctx, [p.id for p in run.order if not p.is_deployment])
     run.held = _scope_rows(run)
     for p in run.order:
+        # each resource operation is a unit of work of its own, as in ARM: what deployed before it is committed, so
+        # a long deployment never holds the database (SQLite's one writer) for its whole run
+        run.ctx.checkpoint()
         if any(run.status.get(d) in ("Failed", "Blocked") for d in p.deps):
             run.status[p.key] = "Blocked"  # ARM never starts what depends on a failed resource
             if run.what_if is not None:

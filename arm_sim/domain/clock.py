@@ -45,14 +45,17 @@ def _row(session: Session) -> Clock:
     return row
 
 
-_NOW_SQL = "SELECT offset_seconds, frozen_at FROM clock WHERE id = 1"
+_NOW_SQL = "SELECT offset_seconds, frozen_at, epoch FROM clock WHERE id = 1"
 
 
-def now(session: Session) -> float:
-    # Read on every unit of work, never cached: another process (`arm-sim clock advance`, a second server on
-    # the same PostgreSQL) may have moved the clock. A plain DB-API cursor on the unit's own connection (so it
-    # sees the unit's flushed changes) skips SQLAlchemy's statement machinery: ~5x cheaper than
-    # exec_driver_sql, and this runs on every request.
+def read(session: Session) -> tuple[float, str]:
+    """The simulated time and the database's epoch (see `Clock.epoch`).
+
+    Read on every unit of work, never cached: another process (`arm-sim clock advance`, a second server on the
+    same PostgreSQL) may have moved the clock. A plain DB-API cursor on the unit's own connection (so it sees the
+    unit's flushed changes) skips SQLAlchemy's statement machinery: ~5x cheaper than exec_driver_sql, and this
+    runs on every request.
+    """
     cursor = dbapi_connection(session).cursor()
     try:
         cursor.execute(_NOW_SQL)
@@ -60,8 +63,12 @@ def now(session: Session) -> float:
     finally:
         cursor.close()
     if row is None:
-        return time.time()
-    return float(row[1]) if row[1] is not None else time.time() + float(row[0])
+        return time.time(), ""
+    return (float(row[1]) if row[1] is not None else time.time() + float(row[0])), row[2] or ""
+
+
+def now(session: Session) -> float:
+    return read(session)[0]
 
 
 def advance(session: Session, seconds: float) -> float:

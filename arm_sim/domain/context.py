@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,10 @@ class Ctx:
     # writes what they read (e.g. rbac's assignments of a principal, asked once per write of a deployment), and any
     # rollback (a SAVEPOINT's too) empties it (db.uow)
     memo: dict[Any, Any] = field(default_factory=dict)
+    # the database's epoch (db.models.Clock.epoch): process-wide caches key their entries by it
+    epoch: str = ""
+    # commit what the unit wrote so far and go on (domain.runtime.Unit.checkpoint); a no-op outside a Runtime unit
+    checkpoint: Callable[[], None] = field(default=lambda: None)
 
     @property
     def actor(self) -> str | None:

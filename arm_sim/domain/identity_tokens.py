@@ -84,7 +84,7 @@ _cache_lock = threading.Lock()
 
 
 def _cache_key(ctx: Ctx, object_id: str, resource: str) -> tuple[str, str, str]:
-    return (ctx.settings.db_url, object_id, resource)
+    return (ctx.epoch, object_id, resource)  # a reset (new epoch) forgets every token issued before it
 
 
 def _cached(ctx: Ctx, object_id: str, resource: str) -> IssuedToken | None:

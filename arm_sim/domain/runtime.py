@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from arm_sim.core.errors import DomainError
 from arm_sim.core.settings import Settings
+from arm_sim.db.conflicts import is_conflict
 from arm_sim.db.uow import MEMO, UnitOfWork
 from arm_sim.domain import clock, events
 from arm_sim.domain.context import Ctx
+
+T = TypeVar("T")
+ATTEMPTS = 8  # a unit that lost a race this often in a row answers 409: its resource is being rewritten constantly
+
+
+def _busy() -> DomainError:
+    return DomainError(409, "AnotherOperationInProgress",
+                       "Another operation changed this resource at the same time and kept winning. Please retry.")
 
 
 @dataclass
@@ -29,20 +42,39 @@ class Runtime:
         """
         return Unit(self, read_mostly, correlation_id)
 
+    def run(self, work: Callable[[Ctx], T], *, read_mostly: bool = False, correlation_id: str | None = None) -> T:
+        """`work` in a unit of its own, run again in a new unit when it lost a race to a concurrent writer (see
+        `db.conflicts`): the retry reads what the winner wrote, so an `If-Match` that no longer holds answers 412
+        and a plain write applies on top of the winner's, never beside it."""
+        for attempt in range(ATTEMPTS):
+            last = attempt == ATTEMPTS - 1
+            try:
+                with Unit(self, read_mostly, correlation_id, keep_durable_on_conflict=last) as ctx:
+                    return work(ctx)
+            except Exception as e:
+                if not is_conflict(e):
+                    raise
+                if last:
+                    raise _busy() from e
+                time.sleep(random.uniform(0, 0.002 * 2 ** attempt))  # spread the losers out
+        raise AssertionError("unreachable")
+
 
 class Unit:
     """The context manager `Runtime.unit` returns (a class: it opens on every request)."""
 
-    __slots__ = ("correlation_id", "ctx", "rt", "uow")
+    __slots__ = ("correlation_id", "ctx", "keep_on_conflict", "rt", "uow")
 
-    def __init__(self, rt: Runtime, read_mostly: bool, correlation_id: str | None) -> None:
+    def __init__(self, rt: Runtime, read_mostly: bool, correlation_id: str | None, *,
+                 keep_durable_on_conflict: bool = True) -> None:
         self.rt, self.correlation_id = rt, correlation_id
+        self.keep_on_conflict = keep_durable_on_conflict
         self.uow = UnitOfWork(rt.sessions, read_mostly=read_mostly)
 
     def __enter__(self) -> Ctx:
         session = self.uow.__enter__()
         try:
-            now = clock.now(session)
+            now, epoch = clock.read(session)
         except BaseException as e:
             self.uow.__exit__(type(e), e, e.__traceback__)
             raise
@@ -51,8 +83,19 @@ class Unit:
         session.info[MEMO] = memo  # a rollback clears it (db.uow); a reused session starts each unit with a new one
         ids = {} if self.correlation_id is None else {"correlation_id": self.correlation_id}  # else a fresh one
         self.ctx = Ctx(session=session, settings=rt.settings, now=now, resource_writer=rt.resource_writer, memo=memo,
-                       **ids)
+                       epoch=epoch, checkpoint=self.checkpoint, **ids)
         return self.ctx
+
+    def checkpoint(self) -> None:
+        """Commit what the unit wrote so far and go on in a new transaction: for work made of independent steps (a
+        deployment's resource operations), so no step holds the database for the whole run. Never inside a
+        SAVEPOINT (a step that may still be undone)."""
+        session = self.ctx.session
+        if session.in_nested_transaction():
+            return
+        events.write_durable(session, self.ctx.durable_events)
+        self.ctx.durable_events.clear()
+        self.uow.commit_so_far()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
                  ) -> None:
@@ -73,7 +116,9 @@ class Unit:
             self._keep_durable(exc)
 
     def _keep_durable(self, exc: BaseException) -> None:
-        """After a failed unit, its durable events in a unit of their own."""
+        """After a failed unit, its durable events in a unit of their own (unless the unit will run again)."""
+        if not self.keep_on_conflict and is_conflict(exc):
+            return
         if isinstance(exc, Exception) and self.ctx.durable_events:
             with UnitOfWork(self.rt.sessions) as session:
                 events.write_durable(session, self.ctx.durable_events)

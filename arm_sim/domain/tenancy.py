@@ -65,25 +65,27 @@ def bootstrap(ctx: Ctx) -> Bootstrap:
     return row
 
 
-# Tenants are never deleted and subscriptions never change tenant, so these caches cannot go stale.
-_known_tenants: set[str] = set()
-_subscription_tenant: dict[str, str] = {}
+# Within one database's life (its epoch) tenants are never deleted and subscriptions never change tenant, so these
+# caches cannot go stale; a reset makes a new epoch, under which nothing cached before is found.
+_known_tenants: set[tuple[str, str]] = set()
+_subscription_tenant: dict[tuple[str, str], str] = {}
 
 
 def tenant_exists(ctx: Ctx, tenant_id: str) -> bool:
-    if tenant_id in _known_tenants:
+    key = (ctx.epoch, tenant_id)
+    if key in _known_tenants:
         return True
     if ctx.session.get(Tenant, tenant_id) is None:
         return False
-    _known_tenants.add(tenant_id)
+    _known_tenants.add(key)
     return True
 
 
 def subscription_tenant(ctx: Ctx, subscription_id: str) -> str | None:
-    key = subscription_id.lower()
+    key = (ctx.epoch, subscription_id.lower())
     tid = _subscription_tenant.get(key)
     if tid is None:
-        sub = ctx.session.get(Subscription, key)
+        sub = ctx.session.get(Subscription, key[1])
         if sub is None:
             return None
         tid = _subscription_tenant[key] = sub.tenant_id

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+import anyio
+import anyio.to_thread
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -94,6 +96,20 @@ def parse_json(raw: bytes) -> tuple[Any, str | None]:
 
 
 Handler = Callable[[Scope, Receive], Awaitable[Response]]
+
+# Threads that answer requests: the event loop only moves bytes, so a long request (a large deployment, RSA signing)
+# never delays another. The database pools (db.engine, db.uow) hold as many connections as there are threads.
+THREADS = 16
+_limiter: anyio.CapacityLimiter | None = None
+T = TypeVar("T")
+
+
+async def off_loop(work: Callable[[], T]) -> T:
+    """Run `work` (database work, signing: anything that blocks) on a request thread, never on the event loop."""
+    global _limiter
+    if _limiter is None:  # made inside a running loop, as anyio requires
+        _limiter = anyio.CapacityLimiter(THREADS)
+    return await anyio.to_thread.run_sync(work, limiter=_limiter)
 
 
 class Lane:

@@ -7,6 +7,7 @@ time and audience are re-checked on every call, so the cache keeps the check exa
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,10 @@ from arm_sim.domain import tenancy
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.tokens import keyring
 
-_verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+# (epoch, token) -> claims: a signature checked against a key of this database's life (see Clock.epoch) stays
+# checked; request threads share it under the lock.
+_verified: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+_verified_lock = threading.Lock()
 _CACHE_SIZE = 20000
 CLOCK_SKEW = 300  # seconds of leeway Entra-protected services allow on nbf
 
@@ -30,10 +34,12 @@ def _fmt(epoch: float) -> str:
 
 
 def _verify_signature(ctx: Ctx, token: str) -> dict[str, Any]:
-    cached = _verified.get(token)
-    if cached is not None:
-        _verified.move_to_end(token)
-        return cached
+    key = (ctx.epoch, token)
+    with _verified_lock:
+        cached = _verified.get(key)
+        if cached is not None:
+            _verified.move_to_end(key)
+            return cached
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as e:
@@ -59,9 +65,10 @@ def _verify_signature(ctx: Ctx, token: str) -> dict[str, Any]:
         ) from e
     if claims.get("tid") != key_tenant:
         raise AuthenticationError("InvalidAuthenticationToken", "The access token is invalid.", "tenant/key mismatch")
-    _verified[token] = claims
-    if len(_verified) > _CACHE_SIZE:
-        _verified.popitem(last=False)
+    with _verified_lock:
+        _verified[key] = claims
+        if len(_verified) > _CACHE_SIZE:
+            _verified.popitem(last=False)
     return claims
 
 

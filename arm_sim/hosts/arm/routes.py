@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,12 +11,13 @@ from starlette.types import Receive, Scope
 
 from arm_sim.core import ids
 from arm_sim.core.errors import AuthenticationError, DomainError
+from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts.arm import deployments, dispatch, errors
 from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.arm.metadata import cloud
-from arm_sim.hosts.http import json_response, parse_bearer, parse_json, query_of, read_body
+from arm_sim.hosts.http import json_response, off_loop, parse_bearer, parse_json, query_of, read_body
 
 router = APIRouter(tags=["arm"])
 # ARM's own paths (case-insensitive, as ARM's are): served by `arm` through a Lane (hosts/http.py), never by
@@ -45,26 +47,39 @@ async def arm(rt: Runtime, scope: Scope, receive: Receive) -> Response:
         body, body_error = parse_json(raw)
         if body_error:  # the Azure CLI's deployment body is not JSON (reference/clients.md §5)
             body, body_error = deployments.lenient_body(path, raw, body, body_error)
-    try:
-        # GET/HEAD normally only read: their unit skips the COMMIT when nothing was written.
-        with rt.unit(read_mostly=method in ("GET", "HEAD"), correlation_id=scope["state"]["correlation_id"]) as ctx:
-            arm_path = ids.parse(path)
-            authenticate(ctx, parse_bearer(headers.get("authorization")), arm_path.subscription)
-            dispatch.check_api_version(q)
-            if body_error:
-                raise DomainError(400, "InvalidRequestContent", body_error)
-            ctype = headers.get("content-type", "application/json")
-            if body is not None and "json" not in ctype.lower():
-                raise DomainError(415, "UnsupportedMediaType",
-                                  f"The content media type '{ctype}' is not supported. Only 'application/json' is "
-                                  "supported.")
-            host = headers.get("host")
-            call = Call(method, path, arm_path, q, body, headers, f"https://{host}" if host else rt.settings.public_url)
-            return dispatch.dispatch(ctx, call)
-    except AuthenticationError as e:
-        return errors.render_auth(e, rt.settings.public_url)
-    except DomainError as e:
-        return errors.render(e)
+    correlation_id = scope["state"]["correlation_id"]
+    pristine = copy.deepcopy(body) if method != "GET" and body is not None else None
+    attempts = 0
+
+    def work(ctx: Ctx) -> Response:
+        nonlocal attempts
+        attempts += 1
+        request_body = body if attempts == 1 else copy.deepcopy(pristine)  # a retry starts from the body as sent
+        arm_path = ids.parse(path)
+        authenticate(ctx, parse_bearer(headers.get("authorization")), arm_path.subscription)
+        dispatch.check_api_version(q)
+        if body_error:
+            raise DomainError(400, "InvalidRequestContent", body_error)
+        ctype = headers.get("content-type", "application/json")
+        if request_body is not None and "json" not in ctype.lower():
+            raise DomainError(415, "UnsupportedMediaType",
+                              f"The content media type '{ctype}' is not supported. Only 'application/json' is "
+                              "supported.")
+        host = headers.get("host")
+        base = f"https://{host}" if host else rt.settings.public_url
+        call = Call(method, path, arm_path, q, request_body, headers, base)
+        return dispatch.dispatch(ctx, call)
+
+    def answer() -> Response:
+        try:
+            # GET/HEAD normally only read: their unit skips the COMMIT when nothing was written.
+            return rt.run(work, read_mostly=method in ("GET", "HEAD"), correlation_id=correlation_id)
+        except AuthenticationError as e:
+            return errors.render_auth(e, rt.settings.public_url)
+        except DomainError as e:
+            return errors.render(e)
+
+    return await off_loop(answer)
 
 
 @router.get("/metadata/endpoints", summary="Cloud metadata (single object)")

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from arm_sim.core.errors import EntraError
 from arm_sim.domain.runtime import Runtime
 from arm_sim.domain.tokens import entra, keyring
-from arm_sim.hosts.http import json_response
+from arm_sim.hosts.http import json_response, off_loop
 
 router = APIRouter(tags=["entra"])
 
@@ -69,7 +69,7 @@ def _openid(base: str, tenant: str, tenant_id: str, v2: bool) -> dict[str, Any]:
     }
 
 
-async def _discovery(request: Request, tenant: str, v2: bool) -> Response:
+def _discovery(request: Request, tenant: str, v2: bool) -> Response:
     rt: Runtime = request.app.state.runtime
     try:
         with rt.unit() as ctx:
@@ -83,15 +83,15 @@ async def _discovery(request: Request, tenant: str, v2: bool) -> Response:
 
 @router.get("/{tenant}/v2.0/.well-known/openid-configuration", summary="OIDC discovery (v2)")
 async def openid_v2(request: Request, tenant: str) -> Response:
-    return await _discovery(request, tenant, True)
+    return await off_loop(lambda: _discovery(request, tenant, True))
 
 
 @router.get("/{tenant}/.well-known/openid-configuration", summary="OIDC discovery (v1)")
 async def openid_v1(request: Request, tenant: str) -> Response:
-    return await _discovery(request, tenant, False)
+    return await off_loop(lambda: _discovery(request, tenant, False))
 
 
-async def _keys(request: Request, tenant: str) -> Response:
+def _keys(request: Request, tenant: str) -> Response:
     rt: Runtime = request.app.state.runtime
     base = _base(request)
     try:
@@ -107,12 +107,12 @@ async def _keys(request: Request, tenant: str) -> Response:
 
 @router.get("/{tenant}/discovery/v2.0/keys", summary="JWKS (v2)")
 async def keys_v2(request: Request, tenant: str) -> Response:
-    return await _keys(request, tenant)
+    return await off_loop(lambda: _keys(request, tenant))
 
 
 @router.get("/{tenant}/discovery/keys", summary="JWKS (v1)")
 async def keys_v1(request: Request, tenant: str) -> Response:
-    return await _keys(request, tenant)
+    return await off_loop(lambda: _keys(request, tenant))
 
 
 @router.get("/common/discovery/instance", summary="MSAL instance discovery")
@@ -129,6 +129,10 @@ async def instance_discovery(request: Request) -> Response:
 async def _token(request: Request, tenant: str, v1: bool) -> Response:
     rt: Runtime = request.app.state.runtime
     raw = (await request.body()).decode("utf-8", "replace")
+    return await off_loop(lambda: _issue(request, rt, tenant, raw, v1))
+
+
+def _issue(request: Request, rt: Runtime, tenant: str, raw: str, v1: bool) -> Response:
     form = dict(parse_qsl(raw, keep_blank_values=True))
     base = _base(request)
     try:

@@ -21,7 +21,7 @@ from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.graph import errors
 from arm_sim.hosts.graph.errors import RequestInfo
-from arm_sim.hosts.http import bearer
+from arm_sim.hosts.http import bearer, off_loop
 
 router = APIRouter(prefix="/v1.0", tags=["graph"])
 
@@ -125,6 +125,10 @@ def _dispatch(call: _Call) -> dict[str, object]:
 
 
 async def graph_call(request: Request) -> Response:
+    return await off_loop(lambda: _graph_call(request))
+
+
+def _graph_call(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     request_id = str(uuid.uuid4())
     info = RequestInfo(request_id, request.headers.get("client-request-id") or request_id, 0.0)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from arm_sim.domain.identity_tokens import IDENTITY_NOT_FOUND, MULTIPLE_IDENTITIES, IssuedToken, Refused, TokenRequest
-from arm_sim.hosts.http import json_response
+from arm_sim.hosts.http import json_response, off_loop
 from arm_sim.hosts.imds import common
 from arm_sim.hosts.imds.vm import run_chain
 
@@ -48,6 +48,10 @@ def _answer(t: IssuedToken, legacy: bool) -> Response:
 @router.get("/sites/{key}/msi/token", summary="App Service / Functions identity endpoint (IDENTITY_ENDPOINT)")
 @router.get("/sites/{key}/msi/token/", include_in_schema=False)
 async def site_token(request: Request, key: str) -> Response:
+    return await off_loop(lambda: _site_token(request, key))
+
+
+def _site_token(request: Request, key: str) -> Response:
     q, dup = common.query(request)
     if dup:
         return error(400, f"Query parameter '{dup}' was specified more than once.")

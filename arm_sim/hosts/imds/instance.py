@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from arm_sim.domain import identity_tokens
 from arm_sim.domain.runtime import Runtime
-from arm_sim.hosts.http import json_response
+from arm_sim.hosts.http import json_response, off_loop
 from arm_sim.hosts.imds import common
 
 router = APIRouter(tags=["identity"])
@@ -118,6 +118,10 @@ def _text(node: Any) -> str:
 @router.get("/vms/{vm_id}/metadata/instance", summary="IMDS: instance metadata of the VM")
 @router.get("/vms/{vm_id}/metadata/instance/{path:path}", summary="IMDS: one category or value (route filtering)")
 async def instance(request: Request, vm_id: str, path: str = "") -> Response:
+    return await off_loop(lambda: _instance(request, vm_id, path))
+
+
+def _instance(request: Request, vm_id: str, path: str) -> Response:
     problem = common.header_problem(request, False)
     if problem is not None:
         return problem

@@ -11,7 +11,7 @@ from arm_sim.core.errors import DomainError
 from arm_sim.domain import identity_tokens
 from arm_sim.domain.identity_tokens import IssuedToken, Refused, TokenRequest
 from arm_sim.domain.runtime import Runtime
-from arm_sim.hosts.http import json_response
+from arm_sim.hosts.http import json_response, off_loop
 from arm_sim.hosts.imds import common
 
 router = APIRouter(tags=["identity"])
@@ -63,18 +63,22 @@ def _token(request: Request, vm_id: str, via: str) -> Response:
 @router.get("/vms/{vm_id}/metadata/identity/oauth2/token", summary="IMDS: a token for the VM's identity")
 @router.get("/vms/{vm_id}/metadata/identity/oauth2/token/", include_in_schema=False)
 async def imds_token(request: Request, vm_id: str) -> Response:
-    return _token(request, vm_id, "imds")
+    return await off_loop(lambda: _token(request, vm_id, "imds"))
 
 
 @router.get("/vms/{vm_id}/extension/oauth2/token",
             summary="Legacy ManagedIdentityExtension endpoint (only while the extension is installed)")
 @router.get("/vms/{vm_id}/extension/oauth2/token/", include_in_schema=False)
 async def extension_token(request: Request, vm_id: str) -> Response:
-    return _token(request, vm_id, "extension")
+    return await off_loop(lambda: _token(request, vm_id, "extension"))
 
 
 @router.get("/vms/{vm_id}/metadata/identity/info", summary="IMDS: the tenant of the VM's identity")
 async def identity_info(request: Request, vm_id: str) -> Response:
+    return await off_loop(lambda: _identity_info(request, vm_id))
+
+
+def _identity_info(request: Request, vm_id: str) -> Response:
     problem = common.header_problem(request, True)
     if problem is not None:
         return problem

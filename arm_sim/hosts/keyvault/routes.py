@@ -7,6 +7,7 @@ the operation's authorization (access policies or RBAC) → the operation, all i
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -17,9 +18,10 @@ from starlette.types import Receive, Scope
 from arm_sim import __version__
 from arm_sim.core.errors import AuthenticationError, DomainError, not_implemented
 from arm_sim.domain import vaults
+from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.domain.vault_secrets import VaultError, bad_parameter
-from arm_sim.hosts.http import json_response, parse_bearer, query_of, read_body
+from arm_sim.hosts.http import json_response, off_loop, parse_bearer, query_of, read_body
 from arm_sim.hosts.keyvault import auth, errors, keys, secrets
 from arm_sim.hosts.keyvault.call import VaultCall
 
@@ -60,42 +62,54 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
     port = int((scope.get("server") or ("", 0))[1])
     method = scope["method"]
     body, body_ok = _parse(await read_body(receive)) if method in ("PUT", "PATCH", "POST") else (None, True)
+    correlation_id = scope["state"]["correlation_id"]
+    pristine = copy.deepcopy(body) if body is not None else None
+    attempts = 0
     headers: dict[str, str] = {}
     tenant = ""
-    try:
-        with rt.unit(read_mostly=method == "GET", correlation_id=scope["state"]["correlation_id"]) as ctx:
-            vault = vaults.vault_for_port(ctx, port)
-            if vault is None:
-                raise _no_vault(port)
-            tenant = vault.tenant_id
-            headers = {"x-ms-keyvault-region": vault.location,
-                       "x-ms-keyvault-service-version": f"arm-sim/{__version__}"}
-            claims = auth.authenticate(ctx, vault, parse_bearer(_header(scope, b"authorization")))
-            q = query_of(scope)
-            api_version = q.get("api-version")
-            if not api_version:
-                raise bad_parameter("The api-version query parameter is missing: Key Vault requests need "
-                                    "'api-version' (for example 7.4 or 2025-07-01).")
-            if not body_ok:
-                raise bad_parameter("The request body is not valid JSON.")
-            segs = scope["path"].split("/")[1:]
-            collection = segs[0].lower() if segs else ""
-            if collection in UNSUPPORTED:
-                raise not_implemented(UNSUPPORTED[collection])
-            handler = HANDLERS.get(collection)
-            segs[0] = collection
-            call = VaultCall(ctx, vault, claims, method, segs, q, body, api_version)
-            response = handler(call) if handler else None
-            if response is None:
-                raise VaultError(404, "NotFound", f"Key Vault has no operation {method} {scope['path']}.")
-            response.raw_headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-            return response
-    except AuthenticationError as e:
-        response = errors.unauthorized(e.message, rt.settings.public_url, tenant)
-        response.headers.update(headers)
+
+    def work(ctx: Ctx) -> Response:
+        nonlocal attempts, headers, tenant
+        attempts += 1
+        request_body = body if attempts == 1 else copy.deepcopy(pristine)  # a retry starts from the body as sent
+        vault = vaults.vault_for_port(ctx, port)
+        if vault is None:
+            raise _no_vault(port)
+        tenant = vault.tenant_id
+        headers = {"x-ms-keyvault-region": vault.location,
+                   "x-ms-keyvault-service-version": f"arm-sim/{__version__}"}
+        claims = auth.authenticate(ctx, vault, parse_bearer(_header(scope, b"authorization")))
+        q = query_of(scope)
+        api_version = q.get("api-version")
+        if not api_version:
+            raise bad_parameter("The api-version query parameter is missing: Key Vault requests need "
+                                "'api-version' (for example 7.4 or 2025-07-01).")
+        if not body_ok:
+            raise bad_parameter("The request body is not valid JSON.")
+        segs = scope["path"].split("/")[1:]
+        collection = segs[0].lower() if segs else ""
+        if collection in UNSUPPORTED:
+            raise not_implemented(UNSUPPORTED[collection])
+        handler = HANDLERS.get(collection)
+        segs[0] = collection
+        call = VaultCall(ctx, vault, claims, method, segs, q, request_body, api_version)
+        response = handler(call) if handler else None
+        if response is None:
+            raise VaultError(404, "NotFound", f"Key Vault has no operation {method} {scope['path']}.")
+        response.raw_headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         return response
-    except DomainError as e:
-        return errors.render(e, headers)
+
+    def answer() -> Response:
+        try:
+            return rt.run(work, read_mostly=method == "GET", correlation_id=correlation_id)
+        except AuthenticationError as e:
+            response = errors.unauthorized(e.message, rt.settings.public_url, tenant)
+            response.headers.update(headers)
+            return response
+        except DomainError as e:
+            return errors.render(e, headers)
+
+    return await off_loop(answer)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -12,7 +12,7 @@ from arm_sim.domain import audit, rbac, tenancy
 from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm import errors
 from arm_sim.hosts.arm.auth import authenticate
-from arm_sim.hosts.http import bearer, json_response
+from arm_sim.hosts.http import bearer, json_response, off_loop
 
 router = APIRouter(prefix="/_sim", tags=["sim"])
 
@@ -27,6 +27,10 @@ def _bootstrap_only(ctx: Ctx, request: Request) -> None:
 
 
 async def _answer(request: Request, work: Any) -> Response:
+    return await off_loop(lambda: _answer_now(request, work))
+
+
+def _answer_now(request: Request, work: Any) -> Response:
     rt = request.app.state.runtime
     try:
         with rt.unit() as ctx:

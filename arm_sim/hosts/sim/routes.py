@@ -15,7 +15,7 @@ from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts.arm import errors
 from arm_sim.hosts.arm.auth import authenticate
-from arm_sim.hosts.http import bearer, json_response, read_json
+from arm_sim.hosts.http import bearer, json_response, off_loop, read_json
 
 router = APIRouter(prefix="/_sim", tags=["sim"])
 
@@ -34,6 +34,11 @@ async def ca_pem(request: Request) -> Response:
 async def _guarded(request: Request, work: Callable[[Ctx, Any], Any]) -> Response:
     rt: Runtime = request.app.state.runtime
     body, body_error = (await read_json(request)) if request.method in ("POST", "PUT") else (None, None)
+    return await off_loop(lambda: _answer(request, rt, work, body, body_error))
+
+
+def _answer(request: Request, rt: Runtime, work: Callable[[Ctx, Any], Any], body: Any, body_error: str | None
+            ) -> Response:
     try:
         with rt.unit() as ctx:
             caller = authenticate(ctx, bearer(request), None, host="sim")
