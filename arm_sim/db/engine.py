@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import JSON, Connection, Dialect, Engine, Select, Table, bindparam, create_engine, event
@@ -71,7 +71,10 @@ def _trivial_json_first(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return run
 
 
-class HotSelect:
+R = TypeVar("R")
+
+
+class HotSelect(Generic[R]):
     """A prebuilt Core SELECT for the hottest reads (a GET's resource row), fetched as an attribute tuple.
 
     On SQLite the query itself takes a few microseconds and SQLAlchemy's execution machinery (execution context,
@@ -79,6 +82,9 @@ class HotSelect:
     on the connection's DB-API cursor, with the very result processors SQLAlchemy would apply (JSON text ->
     objects). Bind values must be plain (str, int, float). Elsewhere it is an ordinary execute: a server
     round trip costs far more than the machinery.
+
+    `R` is the record type its rows satisfy (db.records), named where the statement is declared
+    (`_BY_KEY: HotSelect[ResourceRecord] = HotSelect(...)`): the same type the ORM's rows satisfy.
     """
 
     def __init__(self, stmt: Select[Any]) -> None:
@@ -86,21 +92,23 @@ class HotSelect:
         # per dialect instance: result processors depend on its settings (the JSON deserializer)
         self._prepared: WeakKeyDictionary[Dialect, _Prepared] = WeakKeyDictionary()
 
-    def first(self, session: Session, params: dict[str, Any]) -> Any | None:
+    def first(self, session: Session, params: dict[str, Any]) -> R | None:
         """The first row (attributes named as the selected columns), or None; on the unit's connection."""
         rows = self._run(session, params, one=True)
         return rows[0] if rows else None
 
-    def all(self, session: Session, params: dict[str, Any]) -> list[Any]:
+    def all(self, session: Session, params: dict[str, Any]) -> list[R]:
         """Every row, in the statement's order; on the unit's connection."""
         return self._run(session, params, one=False)
 
-    def _run(self, session: Session, params: dict[str, Any], *, one: bool) -> list[Any]:
+    def _run(self, session: Session, params: dict[str, Any], *, one: bool) -> list[R]:
         bind = session.bind
-        if not _sqlite_connection(bind):
+        if not _sqlite_connection(bind):  # SQLAlchemy's rows have the same attributes as the record type
             result = session.connection().execute(self.stmt, params)
-            found = result.first() if one else result.all()
-            return ([found] if found is not None else []) if one else list(found)  # type: ignore[list-item]
+            if one:
+                found = result.first()
+                return [cast(R, found)] if found is not None else []
+            return cast(list[R], list(result.all()))
         dialect = bind.dialect  # type: ignore[union-attr]
         sql, fixed, processors, row_type = self._prepared.get(dialect) or self._prepare(dialect)
         cursor = dbapi_connection(session).cursor()
@@ -152,8 +160,9 @@ class HotInsert:
         prepared = self._prepared.get(dialect)
         if prepared is None:
             sql = str(self.stmt.compile(dialect=sqlite.dialect(paramstyle="named")))
-            binds = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.columns]
-            prepared = self._prepared[dialect] = (sql, binds)
+            processors: list[Callable[[Any], Any] | None] = [
+                c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.columns]
+            prepared = self._prepared[dialect] = (sql, processors)
         sql, binds = prepared
         names = [c.name for c in self.columns]
         values = [{n: (p(row.get(n)) if p else row.get(n)) for n, p in zip(names, binds, strict=True)} for row in rows]

@@ -88,7 +88,8 @@ def _release(idle: list[Session], session: Session) -> None:
     held = session.bind if isinstance(session.bind, Connection) else None
     if held is not None and not (held.invalidated or held.closed):
         driver = held.connection.driver_connection
-        if driver.in_transaction:  # only if something wrote past the session and failed: never keep it open
+        # only if something wrote past the session and failed: never keep it open
+        if driver is not None and driver.in_transaction:
             driver.rollback()
     if len(idle) < _MAX_IDLE and not (held is not None and (held.invalidated or held.closed)):
         idle.append(session)

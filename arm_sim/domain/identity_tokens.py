@@ -28,6 +28,7 @@ from arm_sim.core import ids
 from arm_sim.core.errors import EntraError
 from arm_sim.db.engine import HotSelect
 from arm_sim.db.models import Credential, IdentityEndpoint, Resource, ServicePrincipal
+from arm_sim.db.records import EndpointHostRecord, PrincipalRecord
 from arm_sim.domain import events, identity_endpoints, managed_identities
 from arm_sim.domain.certs import b64url, load_private_pem, sha1_thumbprint
 from arm_sim.domain.clock import iso
@@ -74,8 +75,8 @@ class Refused:
 
 @dataclass(frozen=True)
 class _Selected:
-    sp: Any  # a snapshot of the principal's row: object_id, app_id, tenant_id, resource_key
-    host: Any  # a snapshot of the hosting resource: id, identity
+    sp: PrincipalRecord
+    host: EndpointHostRecord  # the endpoint and its hosting resource's id and identity
     identity_resource_id: str  # the hosting resource (system-assigned) or the user-assigned identity
 
 
@@ -145,28 +146,28 @@ def _not_found(ctx: Ctx, request: TokenRequest, reason: str, subject: str, **det
 # Selecting the identity runs on every token request, cached or not: two prebuilt reads of snapshots (no ORM
 # objects). The chain fetches the principal's ORM row only when it must sign (a cache miss).
 _EP, _RES, _SP = IdentityEndpoint.__table__.c, Resource.__table__.c, ServicePrincipal.__table__.c
-_ENDPOINT_AND_HOST = HotSelect(
+_ENDPOINT_AND_HOST: HotSelect[EndpointHostRecord] = HotSelect(
     select(_EP.kind, _EP.secret, _EP.extension_port, _RES.id, _RES.identity)
     .join_from(IdentityEndpoint.__table__, Resource.__table__, _RES.key == _EP.resource_key)
     .where(_EP.key == bindparam("key")))
-_PRINCIPAL = HotSelect(select(_SP.object_id, _SP.app_id, _SP.tenant_id, _SP.resource_key)
+_PRINCIPAL: HotSelect[PrincipalRecord] = HotSelect(select(_SP.object_id, _SP.app_id, _SP.tenant_id, _SP.resource_key)
                        .where(_SP.object_id == bindparam("object_id")))
 
 
-def _principal(ctx: Ctx, object_id: str) -> Any | None:
+def _principal(ctx: Ctx, object_id: str) -> PrincipalRecord | None:
     return _PRINCIPAL.first(ctx.session, {"object_id": object_id})
 
 
 def _select(ctx: Ctx, request: TokenRequest) -> _Selected | Refused:
-    row = host = _ENDPOINT_AND_HOST.first(ctx.session, {"key": request.endpoint_key})
-    if row is None or row.kind != request.kind:
+    host = _ENDPOINT_AND_HOST.first(ctx.session, {"key": request.endpoint_key})
+    if host is None or host.kind != request.kind:
         return _not_found(ctx, request, "no such endpoint (resource deleted or never created)",
                           f"/{'vms' if request.kind == 'vm' else 'sites'}/{request.endpoint_key}")
-    if row.kind == "site" and not hmac.compare_digest((row.secret or "").encode(), (request.secret or "").encode()):
+    if host.kind == "site" and not hmac.compare_digest((host.secret or "").encode(), (request.secret or "").encode()):
         return _refuse(ctx, request, "wrong identity header", Refused(
             401, "unauthorized_client", "The X-IDENTITY-HEADER value does not match this site's IDENTITY_HEADER."),
             host.id, resourceId=host.id)
-    if request.via == "extension" and row.extension_port is None:
+    if request.via == "extension" and host.extension_port is None:
         return _refuse(ctx, request, "VM extension not installed", Refused(
             400, "unauthorized_client", "The Managed Identity VM extension (ManagedIdentityExtensionForLinux or "
             "ManagedIdentityExtensionForWindows) is not installed on this VM; use IMDS at "
@@ -210,7 +211,7 @@ def _select(ctx: Ctx, request: TokenRequest) -> _Selected | Refused:
     return _Selected(sp, host, chosen[1])
 
 
-def _assertion(ctx: Ctx, sp: ServicePrincipal, cert: Credential, audience: str) -> str:
+def _assertion(ctx: Ctx, sp: PrincipalRecord, cert: Credential, audience: str) -> str:
     """A client assertion signed with the identity's certificate, as the platform signs it (RS256 + x5t)."""
     assert cert.certificate_der is not None and cert.private_key_pem is not None
     now = int(ctx.now)

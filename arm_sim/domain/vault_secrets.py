@@ -23,12 +23,12 @@ from sqlalchemy import Select, bindparam, delete, select
 from arm_sim.core.errors import DomainError
 from arm_sim.db.engine import HotSelect
 from arm_sim.db.models import Vault, VaultKey, VaultSecret
+from arm_sim.db.records import VaultObjectRecord
 from arm_sim.domain import events, vaults
 from arm_sim.domain.context import Ctx
 
 Row = VaultSecret | VaultKey
 _NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
-_VERSION = re.compile(r"^[0-9a-fA-F]{32}$")
 DAY = 86400
 MAX_RESULTS = 25
 HELP_NOT_FOUND = "For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
@@ -139,7 +139,7 @@ def get_row(ctx: Ctx, kind: Kind, vault: Vault, name: str, version: str | None) 
 
 # Reads that change nothing (GET of a secret or key) take a snapshot of one row instead: no ORM objects, and
 # one row however many versions the name has.
-def _live_statement(m: type[VaultSecret] | type[VaultKey], *, by_version: bool) -> HotSelect:
+def _live_statement(m: type[VaultSecret] | type[VaultKey], *, by_version: bool) -> HotSelect[VaultObjectRecord]:
     t = m.__table__
     q = select(t).where(t.c.vault_name == bindparam("vault"), t.c.name_key == bindparam("name"),
                         t.c.deleted_at.is_(None))
@@ -148,8 +148,8 @@ def _live_statement(m: type[VaultSecret] | type[VaultKey], *, by_version: bool) 
     return HotSelect(q.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(1))
 
 
-_LATEST = {m: _live_statement(m, by_version=False) for m in (VaultSecret, VaultKey)}
-_VERSION = {m: _live_statement(m, by_version=True) for m in (VaultSecret, VaultKey)}
+_BY_NAME = {m: _live_statement(m, by_version=False) for m in (VaultSecret, VaultKey)}
+_BY_VERSION = {m: _live_statement(m, by_version=True) for m in (VaultSecret, VaultKey)}
 
 
 def read_row(ctx: Ctx, kind: Kind, vault: Vault, name: str, version: str | None) -> Any:
@@ -157,13 +157,13 @@ def read_row(ctx: Ctx, kind: Kind, vault: Vault, name: str, version: str | None)
     check_name(name)
     params = {"vault": vault.name, "name": name.lower()}
     if not version:
-        row = _LATEST[kind.model].first(ctx.session, params)
+        row = _BY_NAME[kind.model].first(ctx.session, params)
         if row is None:
             raise not_found(kind, name)
         return row
-    row = _VERSION[kind.model].first(ctx.session, {**params, "version": version.lower()})
+    row = _BY_VERSION[kind.model].first(ctx.session, {**params, "version": version.lower()})
     if row is None:
-        raise not_found(kind, name, version if _LATEST[kind.model].first(ctx.session, params) else None)
+        raise not_found(kind, name, version if _BY_NAME[kind.model].first(ctx.session, params) else None)
     return row
 
 

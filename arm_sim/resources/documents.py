@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from arm_sim.core.errors import DomainError, bad_request
-from arm_sim.db.models import Resource
+from arm_sim.db.records import ResourceRecord
 from arm_sim.domain.clock import iso
 from arm_sim.providers.base import Doc
 
@@ -15,8 +15,8 @@ SIM_STATE = "_sim"  # the simulator's own per-resource state (power state, secre
 _BAD_NAME = re.compile(r"[<>*%&:\\?/+\x00-\x1f]")
 
 
-def to_doc(row: Resource | Any) -> Doc:
-    """Works on an ORM row or a Core row of the resources table (same attribute names)."""
+def to_doc(row: ResourceRecord) -> Doc:
+    """The document of a resource row, read through the ORM or a prebuilt statement (db.records)."""
     doc: Doc = {"id": row.id, "name": row.name, "type": row.type}
     if row.location is not None:
         doc["location"] = row.location
