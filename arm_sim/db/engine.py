@@ -11,6 +11,8 @@ from sqlalchemy import JSON, Connection, Dialect, Engine, Select, Table, bindpar
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from arm_sim.db import write_gate
+
 
 def make_engine(url: str) -> Engine:
     # JSON columns keep the stdlib decoder: orjson would be faster but reads integers beyond 64 bits as floats.
@@ -31,6 +33,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        write_gate.install(engine)
 
     return engine
 
@@ -164,6 +168,7 @@ class HotInsert:
                 c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.columns]
             prepared = self._prepared[dialect] = (sql, processors)
         sql, binds = prepared
+        write_gate.enter(bind)  # type: ignore[arg-type]  # (a SQLite connection: see _sqlite_connection)
         names = [c.name for c in self.columns]
         values = [{n: (p(row.get(n)) if p else row.get(n)) for n, p in zip(names, binds, strict=True)} for row in rows]
         cursor = dbapi_connection(session).cursor()

@@ -11,6 +11,8 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from arm_sim.db import write_gate
+
 # Closed sessions kept for the next unit, per factory. Opening and closing a session is a large share of a
 # cheap GET, and a closed Session holds no objects and no transaction, so it can be reused as is. On SQLite
 # an idle session also keeps its connection (bound to it): a file database's connection cannot go stale,
@@ -70,11 +72,13 @@ class UnitOfWork:
         finally:
             if session.in_transaction() or session.identity_map or session.new:  # (bare reads: nothing to close)
                 session.close()  # ends the transaction; a pooled connection goes back to the pool
+            write_gate.leave(_held(session))  # before the session is idle again: the next unit takes its own turn
             _release(self._idle, session)
 
     def commit_so_far(self) -> None:
         """Commit what the open unit wrote; the session goes on, in a new transaction, for the rest of it."""
         _commit(self.session, False)
+        write_gate.leave(_held(self.session))
 
 
 def _new_session(factory: sessionmaker[Session]) -> Session:
@@ -84,8 +88,13 @@ def _new_session(factory: sessionmaker[Session]) -> Session:
     return factory()
 
 
+def _held(session: Session) -> Connection | None:
+    """The connection a (SQLite) session keeps between units; None for pooled sessions."""
+    return session.bind if isinstance(session.bind, Connection) else None
+
+
 def _release(idle: list[Session], session: Session) -> None:
-    held = session.bind if isinstance(session.bind, Connection) else None
+    held = _held(session)
     if held is not None and not (held.invalidated or held.closed):
         driver = held.connection.driver_connection
         # only if something wrote past the session and failed: never keep it open
