@@ -3,8 +3,8 @@
 container groups, container apps, AKS and deployment scripts.
 
 Through a real server: raw REST (`sim.http()`), azure-mgmt-resource's generic client, Graph for principals.
-In process (a database built by the migrations): AKS's node resource group and kubelet identity created through
-the write path when a resource writer is available, and the script-output fixtures.
+In process (a database built by the migrations): AKS's node resource group and kubelet identity, effects its hook
+returns that the service writes through the write path, and the script-output fixtures.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
 from arm_sim.core.settings import Settings
 from arm_sim.db import migrate
 from arm_sim.db.engine import make_engine, make_sessionmaker
-from arm_sim.db.models import Resource, ServicePrincipal
+from arm_sim.db.models import Event, Resource, ServicePrincipal
 from arm_sim.domain import fixtures, tenancy
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
@@ -36,7 +37,6 @@ from arm_sim.providers.deployment_scripts import DeploymentScriptsProvider
 from arm_sim.providers.monitoring import ApplicationInsightsProvider
 from arm_sim.providers.registry import provider_for
 from arm_sim.resources import groups, service
-from arm_sim.resources.writer import ServiceWriter
 from tests.azcli import AzCli, az_executable
 from tests.simserver import Sim
 
@@ -550,7 +550,7 @@ def test_the_azure_cli_reads_keys_credentials_and_addresses(sim: Sim, arm: httpx
     assert shared == post(arm, workspace, "sharedKeys", "workspace")
 
 
-# --- in process: the script fixtures and AKS through a resource writer ---------------------------------------
+# --- in process: the script fixtures and AKS's effects through the write path ---------------------------------
 
 @contextmanager
 def server_unit(sim: Sim) -> Iterator[Ctx]:
@@ -593,7 +593,6 @@ def test_aks_node_group_and_kubelet_identity_through_the_write_path(runtime: Run
     with runtime.unit() as ctx:
         sub = tenancy.bootstrap(ctx).subscription_id
         groups.put(ctx, sub, "apps", {"location": "westeurope"})
-        ctx.resource_writer = ServiceWriter()
         cluster_id = f"/subscriptions/{sub}/resourceGroups/apps/providers/Microsoft.ContainerService/managedClusters/k1"
         doc, _ = service.put(ctx, ids.parse(cluster_id), {
             "location": "westeurope", "identity": {"type": "SystemAssigned"},
@@ -615,8 +614,20 @@ def test_aks_node_group_and_kubelet_identity_through_the_write_path(runtime: Run
                            "addonProfiles": {"omsagent": {"enabled": True}}}}, API["aks"])
         assert again["properties"]["identityProfile"]["kubeletidentity"] == kubelet
         assert again["properties"]["addonProfiles"]["omsagent"]["identity"] == oms
+        created = ctx.session.scalars(select(Event.subject).where(Event.kind == "resource.created")).all()
+        assert {kubelet["resourceId"], oms["resourceId"]} <= set(created)  # written as any resource is
+        # the node resource group deleted behind the cluster's back: the next PUT makes it again, new principals
+        groups.delete(ctx, sub, "MC_apps_k1_westeurope")
+        assert ctx.session.get(ServicePrincipal, kubelet["objectId"]) is None
+        third, _ = service.put(ctx, ids.parse(cluster_id), {
+            "location": "westeurope", "identity": {"type": "SystemAssigned"},
+            "properties": {"dnsPrefix": "k1", "agentPoolProfiles": [{"name": "system", "count": 1}]}}, API["aks"])
+        renewed = third["properties"]["identityProfile"]["kubeletidentity"]
+        assert renewed["resourceId"] == kubelet["resourceId"] and renewed["objectId"] != kubelet["objectId"]
+        assert groups.exists(ctx, sub, "MC_apps_k1_westeurope")
+        assert ctx.session.get(ServicePrincipal, renewed["objectId"]) is not None
+        kubelet = renewed
     with runtime.unit() as ctx:
-        ctx.resource_writer = ServiceWriter()
         assert service.delete(ctx, ids.parse(cluster_id))
         assert not groups.exists(ctx, sub, "MC_apps_k1_westeurope")
         assert ctx.session.get(ServicePrincipal, kubelet["objectId"]) is None

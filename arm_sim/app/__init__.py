@@ -27,7 +27,6 @@ from arm_sim.hosts.keyvault import routes as keyvault_routes
 from arm_sim.hosts.sim import inspect as sim_inspect
 from arm_sim.hosts.sim import routes as sim_routes
 from arm_sim.resources import service
-from arm_sim.resources.writer import ServiceWriter
 
 
 @dataclass
@@ -53,7 +52,7 @@ def _fastapi(title: str, runtime: Runtime) -> FastAPI:
 
 
 def _runtime(settings: Settings) -> Runtime:
-    return Runtime(settings, make_sessionmaker(make_engine(settings.db_url)), resource_writer=ServiceWriter())
+    return Runtime(settings, make_sessionmaker(make_engine(settings.db_url)))
 
 
 def prepare(settings: Settings) -> Runtime:

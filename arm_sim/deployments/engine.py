@@ -61,8 +61,6 @@ class Run:
     output_resources: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)  # keys of what this run and its nested runs deploy
-    # what earlier deployments left on this run's resources, by key (held: the session's identity map is weak)
-    applied: dict[str, Any] = field(default_factory=dict)
     held: list[Any] = field(default_factory=list)  # rows kept in the identity map while the run writes
     operations: list[dict[str, Any]] = field(default_factory=list)  # properties of each operation, in order
     started: float = field(default_factory=time.perf_counter)

@@ -2,8 +2,9 @@
 each in a savepoint of its own, then outputs, then Complete mode's deletions; and the deployment record.
 
 Every write goes through `resources.service` (or `resources.groups` for resource groups), so a template
-creates nothing REST could not. A resource whose evaluated body would leave it exactly as stored is not
-written at all (its savepoint is rolled back): deploying the same template twice changes nothing.
+creates nothing REST could not. Every resource is PUT on every deployment, as ARM does: a redeployment runs the
+identity reconciler and the hooks again, so it repairs what changed since (an identity re-created gets its new
+principal into the resources that reference it).
 """
 
 from __future__ import annotations
@@ -110,36 +111,28 @@ def _write(run: Run, p: Planned, body: dict[str, Any]) -> tuple[dict[str, Any], 
 
 
 def deploy_resource(run: Run, p: Planned) -> None:
-    """Evaluate the resource's body now (reference() sees what deployed before it), then PUT it — unless the
-    last deployment sent this very body and the resource is still as it left it, or the PUT would leave the
-    resource exactly as stored: then nothing is written and its etag stays."""
+    """Evaluate the resource's body now (reference() sees what deployed before it), then PUT it through the
+    service, as ARM PUTs every resource of every deployment: the identity reconciler and the hooks run each time,
+    and what a PUT of the same body changes is the provider's business, as for a REST PUT."""
     started, ctx = perf_counter(), run.ctx
-    before = after = shown_after = None
+    before = shown_after = None
     created, changed, status, error = False, False, 200, None
     try:
         body = evaluate_body(run, p)
         rbac.enforce(ctx, "Microsoft.Resources/subscriptions/resourceGroups/write" if p.is_resource_group
                      else f"{p.resource_type}/write", p.id)
-        before = _current(run, p)
-        body_hash = store.fingerprint({"apiVersion": p.api_version, "body": body})
-        prior = run.applied.get(ids.key(p.id))
-        if before is not None and prior is not None and (prior.body_hash, prior.state_hash) == \
-                (body_hash, store.fingerprint(before)):
-            after = before  # deployed from this very body, untouched since
-        else:
-            sp = savepoint(run)
-            try:
-                after, created = _write(run, p, body)
+        predicting = run.what_if is not None
+        before = _current(run, p) if predicting else None
+        sp = savepoint(run)
+        try:
+            after, created = _write(run, p, body)
+            if predicting:  # what whatIf reports
                 changed = created or not same(before, after)
                 shown_after = _render(run, p, after)
-            except DomainError:
-                sp.rollback()
-                raise
-            sp.commit() if changed else sp.rollback()  # an unchanged resource keeps its etag and timestamps
-            state = _current(run, p) if changed else before
-            if state is not None:
-                run.applied[ids.key(p.id)] = store.remember(ctx, p.id, body_hash, store.fingerprint(state), run.id,
-                                                            prior)
+        except DomainError:
+            sp.rollback()  # a failed operation leaves nothing behind (each is its own unit in ARM)
+            raise
+        sp.commit()
         status = 201 if created else 200
     except DomainError as e:
         error, status = e.body(), e.status
@@ -239,7 +232,6 @@ def _scope_rows(run: Run) -> list[Any]:
 
 def execute(run: Run) -> None:
     run.touched.update(ids.key(p.id) for p in run.order)
-    run.applied = store.applied_to(run.ctx, [p.id for p in run.order if not p.is_deployment])
     run.held = _scope_rows(run)
     for p in run.order:
         # each resource operation is a unit of work of its own, as in ARM: what deployed before it is committed, so

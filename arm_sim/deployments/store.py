@@ -6,8 +6,6 @@ replaces it. Deleting a record removes the history only, never the deployed reso
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from sqlalchemy import select
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError, bad_request, not_found
 from arm_sim.db.engine import HotInsert
-from arm_sim.db.models import DeployedResource, Deployment, DeploymentOperation, ResourceGroup
+from arm_sim.db.models import Deployment, DeploymentOperation, ResourceGroup
 from arm_sim.domain import events
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
@@ -182,34 +180,3 @@ def find_operation(ctx: Ctx, row: Deployment, operation_id: str) -> DeploymentOp
 
 def timestamp(ctx: Ctx) -> str:
     return iso(ctx.now)
-
-
-def fingerprint(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
-
-
-def applied(ctx: Ctx, resource_id: str) -> DeployedResource | None:
-    return ctx.session.get(DeployedResource, ids.key(resource_id))
-
-
-def applied_to(ctx: Ctx, resource_ids: list[str]) -> dict[str, DeployedResource]:
-    """`applied` for many resources at once, by key (a deployment asks for each of its resources)."""
-    keys = sorted({ids.key(i) for i in resource_ids})
-    found: dict[str, DeployedResource] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        found.update((r.key, r) for r in ctx.session.scalars(select(DeployedResource)
-                                                             .where(DeployedResource.key.in_(chunk))))
-    return found
-
-
-def remember(ctx: Ctx, resource_id: str, body_hash: str, state_hash: str, deployment_id: str,
-             row: DeployedResource | None = None) -> DeployedResource:
-    """What a deployment sent to a resource and the state it left it in (`row`: the resource's, when known)."""
-    row = row or applied(ctx, resource_id)
-    if row is None:
-        row = DeployedResource(key=ids.key(resource_id))
-        ctx.session.add(row)
-    row.body_hash, row.state_hash = body_hash, state_hash
-    row.deployment_key, row.changed_at = ids.key(deployment_id), ctx.now
-    return row

@@ -40,9 +40,6 @@ class Ctx:
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     # events that must be kept even when the unit of work rolls back (refusals, denials)
     durable_events: list[Any] = field(default_factory=list)
-    # THE write path for provider hooks that create resources of their own (resources.writer.ServiceWriter,
-    # handed over by the composition root; None in a unit without it, e.g. a bare Runtime in a test)
-    resource_writer: Any = None
     # reads remembered for the rest of the unit, by the module that owns them; it forgets them when the unit itself
     # writes what they read (e.g. rbac's assignments of a principal, asked once per write of a deployment), and any
     # rollback (a SAVEPOINT's too) empties it (db.uow)

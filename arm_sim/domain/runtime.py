@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,7 +31,6 @@ def _busy() -> DomainError:
 class Runtime:
     settings: Settings
     sessions: sessionmaker[Session]
-    resource_writer: Any = None  # given to every unit's Ctx (see Ctx.resource_writer)
 
     def unit(self, *, read_mostly: bool = False, correlation_id: str | None = None) -> Unit:
         """One transaction: `with rt.unit() as ctx:` commits when the block ends normally, rolls back on any
@@ -82,7 +81,7 @@ class Unit:
         memo: dict[object, object] = {}
         session.info[MEMO] = memo  # a rollback clears it (db.uow); a reused session starts each unit with a new one
         ids = {} if self.correlation_id is None else {"correlation_id": self.correlation_id}  # else a fresh one
-        self.ctx = Ctx(session=session, settings=rt.settings, now=now, resource_writer=rt.resource_writer, memo=memo,
+        self.ctx = Ctx(session=session, settings=rt.settings, now=now, memo=memo,
                        epoch=epoch, checkpoint=self.checkpoint, **ids)
         return self.ctx
 

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import importlib
 import json
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Text, bindparam, delete, select, type_coerce
-from sqlalchemy.orm.attributes import flag_modified
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
@@ -160,21 +158,6 @@ def recovery_level(ctx: Ctx, vault: Vault) -> str:
 
 def vault_uri(ctx: Ctx, vault: Vault) -> str:
     return f"https://{ctx.settings.public_host}:{vault.port}/"
-
-
-def set_access_policies(ctx: Ctx, vault: Vault, policies: list[dict[str, Any]], operation: str) -> dict[str, Any]:
-    """Store a new access-policy list on the active vault's resource row (accessPolicies/{add|replace|remove});
-    returns the vault's properties."""
-    row = vault_row(ctx, vault)
-    if row is None:
-        raise DomainError(404, "ResourceNotFound", f"The vault '{vault.name}' was not found.")
-    props = dict(row.properties)
-    props["accessPolicies"] = policies
-    row.properties, row.etag, row.changed_at = props, f'"{uuid.uuid4()}"', ctx.now
-    row.changed_by = ctx.caller.client_id if ctx.caller else None
-    flag_modified(row, "properties")
-    events.record(ctx, "vault.accessPolicies." + operation, row.id, entries=len(policies))
-    return props
 
 
 def latest_secrets(ctx: Ctx, vault: Vault, name: str | None = None) -> list[VaultSecret]:

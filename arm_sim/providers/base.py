@@ -12,6 +12,32 @@ from arm_sim.domain.context import Ctx
 Doc = dict[str, Any]  # a resource as ARM shows it: id, name, type, location, tags, properties, …
 
 
+@dataclass(frozen=True)
+class PutResourceGroup:
+    subscription_id: str
+    name: str
+    body: Doc
+
+
+@dataclass(frozen=True)
+class PutResource:
+    resource_id: str
+    body: Doc
+    api_version: str
+
+
+@dataclass(frozen=True)
+class DeleteResourceGroup:
+    subscription_id: str
+    name: str
+
+
+# What a hook returns: resources and groups the resource provider makes or removes on its own (AKS's node
+# resource group and the identities in it). The service applies them after the hook, in its transaction and
+# through the same write path, so their own validation, hooks, ETags and events apply.
+Effect = PutResourceGroup | PutResource | DeleteResourceGroup
+
+
 @dataclass
 class ActionResult:
     """What an action answers: a status and body, and whether it runs as a long-running operation."""
@@ -35,6 +61,9 @@ class Provider:
     delete_returns_body: bool = False
     # computed sub-resources answered by `view`, as "{namespace}/{type}/{view}" lower-case (e.g. instanceView)
     views: frozenset[str] = frozenset()
+    # child types (lower-case, with namespace) whose PUT is an operation on the parent resource rather than a
+    # resource of its own (a vault's `accessPolicies/add`): see `parent_operation`
+    parent_operations: frozenset[str] = frozenset()
 
     def handles(self, type_key: str) -> bool:
         return self.namespace == "*" or type_key.split("/", 1)[0] == self.namespace.lower()
@@ -45,11 +74,14 @@ class Provider:
     def validate(self, ctx: Ctx, path: ArmPath, doc: Doc, before: Doc | None) -> None:
         """Refuse bad input with a DomainError before anything is written; may normalise `doc`."""
 
-    def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> None:
-        """Runs after the row is written, in the same transaction; may fill server-side fields."""
+    def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> list[Effect] | None:
+        """Runs after the row is written, in the same transaction; may fill server-side fields. When it returns
+        effects, the service applies them and then runs it once more, so it can read what they made."""
+        return None
 
-    def on_delete(self, ctx: Ctx, doc: Doc) -> None:
-        """Runs before the row is removed, in the same transaction."""
+    def on_delete(self, ctx: Ctx, doc: Doc) -> list[Effect] | None:
+        """Runs before the row is removed, in the same transaction; the service applies the effects it returns."""
+        return None
 
     def render(self, ctx: Ctx, doc: Doc, api_version: str) -> Doc:
         """The response body for `api_version`."""
@@ -67,9 +99,14 @@ class Provider:
         """POST `{resource id}/{action}` (start, powerOff, listKeys …). Unknown actions say so plainly."""
         raise not_implemented(f"the action '{action}' on '{doc['type']}'")
 
+    def parent_operation(self, ctx: Ctx, path: ArmPath, body: Doc, parent: Doc) -> tuple[Doc, Doc]:
+        """PUT `path`, of a type in `parent_operations`; `parent` is the parent's document. Returns the parent's
+        change as a merge-patch, which the service writes as a PATCH of the parent, and the answer."""
+        raise not_implemented(f"PUT '{path.resource_type}'")
+
     def virtual_put(self, ctx: Ctx, path: ArmPath, body: Any, api_version: str) -> tuple[Doc, bool] | None:
-        """A PUT this provider answers without storing a row of its own (e.g. a vault's
-        `accessPolicies/add`, which changes the vault). Returns (document, created) or None."""
+        """A PUT this provider answers without storing a row of its own (e.g. a vault's secret, which lives in
+        the vault's store). Returns (document, created) or None."""
         return None
 
     def virtual_patch(self, ctx: Ctx, path: ArmPath, body: Any, api_version: str) -> Doc | None:

@@ -19,7 +19,7 @@ from arm_sim.db.models import Resource
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
 from arm_sim.providers import containers_aks, containers_apps
-from arm_sim.providers.base import ActionResult, Doc
+from arm_sim.providers.base import ActionResult, Doc, Effect
 from arm_sim.providers.computed import TypedProvider, kind_of, props, public_ip, require_object, sim_state
 from arm_sim.providers.network import find_subnet
 
@@ -195,13 +195,11 @@ class ManagedClustersProvider(TypedProvider):
     namespace = "Microsoft.ContainerService"
     types = frozenset({containers_aks.CLUSTER})
 
-    def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> None:
-        if kind_of(after) == containers_aks.CLUSTER:
-            containers_aks.on_put(ctx, before, after)
+    def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> list[Effect] | None:
+        return containers_aks.on_put(ctx, before, after) if kind_of(after) == containers_aks.CLUSTER else None
 
-    def on_delete(self, ctx: Ctx, doc: Doc) -> None:
-        if kind_of(doc) == containers_aks.CLUSTER:
-            containers_aks.on_delete(ctx, doc)
+    def on_delete(self, ctx: Ctx, doc: Doc) -> list[Effect] | None:
+        return containers_aks.on_delete(ctx, doc) if kind_of(doc) == containers_aks.CLUSTER else None
 
     def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
         result = containers_aks.credentials(doc, action) if kind_of(doc) == containers_aks.CLUSTER else None

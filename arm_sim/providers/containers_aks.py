@@ -2,12 +2,9 @@
 and the identities AKS creates in it: the kubelet identity (`{cluster}-agentpool`) and one per identity-using
 add-on (`{addon}-{cluster}`), user-assigned identities the cluster's templates grant roles to.
 
-The node resource group and those identities are resources the AKS RP creates on its own. They go through THE
-write path (resources/service.py), which a provider may not import (layers): a hook reaches it through
-`ctx.resource_writer` (resources/writer.py, handed over by the composition root). In a unit without a writer (a
-bare Runtime), each identity is still a real principal of the directory (role assignments to its `objectId`
-validate and are enforced, and it is deleted with the cluster), but its ARM resource and the node resource
-group do not exist.
+The node resource group and those identities are resources the AKS RP creates on its own: the hook returns them as
+effects (providers.base), which the service writes through THE write path after it, then runs the hook again to
+read the identities' principals.
 """
 
 from __future__ import annotations
@@ -15,15 +12,15 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from typing import Any, Protocol
+from typing import Any
 
 from arm_sim.core import ids
 from arm_sim.core.errors import bad_request
 from arm_sim.core.identity_types import parse_type
 from arm_sim.db.models import Resource
-from arm_sim.domain import managed_identities, tenancy
+from arm_sim.domain import tenancy
 from arm_sim.domain.context import Ctx
-from arm_sim.providers.base import ActionResult, Doc
+from arm_sim.providers.base import ActionResult, DeleteResourceGroup, Doc, Effect, PutResource, PutResourceGroup
 from arm_sim.providers.computed import new_guid, props, sim_state
 
 CLUSTER = "microsoft.containerservice/managedclusters"
@@ -35,20 +32,6 @@ _ADDON_IDENTITIES = frozenset({"omsagent", "azurekeyvaultsecretsprovider", "ingr
                                "aciconnectorlinux", "azurepolicy", "openservicemesh"})
 _CREDENTIALS = {"listclusterusercredential": "clusterUser", "listclusteradmincredential": "clusterAdmin",
                 "listclustermonitoringusercredential": "clusterMonitoringUser"}
-
-
-class ResourceWriter(Protocol):
-    """THE write path, as hooks may use it for the resources an RP creates on its own."""
-
-    def put_resource_group(self, ctx: Ctx, subscription_id: str, name: str, body: dict[str, Any]) -> None: ...
-
-    def put(self, ctx: Ctx, resource_id: str, body: dict[str, Any], api_version: str) -> Doc: ...
-
-    def delete_resource_group(self, ctx: Ctx, subscription_id: str, name: str) -> None: ...
-
-
-def writer(ctx: Ctx) -> ResourceWriter | None:
-    return ctx.resource_writer  # type: ignore[no-any-return]
 
 
 def _dns_prefix(name: str, rg: str, subscription: str) -> str:
@@ -74,7 +57,7 @@ def _identity_fields(ctx: Ctx, resource_id: str) -> dict[str, str] | None:
     return {"resourceId": row.id, "clientId": p.get("clientId", ""), "objectId": p.get("principalId", "")}
 
 
-def on_put(ctx: Ctx, before: Doc | None, after: Doc) -> None:
+def on_put(ctx: Ctx, before: Doc | None, after: Doc) -> list[Effect]:
     p, state = props(after), sim_state(after)
     old = (before or {}).get("properties") or {}
     path = ids.parse(after["id"])
@@ -105,11 +88,13 @@ def on_put(ctx: Ctx, before: Doc | None, after: Doc) -> None:
         tenant = tenancy.subscription_tenant(ctx, sub) or ""
         oidc["issuerURL"] = (f"https://{location}.oic.prod-aks.azure.com/{tenant}/"
                              f"{state.setdefault('oidcId', new_guid())}/")
+    effects: list[Effect] = []
     if _uses_managed_identity(after, p):
-        _kubelet_identity(ctx, after, p, state)
-        _addon_identities(ctx, after, p, state)
+        _kubelet_identity(ctx, after, p, state, effects)
+        _addon_identities(ctx, after, p, state, effects)
     else:
         p.pop("identityProfile", None)
+    return effects
 
 
 def _agent_pools(p: dict[str, Any]) -> None:
@@ -125,35 +110,24 @@ def _agent_pools(p: dict[str, Any]) -> None:
         pool.setdefault("nodeImageVersion", "AKSUbuntu-2204gen2containerd-202501.12.0")
 
 
-def _rp_identity(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, Any], uai_name: str) -> dict[str, str]:
-    """The user-assigned identity AKS creates in the node resource group (kubelet, add-ons): created once, then
-    kept for the cluster's life. Returns its {resourceId, clientId, objectId}."""
+def _rp_identity(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, Any], uai_name: str,
+                 effects: list[Effect]) -> dict[str, str] | None:
+    """The user-assigned identity AKS keeps in the node resource group (kubelet, add-ons) as {resourceId, clientId,
+    objectId}; None while it does not exist: then the effects that make it (again) are added."""
     path = ids.parse(doc["id"])
     sub, location = path.subscription or "", doc["location"]
     own_id = f"/subscriptions/{sub}/resourceGroups/{p['nodeResourceGroup']}/providers/{UAI_TYPE}/{uai_name}"
-    made: dict[str, Any] = state.setdefault("rpIdentities", {})
-    principals: list[str] = state.setdefault("rpPrincipals", [])
-    kept = made.get(uai_name)
-    if kept and (_identity_fields(ctx, kept["resourceId"]) is not None
-                 or (kept["objectId"] in principals and managed_identities.exists(ctx, kept["objectId"]))):
-        return dict(kept)
-    w = writer(ctx)
-    if w is not None:  # through THE write path: a real resource group and a real identity resource
-        w.put_resource_group(ctx, sub, p["nodeResourceGroup"], {"location": location, "managedBy": doc["id"]})
-        uai = w.put(ctx, own_id, {"location": location}, UAI_API)
-        fields = {"resourceId": uai["id"], "clientId": uai["properties"]["clientId"],
-                  "objectId": uai["properties"]["principalId"]}
+    fields = _identity_fields(ctx, own_id)
+    if fields is None:
+        if not effects:
+            effects.append(PutResourceGroup(sub, p["nodeResourceGroup"], {"location": location,
+                                                                          "managedBy": doc["id"]}))
+        effects.append(PutResource(own_id, {"location": location}, UAI_API))
         state["nodeResourceGroupCreated"] = True
-    else:  # no writer: the principal alone (see the module docstring)
-        tenant = tenancy.subscription_tenant(ctx, sub) or ""
-        sp = managed_identities.create_principal(ctx, tenant, uai_name, own_id, explicit=True)
-        fields = {"resourceId": own_id, "clientId": sp.app_id, "objectId": sp.object_id}
-        principals.append(sp.object_id)
-    made[uai_name] = fields
-    return dict(fields)
+    return fields
 
 
-def _kubelet_identity(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, Any]) -> None:
+def _kubelet_identity(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, Any], effects: list[Effect]) -> None:
     profile = p.get("identityProfile") if isinstance(p.get("identityProfile"), dict) else {}
     asked = profile.get("kubeletidentity") if isinstance(profile.get("kubeletidentity"), dict) else {}
     own = f"{doc['name']}-agentpool"
@@ -164,31 +138,30 @@ def _kubelet_identity(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, An
                               f"The kubelet identity '{asked['resourceId']}' was not found.",
                               target="properties.identityProfile.kubeletidentity")
     else:
-        fields = _rp_identity(ctx, doc, p, state, own)
-    p["identityProfile"] = dict(profile, kubeletidentity=fields)
+        fields = _rp_identity(ctx, doc, p, state, own, effects)
+    if fields is not None:
+        p["identityProfile"] = dict(profile, kubeletidentity=fields)
 
 
-def _addon_identities(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, Any]) -> None:
+def _addon_identities(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, Any], effects: list[Effect]) -> None:
     """Enabled add-ons that act as themselves get an identity of their own (`{addon}-{cluster}`)."""
     for key, addon in (p.get("addonProfiles") or {}).items():
         if not isinstance(addon, dict) or key.lower() not in _ADDON_IDENTITIES:
             continue
-        if addon.get("enabled"):
-            addon["identity"] = _rp_identity(ctx, doc, p, state, f"{key.lower()}-{doc['name']}")
-        else:
+        enabled = bool(addon.get("enabled"))
+        fields = _rp_identity(ctx, doc, p, state, f"{key.lower()}-{doc['name']}", effects) if enabled else None
+        if fields is None:
             addon.pop("identity", None)
+        else:
+            addon["identity"] = fields
 
 
-def on_delete(ctx: Ctx, doc: Doc) -> None:
+def on_delete(ctx: Ctx, doc: Doc) -> list[Effect]:
     """Deleting a cluster deletes its node resource group (and so the kubelet identity and its principal)."""
-    state = sim_state(doc)
-    path = ids.parse(doc["id"])
-    w = writer(ctx)
     node_rg = (doc.get("properties") or {}).get("nodeResourceGroup")
-    if w is not None and node_rg and state.get("nodeResourceGroupCreated"):
-        w.delete_resource_group(ctx, path.subscription or "", node_rg)
-    for principal in state.get("rpPrincipals") or []:
-        managed_identities.delete_principal(ctx, principal, "managed cluster deleted")
+    if node_rg and sim_state(doc).get("nodeResourceGroupCreated"):
+        return [DeleteResourceGroup(ids.parse(doc["id"]).subscription or "", node_rg)]
+    return []
 
 
 def credentials(doc: Doc, action: str) -> ActionResult | None:

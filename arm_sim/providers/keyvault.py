@@ -12,7 +12,7 @@ from typing import Any
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError, bad_request
-from arm_sim.domain import vaults
+from arm_sim.domain import events, vaults
 from arm_sim.domain.context import Ctx
 from arm_sim.providers import keyvault_deleted, keyvault_keys, keyvault_policies, keyvault_secrets, keyvault_vaults
 from arm_sim.providers.base import Doc, Provider
@@ -57,11 +57,28 @@ class KeyVaultProvider(Provider):
         else:
             vaults.soft_delete(ctx, vault, doc)
 
-    # --- access policies, secrets and keys (answered without rows of their own) ---------------------------------
+    # --- access policies: an operation on the vault, written by the service as a PATCH of the vault ------------
+    parent_operations = frozenset({ACCESS_POLICIES})
+
+    def parent_operation(self, ctx: Ctx, path: ids.ArmPath, body: Doc, parent: Doc) -> tuple[Doc, Doc]:
+        operation = path.name.lower()
+        if operation not in keyvault_policies.OPERATIONS:
+            raise bad_request("BadRequest", f"The access policy operation '{path.name}' is invalid: use 'add', "
+                              "'replace' or 'remove'.")
+        props = body.get("properties")
+        if not isinstance(props, dict) or props.get("accessPolicies") is None:
+            raise bad_request("BadRequest", "The parameter accessPolicies is not specified.")
+        current = parent.get("properties") or {}
+        given = keyvault_policies.normalize(props["accessPolicies"], str(current.get("tenantId") or ""))
+        merged = keyvault_policies.apply(operation, list(current.get("accessPolicies") or []), given)
+        events.record(ctx, "vault.accessPolicies." + operation, parent["id"], entries=len(merged))
+        answer = {"id": f"{parent['id']}/accessPolicies/{operation}", "name": operation,
+                  "type": "Microsoft.KeyVault/vaults/accessPolicies", "properties": {"accessPolicies": merged}}
+        return {"properties": {"accessPolicies": merged}}, answer
+
+    # --- secrets and keys (answered without rows of their own) -------------------------------------------------
     def virtual_put(self, ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> tuple[Doc, bool] | None:
         kind = path.resource_type.lower()
-        if kind == ACCESS_POLICIES:
-            return self._update_access_policy(ctx, path, body), False
         if kind == SECRETS:
             vaults.purge_expired(ctx)
             return keyvault_secrets.put(ctx, path, body)
@@ -70,22 +87,6 @@ class KeyVaultProvider(Provider):
             doc, _ = keyvault_keys.put(ctx, path, body)
             return doc, False  # Keys_CreateIfNotExist answers 200 whether or not it created the key
         return None
-
-    def _update_access_policy(self, ctx: Ctx, path: ids.ArmPath, body: dict[str, Any]) -> Doc:
-        operation = path.name.lower()
-        if operation not in keyvault_policies.OPERATIONS:
-            raise bad_request("BadRequest", f"The access policy operation '{path.name}' is invalid: use 'add', "
-                              "'replace' or 'remove'.")
-        vault = keyvault_secrets.vault_of(ctx, path)
-        props = body.get("properties")
-        if not isinstance(props, dict) or props.get("accessPolicies") is None:
-            raise bad_request("BadRequest", "The parameter accessPolicies is not specified.")
-        tenant = vaults.properties(ctx, vault).get("tenantId") or vault.tenant_id
-        given = keyvault_policies.normalize(props["accessPolicies"], tenant)
-        merged = keyvault_policies.apply(operation, vaults.access_policies(ctx, vault), given)
-        vaults.set_access_policies(ctx, vault, merged, operation)
-        return {"id": f"{path.parent_id}/accessPolicies/{operation}", "name": operation,
-                "type": "Microsoft.KeyVault/vaults/accessPolicies", "properties": {"accessPolicies": merged}}
 
     def virtual_patch(self, ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> Doc | None:
         kind = path.resource_type.lower()

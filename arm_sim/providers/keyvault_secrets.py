@@ -1,8 +1,8 @@
 """`Microsoft.KeyVault/vaults/secrets` as an ARM child resource (templates create secrets this way).
 
-The secret lives in the data plane's store only (domain.vault_secrets): a PUT sets a new version there, GET and
-list read the current version back, so ARM and the vault's own endpoint never disagree. `value` is never
-returned, as in Azure.
+The secret lives in the data plane's store only (domain.vault_secrets): a PUT sets a new version there (none when it
+repeats the current version exactly, as Key Vault does: a redeployment makes none), GET and list read the current
+version back, so ARM and the vault's own endpoint never disagree. `value` is never returned, as in Azure.
 """
 
 from __future__ import annotations
@@ -82,11 +82,16 @@ def put(ctx: Ctx, path: ids.ArmPath, body: dict[str, Any]) -> tuple[Doc, bool]:
         raise bad_request("BadRequest", f"The secret name '{name}' is invalid: use 1-127 letters, digits and "
                           "hyphens.")
     props, attrs = _checked(body, value_required=True)
-    created = not vaults.latest_secrets(ctx, vault, name)
-    vault_secrets.set_secret(ctx, vault, name, props["value"], content_type=props.get("contentType"),
-                             tags=body.get("tags") or {}, enabled=attrs.get("enabled", True),
-                             not_before=_epoch(attrs.get("nbf"), "nbf"), expires=_epoch(attrs.get("exp"), "exp"))
+    latest = vaults.latest_secrets(ctx, vault, name)
+    asked = (props["value"], props.get("contentType"), dict(body.get("tags") or {}), attrs.get("enabled", True),
+             _epoch(attrs.get("nbf"), "nbf"), _epoch(attrs.get("exp"), "exp"))
+    if latest and asked == (latest[0].value, latest[0].content_type, dict(latest[0].tags or {}), latest[0].enabled,
+                            latest[0].not_before, latest[0].expires):
+        return get(ctx, path, vault), False  # as Key Vault: the same secret again is no new version (redeployments)
+    vault_secrets.set_secret(ctx, vault, name, asked[0], content_type=asked[1], tags=asked[2], enabled=asked[3],
+                             not_before=asked[4], expires=asked[5])
     ctx.session.flush()
+    created = not latest
     return get(ctx, path, vault), created
 
 

@@ -6,6 +6,7 @@ Nothing here commits: the caller's unit of work does.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any
 
@@ -17,12 +18,13 @@ from arm_sim.core.errors import DomainError, bad_request, not_found
 from arm_sim.core.merge_patch import merge_patch
 from arm_sim.db.engine import HotSelect
 from arm_sim.db.models import Resource
+from arm_sim.db.records import ResourceRecord
 from arm_sim.domain import events
 from arm_sim.domain.context import Ctx
-from arm_sim.providers.base import ActionResult, Doc
+from arm_sim.providers.base import ActionResult, Doc, Provider
 from arm_sim.providers.catalog import normalize_location
 from arm_sim.providers.registry import provider_for
-from arm_sim.resources import identity, scope
+from arm_sim.resources import effects, identity, scope
 from arm_sim.resources.documents import EXTRA_FIELDS, SIM_STATE, check_name, check_tags, request_object, to_doc
 
 # Types that live inside a scope without a location of their own (proxy and extension types).
@@ -65,7 +67,7 @@ def get_row(ctx: Ctx, path: ids.ArmPath) -> Resource | None:
 # Reads skip the ORM: a prebuilt Core statement costs half as much on the hot GET path, and HotSelect runs it
 # straight on the driver where SQLAlchemy's execution machinery would cost more than the query (SQLite).
 _TABLE = Resource.__table__
-_BY_KEY = HotSelect(select(_TABLE).where(_TABLE.c.key == bindparam("key")))
+_BY_KEY: HotSelect[ResourceRecord] = HotSelect(select(_TABLE).where(_TABLE.c.key == bindparam("key")))
 
 
 def get(ctx: Ctx, path: ids.ArmPath) -> Doc:
@@ -107,13 +109,22 @@ def _write(ctx: Ctx, path: ids.ArmPath, row: Resource | None, doc: Doc, api_vers
     row.changed_by = ctx.caller.client_id if ctx.caller else None
     ctx.session.flush()
     after = to_doc(row)
-    provider.on_put(ctx, before, after)
+    _on_put(ctx, provider, before, after)
     # hooks may fill server-side fields (identity principal ids, vault URIs, simulator state …)
     row.identity, row.properties, row.extra = after.get("identity"), after.get("properties") or {}, _extra(after)
     for column in ("identity", "properties", "extra"):  # hooks may have changed the JSON in place
         flag_modified(row, column)
     events.record(ctx, "resource.created" if created else "resource.updated", row.id, type=row.type)
     return to_doc(row), created
+
+
+def _on_put(ctx: Ctx, provider: Provider, before: Doc | None, after: Doc) -> None:
+    """The provider's hook, then the effects it returns (resources it makes on its own), in this transaction;
+    then the hook once more, to read what they made (AKS: the kubelet identity's principal)."""
+    made = provider.on_put(ctx, before, after)
+    if made:
+        effects.apply(ctx, made)
+        effects.apply(ctx, provider.on_put(ctx, before, after))  # none, normally: what it asked for exists now
 
 
 def _extra(doc: Doc) -> dict[str, Any]:
@@ -130,7 +141,10 @@ def put(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: s
     for name in path.parts[-1].names:
         check_name(name)
     parent_key = scope.check_parent(ctx, path)
-    handled = provider_for(path.resource_type.lower()).virtual_put(ctx, path, body, api_version)
+    provider = provider_for(path.resource_type.lower())
+    if path.resource_type.lower() in provider.parent_operations:
+        return _parent_operation(ctx, path, body, api_version), False
+    handled = provider.virtual_put(ctx, path, body, api_version)
     if handled is not None:
         return handled
     row = get_row(ctx, path)
@@ -163,6 +177,18 @@ def put(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: s
     if row is not None and SIM_STATE in row.extra:
         doc[SIM_STATE] = row.extra[SIM_STATE]
     return _write(ctx, path, row, doc, api_version, parent_key, body.get("identity"), patch=False)
+
+
+def _parent_operation(ctx: Ctx, path: ids.ArmPath, body: Doc, api_version: str) -> Doc:
+    """PUT of an operation on the parent resource (a vault's `accessPolicies/add`): the provider says how the
+    parent changes, and the parent is written as any PATCH is (validation, hooks, a new ETag, the event)."""
+    parent = ids.parse(path.parent_id)
+    row = get_row(ctx, parent)
+    if row is None:
+        raise _not_found(parent)
+    change, answer = provider_for(path.resource_type.lower()).parent_operation(ctx, path, body, to_doc(row))
+    patch(ctx, parent, change, api_version)
+    return answer
 
 
 def patch(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: str | None = None) -> Doc:
@@ -202,7 +228,7 @@ def children(ctx: Ctx, key: str) -> list[Resource]:
 def delete_row(ctx: Ctx, row: Resource) -> None:
     """Delete one resource and everything below it, children first, running each provider's hook."""
     for child in [*children(ctx, row.key), row]:
-        provider_for(child.type_key).on_delete(ctx, to_doc(child))
+        effects.apply(ctx, provider_for(child.type_key).on_delete(ctx, to_doc(child)))
         identity.release(ctx, child.identity)
         ctx.session.delete(child)
         events.record(ctx, "resource.deleted", child.id, type=child.type)
@@ -237,9 +263,10 @@ def _target(ctx: Ctx, path: ids.ArmPath) -> tuple[ids.ArmPath, Resource]:
 def action(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> tuple[Doc, ActionResult]:
     """POST `{resource id}/{action}`: the provider of the resource decides; what it changed is saved."""
     _, row = _target(ctx, path)
-    doc = to_doc(row)
-    result = provider_for(row.type_key).action(ctx, doc, path.parts[-1].segments[-1], body, api_version)
-    save(ctx, doc)
+    doc = copy.deepcopy(to_doc(row))  # a copy: `save` compares it with the row to see what the action changed
+    name = path.parts[-1].segments[-1]
+    result = provider_for(row.type_key).action(ctx, doc, name, body, api_version)
+    save(ctx, doc, name)
     return doc, result
 
 
@@ -270,14 +297,20 @@ def virtual_list(ctx: Ctx, path: ids.ArmPath, query: dict[str, str]) -> list[Doc
     return provider_for(path.resource_type.lower()).virtual_list(ctx, path, query)
 
 
-def save(ctx: Ctx, doc: Doc) -> None:
-    """Store what an action changed (simulator state or properties) without a full PUT."""
+def save(ctx: Ctx, doc: Doc, action: str) -> None:
+    """Store what an action changed (properties or simulator state), as every write does: a new ETag and
+    `resource.updated`. The action is the provider's own change, so validate and on_put do not run again (a
+    hook would undo it: AKS keeps the stored power state on every PUT). An action that changed nothing (listKeys)
+    writes nothing."""
     row = ctx.session.get(Resource, ids.key(doc["id"]))
-    if row is None:
+    properties, extra = doc.get("properties") or {}, _extra(doc)
+    if row is None or (properties == (row.properties or {}) and extra == (row.extra or {})):
         return
-    row.properties, row.extra, row.changed_at = doc.get("properties") or {}, _extra(doc), ctx.now
+    row.properties, row.extra, row.etag, row.changed_at = properties, extra, _new_etag(), ctx.now
+    row.changed_by = ctx.caller.client_id if ctx.caller else None
     for column in ("properties", "extra"):
         flag_modified(row, column)
+    events.record(ctx, "resource.updated", row.id, type=row.type, action=action)
 
 
 def render(ctx: Ctx, doc: Doc, api_version: str, expand: str | None = None) -> Doc:

@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
 from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm import lro
@@ -38,9 +39,9 @@ def handle(ctx: Ctx, call: Call) -> Response:
     elif m == "PATCH":
         doc = service.patch(ctx, path, call.body, call.api_version, if_match=call.headers.get("if-match"))
         resp = lro.written(ctx, call, service.render(ctx, doc, call.api_version), False, long_running)
-    elif m in ("GET", "HEAD"):
-        if m == "HEAD":
-            return Response(status_code=204 if service.get_row(ctx, path) is not None else 404)
+    elif m == "HEAD":
+        return check_existence(ctx, path)
+    elif m == "GET":
         doc = service.get(ctx, path)
         resp = json_response(service.render(ctx, doc, call.api_version, call.query.get("$expand")))
     elif m == "DELETE":
@@ -56,6 +57,18 @@ def handle(ctx: Ctx, call: Call) -> Response:
         raise DomainError(405, "MethodNotAllowed", f"The method '{m}' is not allowed on a resource.")
     resp.headers.update(_etag_headers(doc))
     return resp
+
+
+def check_existence(ctx: Ctx, path: ids.ArmPath) -> Response:
+    """HEAD (Resources_CheckExistence): 204 when GET would find the resource, stored or computed by its provider
+    (a vault's secret, `identities/default`), 404 when GET would answer 404; any other refusal as GET's."""
+    try:
+        service.get(ctx, path)
+    except DomainError as e:
+        if e.status != 404:
+            raise
+        return Response(status_code=404)
+    return Response(status_code=204)
 
 
 def _page(ctx: Ctx, call: Call, q: listing.Query) -> Response:

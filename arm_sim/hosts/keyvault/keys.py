@@ -25,7 +25,8 @@ def _bundle(c: VaultCall, row: vk.VaultKey, *, item: bool = False, versioned: bo
 
 
 def handle(c: VaultCall) -> Response | None:
-    m, segs = c.method, c.segs
+    # HEAD answers exactly as GET (the server sends no body with it)
+    m, segs = ("GET" if c.method == "HEAD" else c.method), c.segs
     if segs[0] == "keys":
         return _keys(c, m, segs[1:])
     return _deleted(c, m, segs[1:])

@@ -101,7 +101,7 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
 
     def answer() -> Response:
         try:
-            return rt.run(work, read_mostly=method == "GET", correlation_id=correlation_id)
+            return rt.run(work, read_mostly=method in ("GET", "HEAD"), correlation_id=correlation_id)
         except AuthenticationError as e:
             response = errors.unauthorized(e.message, rt.settings.public_url, tenant)
             response.headers.update(headers)

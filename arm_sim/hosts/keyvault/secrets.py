@@ -17,7 +17,8 @@ def _bundle(c: VaultCall, row: vs.VaultSecret, *, value: bool = True, versioned:
 
 def handle(c: VaultCall) -> Response | None:
     """The answer for a /secrets or /deletedsecrets path, or None when no operation has this shape."""
-    m, segs = c.method, c.segs
+    # HEAD answers exactly as GET (the server sends no body with it)
+    m, segs = ("GET" if c.method == "HEAD" else c.method), c.segs
     if segs[0] == "secrets":
         return _secrets(c, m, segs[1:])
     return _deleted(c, m, segs[1:])
