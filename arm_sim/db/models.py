@@ -357,16 +357,3 @@ class DeploymentOperation(Base):
     deployment_key: Mapped[str] = mapped_column(ForeignKey("deployments.key"), index=True)
     operation_id: Mapped[str] = mapped_column(String(32))
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
-
-
-class DeployedResource(Base):
-    """What the last deployment wrote to a resource: the hash of the evaluated body it sent and of the state it
-    left. Deploying the same body again to a resource still in that state writes nothing (a redeployment is
-    idempotent even for types whose PUT always makes something new, such as a Key Vault secret's version)."""
-
-    __tablename__ = "deployed_resources"
-    key: Mapped[str] = mapped_column(String(1024), primary_key=True)  # the case-folded resource id
-    body_hash: Mapped[str] = mapped_column(String(64))
-    state_hash: Mapped[str] = mapped_column(String(64))
-    deployment_key: Mapped[str] = mapped_column(String(1024))
-    changed_at: Mapped[float] = mapped_column(Float)
