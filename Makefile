@@ -49,6 +49,17 @@ openapi: venv
 bench: venv
 	$(BIN)/python bench/run.py
 
+# SIGKILL under 8 concurrent writers, restart, check every acknowledged write and every lifecycle invariant
+# (bench/crashloop.py): on SQLite, then on a throwaway PostgreSQL cluster. CRASHLOOP_ARGS="--cycles 30" for more.
+CRASHLOOP_ARGS ?=
+.PHONY: crashloop
+crashloop: venv
+	$(BIN)/python bench/crashloop.py $(CRASHLOOP_ARGS)
+	@set -e; dir=$$(mktemp -d /tmp/arm-sim-pg.XXXXXX); \
+	trap 'bash .ci/pg.sh stop "$$dir"' EXIT; trap 'exit 130' INT TERM; \
+	url=$$(bash .ci/pg.sh start "$$dir" $(PG_PORT)); \
+	$(BIN)/python bench/crashloop.py --database-url "$$url" $(CRASHLOOP_ARGS)
+
 clean:
 	rm -rf .pytest_cache .ruff_cache build *.egg-info
 	find . -path ./$(VENV) -prune -o -path ./$(AZ_VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -46,7 +46,7 @@ from run import (
     stop_process,
 )
 
-from arm_sim.testing.server import ARM_SCOPE, Sim, free_range
+from arm_sim.testing.server import ARM_SCOPE, Sim, descendants, free_range
 
 __all__ = ["ARM_SCOPE", "Check", "Endpoint", "NotMeasured", "Sample", "Series", "Workspace", "add_load_args", "arm",
            "claims", "ensure_ok", "interleave", "main", "preflight", "to_loopback", "wait_lro"]
@@ -69,21 +69,6 @@ class NotMeasured(Exception):
 
 
 # --- workspace: start, pin, stop -------------------------------------------------------------------------------
-
-
-def _children(pid: int) -> list[int]:
-    """Every descendant of `pid` (from /proc; the key-pool worker and its resource tracker)."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
 
 
 class Workspace:
@@ -146,7 +131,7 @@ class Workspace:
         server, client = self.cores
         pids = [s.proc.pid for s in self.sims if s.proc] + [p.pid for p, _ in self.procs]
         for pid in pids:
-            for p in (pid, *_children(pid)):
+            for p in (pid, *descendants(pid)):
                 pin(p, server)
         os.sched_setaffinity(0, {client})
         return f"servers (and their child processes) on cpu {server}, clients and load generator on cpu {client}"

@@ -22,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.add_argument("--imds-port", type=int)
     s.add_argument("--log-level")
+    s.add_argument("--workers", type=_positive, default=1, metavar="N",
+                   help="server processes sharing the listeners and the database (default 1; PostgreSQL for N > 1 "
+                        "is best, SQLite works)")
     sub.add_parser("migrate", help="apply database migrations")
     e = sub.add_parser("env", help="print client settings as shell exports, JSON or dotenv")
     e.add_argument("--format", choices=["shell", "json", "dotenv"], default="shell")
@@ -44,6 +47,16 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--mode", choices=["Incremental", "Complete"], default="Incremental")
     d.add_argument("--what-if", action="store_true", help="show what would change, deploy nothing")
     return p
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more: {text!r}")
+    return n
 
 
 def _inside_args(p: argparse.ArgumentParser, what: str, required: bool = False) -> None:
@@ -87,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from arm_sim.app.server import serve
 
-        serve(settings)
+        serve(settings, args.workers)
     elif args.command == "migrate":
         from arm_sim.app import prepare
 

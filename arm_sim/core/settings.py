@@ -34,6 +34,7 @@ class Settings:
     subscription_id: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
+    shutdown_grace: float = 30.0  # seconds in-flight requests may run on after SIGTERM before they get a 503
     extra: dict[str, str] = field(default_factory=dict)
 
     @cached_property  # (resolving the path touches the file system; token caches key on this per request)
@@ -60,6 +61,9 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
     rbac = e.get("ARM_SIM_RBAC", "enforce").lower()
     if rbac not in ("enforce", "audit", "off"):
         raise ValueError("ARM_SIM_RBAC must be 'enforce', 'audit' or 'off'")
+    grace = float(e.get("ARM_SIM_SHUTDOWN_GRACE", "30") or 30)
+    if not 0 <= grace < float("inf"):
+        raise ValueError("ARM_SIM_SHUTDOWN_GRACE must be a number of seconds, 0 or more")
     return Settings(
         home=Path(e.get("ARM_SIM_HOME", ".arm-sim")),
         database_url=e.get("ARM_SIM_DATABASE_URL", ""),
@@ -76,4 +80,5 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         subscription_id=e.get("ARM_SIM_SUBSCRIPTION_ID") or None,
         client_id=e.get("ARM_SIM_CLIENT_ID") or None,
         client_secret=e.get("ARM_SIM_CLIENT_SECRET") or None,
+        shutdown_grace=grace,
     )

@@ -3,13 +3,20 @@
 An RSA-2048 key costs ~64 ms to generate (reference/performance.md): inline, every identity create
 would pay it. A worker process keeps a small in-memory pool filled; keys are random and unused,
 so a pool lost with its process costs nothing.
+
+The worker exits by itself when the process that started it is gone: a server killed with SIGKILL cannot shut
+its pool down, and an orphaned worker would keep its memory (and, through the pipe it shares, the
+multiprocessing resource tracker) forever.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -25,6 +32,27 @@ def _generate(count: int) -> list[str]:
     return [private_pem(new_rsa_key()) for _ in range(count)]
 
 
+def watch_parent(parent: int, on_gone: Callable[[], None], interval: float = 0.2) -> threading.Thread:
+    """Call `on_gone` (on a daemon thread) once this process's parent is no longer `parent`.
+
+    An orphan is re-parented (to init or a subreaper), so its parent id changes when the parent dies, whatever
+    killed it. Polling costs one system call per interval and works wherever a pipe's end-of-file would not
+    (the parent's descendants may hold copies of any pipe it makes)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        on_gone()
+
+    thread = threading.Thread(target=watch, name="arm-sim-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _exit_with_parent(parent: int) -> None:
+    """The pool worker's initializer: exit at once when the server is gone (its keys are worth nothing)."""
+    watch_parent(parent, lambda: os._exit(0))
+
+
 class KeyPool:
     def __init__(self, target: int = TARGET) -> None:
         self.target = target
@@ -37,7 +65,8 @@ class KeyPool:
         """Begin refilling in a worker process (servers call this; one-off commands need not)."""
         if self._executor is None:
             # spawn, not fork: the server process has an event loop and threads running
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_exit_with_parent, initargs=(os.getpid(),))
             self._refill()
 
     def stop(self) -> None:

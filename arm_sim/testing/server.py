@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["ARM_SCOPE", "Reply", "Sim", "free_port", "free_range", "fresh_database_url", "request"]
+__all__ = ["ARM_SCOPE", "Reply", "Sim", "descendants", "free_port", "free_range", "fresh_database_url", "request"]
 
 ARM_SCOPE = "https://management.azure.com/.default"
 
@@ -39,6 +39,25 @@ def _listen_floor_and_ceiling() -> tuple[int, int]:
     except (OSError, ValueError, IndexError):
         low = 32768
     return (10000, low - 1) if low > 12000 else (low, 65535)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of `pid` (a server's key-pool worker, its workers, their resource trackers), read from
+    /proc; a zombie counts as gone: only its exit status is left."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if state != "Z":
+            parents.setdefault(int(ppid), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 def free_range(count: int) -> tuple[int, int]:
