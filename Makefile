@@ -31,6 +31,7 @@ run: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: venv az lint
 	$(PYTEST)

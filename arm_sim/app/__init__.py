@@ -79,6 +79,7 @@ def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
     main.include_router(graph_routes.router)
     main.include_router(entra_routes.router)
     generated = main.openapi
+    # replacing app.openapi is FastAPI's documented way to extend the schema; mypy sees a method assignment
     main.openapi = lambda: arm_openapi.merge(generated())  # type: ignore[method-assign]
     identity = _fastapi("arm-sim: identity endpoints (IMDS, App Service)", runtime)
     identity.include_router(imds_routes.router)

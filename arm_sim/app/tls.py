@@ -11,10 +11,12 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -64,7 +66,9 @@ def ensure(home: Path, public_host: str) -> tuple[Path, Path]:
         _write(ca_cert_path, ca.public_bytes(serialization.Encoding.PEM))
         cert_path.unlink(missing_ok=True)
     ca = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
-    ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    # ca-key.pem is the CA's signing key (written above): load_pem_private_key is typed for any private key
+    issuer_key = cast(CertificateIssuerPrivateKeyTypes,
+                      serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None))
     wanted = _sans(public_host)
     if cert_path.exists():
         current = x509.load_pem_x509_certificate(cert_path.read_bytes())
@@ -81,9 +85,10 @@ def ensure(home: Path, public_host: str) -> tuple[Path, Path]:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            # Certificate.public_key() is typed for any certificate key; a CA's is one that can issue
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.public_key()),  # type: ignore[arg-type]
                            critical=False)
-            .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+            .sign(issuer_key, hashes.SHA256()))
     _write(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()), private=True)
     _write(cert_path, cert.public_bytes(serialization.Encoding.PEM) + ca_cert_path.read_bytes())

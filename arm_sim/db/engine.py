@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeGuard, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import JSON, Connection, Dialect, Engine, Select, Table, bindparam, create_engine, event
@@ -52,11 +52,11 @@ def dbapi_connection(session: Session) -> Any:
     """
     bind = session.bind
     if _sqlite_connection(bind):
-        return bind.connection  # type: ignore[union-attr]
+        return bind.connection
     return session.connection().connection
 
 
-def _sqlite_connection(bind: object) -> bool:
+def _sqlite_connection(bind: object) -> TypeGuard[Connection]:
     return isinstance(bind, Connection) and bind.dialect.name == "sqlite"
 
 
@@ -113,7 +113,7 @@ class HotSelect(Generic[R]):
                 found = result.first()
                 return [cast(R, found)] if found is not None else []
             return cast(list[R], list(result.all()))
-        dialect = bind.dialect  # type: ignore[union-attr]
+        dialect = bind.dialect
         sql, fixed, processors, row_type = self._prepared.get(dialect) or self._prepare(dialect)
         cursor = dbapi_connection(session).cursor()
         try:
@@ -135,6 +135,7 @@ class HotSelect(Generic[R]):
         columns = list(self.stmt.selected_columns)
         processors = [(i, _trivial_json_first(p) if isinstance(c.type, JSON) else p) for i, c in enumerate(columns)
                       if (p := c.type.dialect_impl(dialect).result_processor(dialect, None)) is not None]
+        # field names known only at run time (mypy wants a literal list; every selected column here has a key)
         row_type = namedtuple("HotRow", [c.key for c in columns])  # type: ignore[misc]
         prepared = self._prepared[dialect] = (str(compiled), fixed, processors, row_type)
         return prepared
@@ -160,7 +161,7 @@ class HotInsert:
         if not _sqlite_connection(bind):
             session.connection().execute(self.stmt, rows)
             return
-        dialect = bind.dialect  # type: ignore[union-attr]
+        dialect = bind.dialect
         prepared = self._prepared.get(dialect)
         if prepared is None:
             sql = str(self.stmt.compile(dialect=sqlite.dialect(paramstyle="named")))
@@ -168,7 +169,7 @@ class HotInsert:
                 c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.columns]
             prepared = self._prepared[dialect] = (sql, processors)
         sql, binds = prepared
-        write_gate.enter(bind)  # type: ignore[arg-type]  # (a SQLite connection: see _sqlite_connection)
+        write_gate.enter(bind)  # a SQLite connection: see _sqlite_connection
         names = [c.name for c in self.columns]
         values = [{n: (p(row.get(n)) if p else row.get(n)) for n, p in zip(names, binds, strict=True)} for row in rows]
         cursor = dbapi_connection(session).cursor()

@@ -59,7 +59,7 @@ class DeploymentContext(EvalContext):
                     self._variables[k.lower()] = v
         self._values: dict[str, Any] = {}
         self._expanding: list[str] = []
-        self._functions: dict[str, tuple[list[dict[str, Any]], Any]] = {}
+        self._functions: dict[str, tuple[list[Any], Any]] = {}
         for group in template.get("functions") or []:
             if isinstance(group, dict):
                 for name, member in (group.get("members") or {}).items():
@@ -170,7 +170,7 @@ class DeploymentContext(EvalContext):
         raise InvalidTemplateError(f"The template copy '{loop}' is not found. Please see "
                                    "https://aka.ms/arm-copy for usage details.")
 
-    def user_function(self, namespace: str, name: str) -> tuple[list[dict[str, Any]], Any]:
+    def user_function(self, namespace: str, name: str) -> tuple[list[Any], Any]:
         if self.outer is not None:
             return self.outer.user_function(namespace, name)
         found = self._functions.get(f"{namespace}.{name}".lower())

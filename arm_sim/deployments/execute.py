@@ -39,15 +39,20 @@ def savepoint(run: Run) -> Any:
     (and RELEASE would end) a transaction of its own. A no-op UPDATE makes it open the real one first.
     """
     conn = run.ctx.session.connection()
-    if conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
-        conn.exec_driver_sql("UPDATE clock SET id = id WHERE 0 = 1")
+    if conn.dialect.name == "sqlite":
+        driver = conn.connection.driver_connection  # None only once the connection is invalidated
+        if driver is not None and not driver.in_transaction:
+            conn.exec_driver_sql("UPDATE clock SET id = id WHERE 0 = 1")
     return run.ctx.session.begin_nested()
 
 
 def same(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
     if before is None:
         return False
-    strip = lambda d: {k: v for k, v in d.items() if k not in VOLATILE}  # noqa: E731
+
+    def strip(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in d.items() if k not in VOLATILE}
+
     return strip(before) == strip(after)
 
 
@@ -76,7 +81,7 @@ def evaluate_body(run: Run, p: Planned) -> dict[str, Any]:
     raw = {BODY_FIELDS[k.lower()]: v for k, v in p.decl.items() if k.lower() in BODY_FIELDS}
     try:
         with run.eval.phase(True, p.loops):
-            body = run.eval.value(raw)
+            body: dict[str, Any] = run.eval.value(raw)  # an object evaluates to an object
     except DomainError as e:
         raise errors.runtime(e, run.source, (*p.path, "properties"), p.id) from None
     if p.location is not None:

@@ -7,6 +7,7 @@ Defaults are evaluated lazily (a default may read another parameter) with cycles
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -139,13 +140,13 @@ class Parameters:
                 shown = ",".join(str(a) for a in allowed)
                 raise self._fail(name, f"The provided value '{bad[0]}' for the template parameter '{name}' is not "
                                        f"valid. The parameter value is not part of the allowed value(s): '{shown}'.")
-        for bound, test, words in (("minValue", lambda v, b: v >= b, "greater than or equal to"),
-                                   ("maxValue", lambda v, b: v <= b, "less than or equal to")):
+        for bound, test, words in (("minValue", operator.ge, "greater than or equal to"),
+                                   ("maxValue", operator.le, "less than or equal to")):
             if is_int(decl.get(bound)) and is_int(value) and not test(value, decl[bound]):
                 raise self._fail(name, f"The provided value '{value}' for the template parameter '{name}' is not "
                                        f"valid. Expected a value {words} '{decl[bound]}'.")
-        for bound, test, words in (("minLength", lambda n, b: n >= b, "greater than or equal to"),
-                                   ("maxLength", lambda n, b: n <= b, "less than or equal to")):
+        for bound, test, words in (("minLength", operator.ge, "greater than or equal to"),
+                                   ("maxLength", operator.le, "less than or equal to")):
             if is_int(decl.get(bound)) and isinstance(value, str | list) and not test(len(value), decl[bound]):
                 raise self._fail(name, f"The provided value for the template parameter '{name}' is not valid. Length "
                                        f"of the value should be {words} '{decl[bound]}'.")

@@ -64,6 +64,7 @@ def parse(settings: Settings, body: Any, *, parent_uri: str | None = None, neste
     if not has_template and not has_link:
         raise bad_request("InvalidDeployment", "The deployment must have a 'template' or a 'templateLink'.")
     template_link = None
+    text: str | None  # the template's text when it arrived as text (None: Source serializes it when needed)
     if has_link:
         link = props["templateLink"]
         if not isinstance(link, dict):

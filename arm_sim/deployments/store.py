@@ -127,6 +127,7 @@ def delete(ctx: Ctx, row: Deployment) -> None:
     events.record(ctx, "deployment.deleted", row.id)
 
 
+# SQLAlchemy types a declarative class's __table__ as a FromClause; a class with __tablename__ maps a Table
 _OPERATIONS = HotInsert(DeploymentOperation.__table__)  # type: ignore[arg-type]
 
 

@@ -24,6 +24,7 @@ def record_refusal(ctx: Ctx, kind: str, subject: str, /, **details: Any) -> None
                                "details": details})
 
 
+# SQLAlchemy types a declarative class's __table__ as a FromClause; a class with __tablename__ maps a Table
 _DURABLE = HotInsert(Event.__table__)  # type: ignore[arg-type]
 
 
@@ -57,7 +58,7 @@ def query(
     if until is not None:
         q = q.where(Event.at <= until)
     rows = ctx.session.scalars(q).all()
-    out = [
+    out: list[dict[str, Any]] = [
         {"seq": e.seq, "time": iso(e.at), "kind": e.kind, "subject": e.subject, "actor": e.actor,
          "details": e.details}
         for e in rows

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 
 from arm_sim.core import odata
 from arm_sim.core.errors import DomainError, bad_request
-from arm_sim.db.models import Application, Credential, ServicePrincipal, Tenant
+from arm_sim.db.models import Application, Base, Credential, ServicePrincipal, Tenant
 from arm_sim.domain.context import Ctx
 
 DEFAULT_PAGE = 100
@@ -252,9 +252,10 @@ def not_found(key: str) -> DomainError:
 def get(ctx: Ctx, es: EntitySet, tenant_id: str, *, object_id: str | None = None, app_id: str | None = None,
         selected: tuple[str, ...] | None = None) -> Doc:
     """One object by object id or by the `appId` alternate key, in the caller's tenant; else 404."""
+    row: Base | None  # an es.model row: SQLAlchemy's generics widen the union of the two models to their base
     if object_id is not None:
         found = ctx.session.get(es.model, _object_id(object_id))
-        row = found if found is not None and found.tenant_id == tenant_id else None
+        row = found if isinstance(found, ServicePrincipal | Application) and found.tenant_id == tenant_id else None
     else:  # app ids may have been pinned in any case (ARM_SIM_CLIENT_ID), so compare case-insensitively
         row = ctx.session.scalars(select(es.model).where(
             es.model.tenant_id == tenant_id, func.lower(es.columns["appid"]) == (app_id or "").lower())).first()

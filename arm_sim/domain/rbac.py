@@ -110,9 +110,9 @@ def _applicable(ctx: Ctx, principal_id: str) -> list[tuple[str, str, str, str]]:
     memo until the unit itself writes a role assignment.
     """
     memo_key = (_MEMO, principal_id.lower())
-    kept = ctx.memo.get(memo_key)
+    kept: list[tuple[str, str, str, str]] | None = ctx.memo.get(memo_key)
     if kept is not None:
-        return kept  # type: ignore[no-any-return]
+        return kept
     marker = "?" if ctx.session.get_bind().dialect.paramstyle == "qmark" else "%s"
     ctx.session.flush()  # the raw cursor sees only what was flushed (a no-op when nothing is pending)
     cursor = dbapi_connection(ctx.session).cursor()

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -59,6 +59,12 @@ class Runtime:
         raise AssertionError("unreachable")
 
 
+class _GivenIds(TypedDict, total=False):
+    """Ctx fields a unit passes only when it was given them (else Ctx's default makes a fresh one)."""
+
+    correlation_id: str
+
+
 class Unit:
     """The context manager `Runtime.unit` returns (a class: it opens on every request)."""
 
@@ -80,7 +86,8 @@ class Unit:
         rt = self.rt
         memo: dict[object, object] = {}
         session.info[MEMO] = memo  # a rollback clears it (db.uow); a reused session starts each unit with a new one
-        ids = {} if self.correlation_id is None else {"correlation_id": self.correlation_id}  # else a fresh one
+        # no correlation id given: Ctx makes a fresh one
+        ids: _GivenIds = {} if self.correlation_id is None else {"correlation_id": self.correlation_id}
         self.ctx = Ctx(session=session, settings=rt.settings, now=now, memo=memo,
                        epoch=epoch, checkpoint=self.checkpoint, **ids)
         return self.ctx

@@ -42,7 +42,8 @@ def owner_assignment(boot: Bootstrap, principal_id: str) -> tuple[str, dict[str,
     scope = f"/subscriptions/{boot.subscription_id}"
     name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope}|{principal_id}|{OWNER_ROLE}"))
     role = f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{OWNER_ROLE}"
-    body = {"properties": {"roleDefinitionId": role, "principalId": principal_id, "principalType": "ServicePrincipal"}}
+    body: dict[str, object] = {
+        "properties": {"roleDefinitionId": role, "principalId": principal_id, "principalType": "ServicePrincipal"}}
     return f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}", body
 
 

@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from arm_sim.db.models import Vault, VaultKey
+from arm_sim.db.models import VaultKey as VaultKey  # re-exported: the data plane's hosts name the row type
 from arm_sim.domain import events
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.keypool import POOL
@@ -37,6 +37,7 @@ from arm_sim.domain.vault_secrets import (
     purge_expired_rows,
     subject,
 )
+from arm_sim.domain.vaults import VaultLike
 
 KEYS = Kind(VaultKey, "key", "keys", "deletedkeys", "KeyNotFound")
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -122,7 +123,7 @@ def _check_kty(kty: Any) -> str:
     raise bad_parameter(f"The parameter 'kty' is invalid: {kty}. Supported key types: RSA, RSA-HSM, EC, EC-HSM.")
 
 
-def _store(ctx: Ctx, vault: Vault, name: str, key: PrivateKey, kty: str, crv: str | None, body: dict[str, Any],
+def _store(ctx: Ctx, vault: VaultLike, name: str, key: PrivateKey, kty: str, crv: str | None, body: dict[str, Any],
            event: str) -> VaultKey:
     existing = ensure_name_free(ctx, KEYS, vault, name)
     ops = _key_ops(body.get("key_ops"), RSA_OPS if kty.startswith("RSA") else EC_OPS)
@@ -138,7 +139,7 @@ def _store(ctx: Ctx, vault: Vault, name: str, key: PrivateKey, kty: str, crv: st
     return row
 
 
-def create(ctx: Ctx, vault: Vault, name: str, body: Any) -> VaultKey:
+def create(ctx: Ctx, vault: VaultLike, name: str, body: Any) -> VaultKey:
     """POST /keys/{name}/create: {kty, key_size?, public_exponent?, crv?, key_ops?, attributes?, tags?}."""
     check_name(name)
     if not isinstance(body, dict):
@@ -172,7 +173,7 @@ def _from_jwk(jwk: dict[str, Any]) -> tuple[PrivateKey, str, str | None]:
         raise bad_parameter("The imported key is invalid: it must be a private RSA or EC key in JWK form.") from e
 
 
-def import_key(ctx: Ctx, vault: Vault, name: str, body: Any) -> VaultKey:
+def import_key(ctx: Ctx, vault: VaultLike, name: str, body: Any) -> VaultKey:
     """PUT /keys/{name}: {key: JWK with its private part, hsm?, attributes?, tags?}."""
     check_name(name)
     if not isinstance(body, dict) or not isinstance(body.get("key"), dict):
@@ -184,7 +185,7 @@ def import_key(ctx: Ctx, vault: Vault, name: str, body: Any) -> VaultKey:
     return _store(ctx, vault, name, key, kty, crv, merged, "keyvault.key.imported")
 
 
-def update(ctx: Ctx, vault: Vault, row: VaultKey, body: Any) -> VaultKey:
+def update(ctx: Ctx, vault: VaultLike, row: VaultKey, body: Any) -> VaultKey:
     """PATCH /keys/{name}/{version}: key_ops, attributes, tags."""
     if not isinstance(body, dict):
         raise bad_parameter("The request body must be a JSON object.")
@@ -335,14 +336,14 @@ def verify(row: VaultKey, body: Any) -> bool:
     return True
 
 
-def record_operation(ctx: Ctx, vault: Vault, row: VaultKey, operation: str, body: Any) -> None:
+def record_operation(ctx: Ctx, vault: VaultLike, row: VaultKey, operation: str, body: Any) -> None:
     alg = body.get("alg") if isinstance(body, dict) else None
     events.record(ctx, f"keyvault.key.{operation}", subject(vault, KEYS, row.name), version=row.version, alg=alg)
 
 
 # --- backup / restore -----------------------------------------------------------------------------------------
 
-def backup(ctx: Ctx, vault: Vault, name: str) -> str:
+def backup(ctx: Ctx, vault: VaultLike, name: str) -> str:
     check_name(name)
     rows = active_rows(ctx, KEYS, vault, name)
     versions = [{"version": r.version, "kty": r.kty, "key_ops": r.key_ops, "pem": r.private_key_pem,
@@ -353,7 +354,7 @@ def backup(ctx: Ctx, vault: Vault, name: str) -> str:
                         "versions": versions})
 
 
-def restore(ctx: Ctx, vault: Vault, blob: Any) -> VaultKey:
+def restore(ctx: Ctx, vault: VaultLike, blob: Any) -> VaultKey:
     payload = decode_blob(blob, KEYS)
     name = check_restore(ctx, KEYS, vault, payload)
     row = None

@@ -22,10 +22,12 @@ from sqlalchemy import Select, bindparam, delete, select
 
 from arm_sim.core.errors import DomainError
 from arm_sim.db.engine import HotSelect
-from arm_sim.db.models import Vault, VaultKey, VaultSecret
+from arm_sim.db.models import VaultKey, VaultObject
+from arm_sim.db.models import VaultSecret as VaultSecret  # re-exported: the data plane's hosts name the row type
 from arm_sim.db.records import VaultObjectRecord
 from arm_sim.domain import events, vaults
 from arm_sim.domain.context import Ctx
+from arm_sim.domain.vaults import VaultLike
 
 Row = VaultSecret | VaultKey
 _NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
@@ -102,7 +104,7 @@ def epoch(value: Any, field: str) -> int | None:
     return int(value)
 
 
-def subject(vault: Vault, kind: Kind, name: str) -> str:
+def subject(vault: VaultLike, kind: Kind, name: str) -> str:
     """The object's ARM-style id under its vault (event subjects, RBAC scopes)."""
     return f"{vault.resource_id}/{kind.collection}/{name}"
 
@@ -118,12 +120,12 @@ def _versions_statement(m: type[VaultSecret] | type[VaultKey]) -> Select[Any]:
 _VERSIONS = {VaultSecret: _versions_statement(VaultSecret), VaultKey: _versions_statement(VaultKey)}
 
 
-def all_rows(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> list[Any]:
+def all_rows(ctx: Ctx, kind: Kind, vault: VaultLike, name: str) -> list[Any]:
     """Every version of the name, deleted or not, oldest first."""
     return list(ctx.session.scalars(_VERSIONS[kind.model], {"vault": vault.name, "name": name.lower()}))
 
 
-def active_rows(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> list[Any]:
+def active_rows(ctx: Ctx, kind: Kind, vault: VaultLike, name: str) -> list[Any]:
     """The live versions of the name, oldest first; 404 when there are none (absent or soft-deleted)."""
     rows = [r for r in all_rows(ctx, kind, vault, name) if r.deleted_at is None]
     if not rows:
@@ -131,7 +133,7 @@ def active_rows(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> list[Any]:
     return rows
 
 
-def get_row(ctx: Ctx, kind: Kind, vault: Vault, name: str, version: str | None) -> Any:
+def get_row(ctx: Ctx, kind: Kind, vault: VaultLike, name: str, version: str | None) -> Any:
     """The latest version (version empty/None) or the named one, as an ORM object (to change it)."""
     check_name(name)
     return _pick(kind, all_rows(ctx, kind, vault, name), name, version)
@@ -152,7 +154,7 @@ _BY_NAME = {m: _live_statement(m, by_version=False) for m in (VaultSecret, Vault
 _BY_VERSION = {m: _live_statement(m, by_version=True) for m in (VaultSecret, VaultKey)}
 
 
-def read_row(ctx: Ctx, kind: Kind, vault: Vault, name: str, version: str | None) -> Any:
+def read_row(ctx: Ctx, kind: Kind, vault: VaultLike, name: str, version: str | None) -> Any:
     """As `get_row`, as a read-only snapshot of the row (same attribute names)."""
     check_name(name)
     params = {"vault": vault.name, "name": name.lower()}
@@ -179,7 +181,7 @@ def _pick(kind: Kind, rows: list[Any], name: str, version: str | None) -> Any:
     raise not_found(kind, name, version)
 
 
-def ensure_name_free(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> list[Any]:
+def ensure_name_free(ctx: Ctx, kind: Kind, vault: VaultLike, name: str) -> list[Any]:
     """409 when the name is soft-deleted; returns the existing rows (a new version joins them)."""
     rows = all_rows(ctx, kind, vault, name)
     if rows and rows[-1].deleted_at is not None:
@@ -190,9 +192,9 @@ def ensure_name_free(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> list[Any]
     return rows
 
 
-def latest_per_name(ctx: Ctx, kind: Kind, vault: Vault, deleted: bool) -> list[Any]:
+def latest_per_name(ctx: Ctx, kind: Kind, vault: VaultLike, deleted: bool) -> list[Any]:
     """One row per name (its latest version), live or soft-deleted, ordered by name."""
-    m = kind.model
+    m: type[VaultObject] = kind.model  # (as the union of the two models, SQLAlchemy's generics widen it to Base)
     cond = m.deleted_at.is_not(None) if deleted else m.deleted_at.is_(None)
     q = select(m).where(m.vault_name == vault.name, cond).order_by(m.name_key, m.created_at, m.id)
     latest: dict[str, Any] = {}
@@ -203,7 +205,7 @@ def latest_per_name(ctx: Ctx, kind: Kind, vault: Vault, deleted: bool) -> list[A
     return list(latest.values())
 
 
-def remove(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> Any:
+def remove(ctx: Ctx, kind: Kind, vault: VaultLike, name: str) -> Any:
     """Delete the name: soft delete (every version marked) when the vault has it, else purge at once.
 
     Returns the latest version's row (rendered as the Deleted…Bundle)."""
@@ -223,14 +225,14 @@ def remove(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> Any:
     return latest
 
 
-def require_soft_delete(ctx: Ctx, kind: Kind, vault: Vault) -> None:
+def require_soft_delete(ctx: Ctx, kind: Kind, vault: VaultLike) -> None:
     """The deleted-object operations exist only on vaults with soft delete (the service answers an error)."""
     if not vaults.soft_delete_enabled(ctx, vault):
         raise bad_parameter(f"Operations on deleted {kind.collection} are not enabled for this vault: soft delete "
                             "is disabled (recoveryLevel Purgeable).")
 
 
-def deleted_rows(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> list[Any]:
+def deleted_rows(ctx: Ctx, kind: Kind, vault: VaultLike, name: str) -> list[Any]:
     """The versions of a soft-deleted name (404 `Deleted … not found` otherwise)."""
     check_name(name)
     rows = all_rows(ctx, kind, vault, name)
@@ -242,7 +244,7 @@ def deleted_rows(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> list[Any]:
     return rows
 
 
-def recover(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> Any:
+def recover(ctx: Ctx, kind: Kind, vault: VaultLike, name: str) -> Any:
     rows = deleted_rows(ctx, kind, vault, name)
     for r in rows:
         r.deleted_at, r.scheduled_purge_at = None, None
@@ -250,7 +252,7 @@ def recover(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> Any:
     return rows[-1]
 
 
-def purge(ctx: Ctx, kind: Kind, vault: Vault, name: str) -> None:
+def purge(ctx: Ctx, kind: Kind, vault: VaultLike, name: str) -> None:
     rows = deleted_rows(ctx, kind, vault, name)
     if vaults.purge_protection_enabled(ctx, vault):
         doc = vaults.vault_document(ctx, vault)
@@ -278,7 +280,7 @@ def purge_expired_rows(ctx: Ctx, kind: Kind) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def recovery(ctx: Ctx, vault: Vault) -> tuple[str, int | None]:
+def recovery(ctx: Ctx, vault: VaultLike) -> tuple[str, int | None]:
     """(recoveryLevel, recoverableDays) for objects of this vault."""
     level = vaults.recovery_level(ctx, vault)
     return level, (vaults.retention_days(ctx, vault) if vaults.soft_delete_enabled(ctx, vault) else None)
@@ -360,7 +362,7 @@ def page(items: list[Any], key: Any, maxresults: int, skiptoken: str | None) -> 
 
 # --- secrets --------------------------------------------------------------------------------------------------
 
-def set_secret(ctx: Ctx, vault: Vault, name: str, value: str, content_type: str | None = None,
+def set_secret(ctx: Ctx, vault: VaultLike, name: str, value: str, content_type: str | None = None,
                tags: dict[str, str] | None = None, enabled: bool = True, not_before: float | None = None,
                expires: float | None = None) -> VaultSecret:
     """A new version of the secret (the name is created on its first version)."""
@@ -385,7 +387,7 @@ def purge_expired(ctx: Ctx) -> int:
     return purge_expired_rows(ctx, SECRETS)
 
 
-def set_from_request(ctx: Ctx, vault: Vault, name: str, body: Any) -> VaultSecret:
+def set_from_request(ctx: Ctx, vault: VaultLike, name: str, body: Any) -> VaultSecret:
     """PUT /secrets/{name}: {value, contentType?, tags?, attributes?}."""
     check_name(name)
     if not isinstance(body, dict) or not isinstance(body.get("value"), str):
@@ -407,9 +409,9 @@ def readable(row: VaultSecret) -> VaultSecret:
     return row
 
 
-def update(ctx: Ctx, vault: Vault, name: str, version: str | None, body: Any) -> VaultSecret:
+def update(ctx: Ctx, vault: VaultLike, name: str, version: str | None, body: Any) -> VaultSecret:
     """PATCH /secrets/{name}/{version}: contentType, tags, attributes of one version."""
-    row = get_row(ctx, SECRETS, vault, name, version)
+    row: VaultSecret = get_row(ctx, SECRETS, vault, name, version)
     if not isinstance(body, dict):
         raise bad_parameter("The request body must be a JSON object.")
     apply_attributes(row, body.get("attributes"))
@@ -464,7 +466,7 @@ def decode_blob(blob: Any, kind: Kind) -> dict[str, Any]:
     return payload
 
 
-def check_restore(ctx: Ctx, kind: Kind, vault: Vault, payload: dict[str, Any]) -> str:
+def check_restore(ctx: Ctx, kind: Kind, vault: VaultLike, payload: dict[str, Any]) -> str:
     """The name to restore; refuses another subscription's backup and names already in use."""
     if str(payload.get("subscription", "")).lower() != vault.subscription_id.lower():
         raise VaultError(403, "Forbidden",
@@ -480,7 +482,7 @@ def check_restore(ctx: Ctx, kind: Kind, vault: Vault, payload: dict[str, Any]) -
     return name
 
 
-def backup(ctx: Ctx, vault: Vault, name: str) -> str:
+def backup(ctx: Ctx, vault: VaultLike, name: str) -> str:
     check_name(name)
     rows = active_rows(ctx, SECRETS, vault, name)
     versions = [{"version": r.version, "value": r.value, "contentType": r.content_type, "tags": r.tags,
@@ -491,7 +493,7 @@ def backup(ctx: Ctx, vault: Vault, name: str) -> str:
                         "versions": versions})
 
 
-def restore(ctx: Ctx, vault: Vault, blob: Any) -> VaultSecret:
+def restore(ctx: Ctx, vault: VaultLike, blob: Any) -> VaultSecret:
     payload = decode_blob(blob, SECRETS)
     name = check_restore(ctx, SECRETS, vault, payload)
     row = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Text, bindparam, delete, select, type_coerce
 
@@ -23,6 +23,7 @@ from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
 from arm_sim.db.engine import HotSelect
 from arm_sim.db.models import Resource, Vault, VaultKey, VaultSecret
+from arm_sim.db.records import VaultByPortRecord
 from arm_sim.domain import events
 from arm_sim.domain.context import Ctx
 
@@ -50,9 +51,14 @@ class VaultView:
     document: dict[str, Any]
 
 
+# What the read helpers below (and the data plane's) take: a `vaults` row or a VaultView. They read only the fields
+# both have, and the ARM document through `vault_document`.
+VaultLike: TypeAlias = Vault | VaultView
+
+
 _V, _R = Vault.__table__.c, Resource.__table__.c
 # Every data-plane request starts here: one statement, run on the driver (see HotSelect).
-_BY_PORT = HotSelect(
+_BY_PORT: HotSelect[VaultByPortRecord] = HotSelect(
     select(_V.name, _V.resource_id, _V.resource_key, _V.subscription_id, _V.location, _V.tenant_id, _V.port,
            _V.state, _V.retention_days, _V.snapshot, _R.id.label("doc_id"), _R.name.label("doc_name"),
            _R.type.label("doc_type"), _R.location.label("doc_location"), _R.tags.label("doc_tags"),
@@ -96,12 +102,12 @@ def vault_by_name(ctx: Ctx, name: str) -> Vault | None:
     return ctx.session.get(Vault, name.lower())
 
 
-def vault_row(ctx: Ctx, vault: Vault | VaultView) -> Resource | None:
+def vault_row(ctx: Ctx, vault: VaultLike) -> Resource | None:
     """The vault's ARM resource row (None while it is soft-deleted)."""
     return ctx.session.get(Resource, vault.resource_key) if vault.state == ACTIVE else None
 
 
-def vault_document(ctx: Ctx, vault: Vault | VaultView) -> dict[str, Any]:
+def vault_document(ctx: Ctx, vault: VaultLike) -> dict[str, Any]:
     """The vault's ARM document: {id, name, type, location, tags, properties}.
 
     `properties` has tenantId, sku, accessPolicies, enableRbacAuthorization, enableSoftDelete,
@@ -119,36 +125,36 @@ def vault_document(ctx: Ctx, vault: Vault | VaultView) -> dict[str, Any]:
     return doc
 
 
-def properties(ctx: Ctx, vault: Vault) -> dict[str, Any]:
+def properties(ctx: Ctx, vault: VaultLike) -> dict[str, Any]:
     props = vault_document(ctx, vault).get("properties")
     return props if isinstance(props, dict) else {}
 
 
-def access_policies(ctx: Ctx, vault: Vault) -> list[dict[str, Any]]:
+def access_policies(ctx: Ctx, vault: VaultLike) -> list[dict[str, Any]]:
     """The vault's access-policy entries as stored: {tenantId, objectId, [applicationId], permissions:
     {keys, secrets, certificates, storage}}; permission names as the client sent them (compare case-insensitively;
     "all" grants every permission of that kind). Entries naming deleted principals stay (orphans)."""
     return list(properties(ctx, vault).get("accessPolicies") or [])
 
 
-def rbac_enabled(ctx: Ctx, vault: Vault) -> bool:
+def rbac_enabled(ctx: Ctx, vault: VaultLike) -> bool:
     """True: the data plane ignores access policies and asks RBAC (role assignments on the vault or above)."""
     return bool(properties(ctx, vault).get("enableRbacAuthorization"))
 
 
-def soft_delete_enabled(ctx: Ctx, vault: Vault) -> bool:
+def soft_delete_enabled(ctx: Ctx, vault: VaultLike) -> bool:
     return properties(ctx, vault).get("enableSoftDelete", True) is not False
 
 
-def purge_protection_enabled(ctx: Ctx, vault: Vault) -> bool:
+def purge_protection_enabled(ctx: Ctx, vault: VaultLike) -> bool:
     return bool(properties(ctx, vault).get("enablePurgeProtection"))
 
 
-def retention_days(ctx: Ctx, vault: Vault) -> int:
+def retention_days(ctx: Ctx, vault: VaultLike) -> int:
     return int(properties(ctx, vault).get("softDeleteRetentionInDays") or vault.retention_days or 90)
 
 
-def recovery_level(ctx: Ctx, vault: Vault) -> str:
+def recovery_level(ctx: Ctx, vault: VaultLike) -> str:
     """Key Vault's `recoveryLevel` for objects in this vault."""
     if not soft_delete_enabled(ctx, vault):
         return "Purgeable"
@@ -156,7 +162,7 @@ def recovery_level(ctx: Ctx, vault: Vault) -> str:
     return base if retention_days(ctx, vault) == 90 else f"CustomizedRecoverable{base[len('Recoverable'):]}"
 
 
-def vault_uri(ctx: Ctx, vault: Vault) -> str:
+def vault_uri(ctx: Ctx, vault: VaultLike) -> str:
     return f"https://{ctx.settings.public_host}:{vault.port}/"
 
 

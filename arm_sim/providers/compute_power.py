@@ -64,7 +64,8 @@ def instance_view(ctx: Ctx, doc: Doc) -> dict[str, Any]:
     if isinstance(computer, str) and computer:
         view["computerName"] = computer
     storage = _object(props.get("storageProfile"))
-    data_disks = storage.get("dataDisks") if isinstance(storage.get("dataDisks"), list) else []
+    listed = storage.get("dataDisks")
+    data_disks = listed if isinstance(listed, list) else []
     disks = [_disk(d, when) for d in [storage.get("osDisk"), *data_disks]]
     if any(disks):
         view["disks"] = [d for d in disks if d]

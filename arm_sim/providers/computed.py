@@ -53,6 +53,13 @@ def props(doc: Doc) -> dict[str, Any]:
     return p
 
 
+def member(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """`obj[key]` when it is an object (that same dict: writes to it show in `obj`), else a new empty dict that
+    is not stored in `obj` (unlike `props`)."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def account_key(size: int = 64) -> str:
     """A random key as Azure shows them: base64 of `size` random bytes (storage, Log Analytics, …)."""
     return base64.b64encode(secrets.token_bytes(size)).decode()

@@ -21,7 +21,7 @@ from arm_sim.db.models import Resource
 from arm_sim.domain import tenancy
 from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import ActionResult, DeleteResourceGroup, Doc, Effect, PutResource, PutResourceGroup
-from arm_sim.providers.computed import new_guid, props, sim_state
+from arm_sim.providers.computed import member, new_guid, props, sim_state
 
 CLUSTER = "microsoft.containerservice/managedclusters"
 DEFAULT_KUBERNETES_VERSION = "1.31.2"
@@ -42,7 +42,7 @@ def _dns_prefix(name: str, rg: str, subscription: str) -> str:
 
 
 def _uses_managed_identity(doc: Doc, p: dict[str, Any]) -> bool:
-    sp = p.get("servicePrincipalProfile") if isinstance(p.get("servicePrincipalProfile"), dict) else {}
+    sp = member(p, "servicePrincipalProfile")
     if sp.get("clientId") and str(sp["clientId"]).lower() != "msi":
         return False  # a service-principal cluster has no kubelet identity
     system, user = parse_type((doc.get("identity") or {}).get("type"))
@@ -65,7 +65,7 @@ def on_put(ctx: Ctx, before: Doc | None, after: Doc) -> list[Effect]:
     if not p.get("dnsPrefix") and not p.get("fqdnSubdomain"):
         p["dnsPrefix"] = old.get("dnsPrefix") or _dns_prefix(name, rg, sub)
     label = f"{p.get('dnsPrefix') or p.get('fqdnSubdomain')}-{state.setdefault('fqdnHash', secrets.token_hex(4))}"
-    access = p.get("apiServerAccessProfile") if isinstance(p.get("apiServerAccessProfile"), dict) else {}
+    access = member(p, "apiServerAccessProfile")
     for stale in ("fqdn", "privateFQDN"):
         p.pop(stale, None)
     if access.get("enablePrivateCluster"):
@@ -128,8 +128,8 @@ def _rp_identity(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, Any], u
 
 
 def _kubelet_identity(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, Any], effects: list[Effect]) -> None:
-    profile = p.get("identityProfile") if isinstance(p.get("identityProfile"), dict) else {}
-    asked = profile.get("kubeletidentity") if isinstance(profile.get("kubeletidentity"), dict) else {}
+    profile = member(p, "identityProfile")
+    asked = member(profile, "kubeletidentity")
     own = f"{doc['name']}-agentpool"
     if asked.get("resourceId") and not str(asked["resourceId"]).lower().endswith(f"/{own.lower()}"):
         fields = _identity_fields(ctx, str(asked["resourceId"]))  # bring-your-own kubelet identity

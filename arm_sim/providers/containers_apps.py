@@ -16,7 +16,7 @@ from arm_sim.core import ids
 from arm_sim.db.models import Resource
 from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import ActionResult, Doc
-from arm_sim.providers.computed import props, public_ip, short_hash, sim_state
+from arm_sim.providers.computed import member, props, public_ip, short_hash, sim_state
 
 ENVIRONMENT = "microsoft.app/managedenvironments"
 APP = "microsoft.app/containerapps"
@@ -35,7 +35,7 @@ def environment_on_put(after: Doc) -> None:
         word = secrets.choice(_WORDS) + secrets.choice(_NOUNS)
         state["defaultDomain"] = f"{word}-{secrets.token_hex(4)}.{location}.azurecontainerapps.io"
         state["seed"] = secrets.token_hex(8)
-    vnet = p.get("vnetConfiguration") if isinstance(p.get("vnetConfiguration"), dict) else {}
+    vnet = member(p, "vnetConfiguration")
     internal = bool(vnet.get("internal"))
     p.update(defaultDomain=state["defaultDomain"],
              staticIp=f"10.0.0.{4 + int(state['seed'][:2], 16) % 200}" if internal else public_ip(state["seed"]))
@@ -83,7 +83,7 @@ def app_on_put(ctx: Ctx, before: Doc | None, after: Doc) -> None:
     path = ids.parse(after["id"])
     env_id = p.get("managedEnvironmentId") or p.get("environmentId")
     domain, seed = _environment(ctx, env_id)
-    template = p.get("template") if isinstance(p.get("template"), dict) else {}
+    template = member(p, "template")
     fingerprint = json.dumps(template, sort_keys=True)
     if state.get("template") != fingerprint or "revisionSuffix" not in state:  # a revision-scope change
         state["revisionSuffix"] = template.get("revisionSuffix") or "".join(

@@ -15,7 +15,7 @@ from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.domain import events, vaults
 from arm_sim.domain.context import Ctx
 from arm_sim.providers import keyvault_deleted, keyvault_keys, keyvault_policies, keyvault_secrets, keyvault_vaults
-from arm_sim.providers.base import Doc, Provider
+from arm_sim.providers.base import ActionResult, Doc, Provider
 
 VAULTS = "microsoft.keyvault/vaults"
 ACCESS_POLICIES = VAULTS + "/accesspolicies"
@@ -125,5 +125,5 @@ class KeyVaultProvider(Provider):
 
     # --- subscription-level endpoints ------------------------------------------------------------------------
     def provider_call(self, ctx: Ctx, method: str, subscription_id: str, segments: tuple[str, ...], body: Any,
-                      api_version: str) -> tuple[int, Any] | None:
+                      api_version: str) -> tuple[int, Any] | ActionResult | None:
         return keyvault_deleted.call(ctx, method, subscription_id, segments, body)

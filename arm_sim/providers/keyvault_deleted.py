@@ -73,7 +73,7 @@ def purge(ctx: Ctx, subscription_id: str, location: str, name: str) -> None:
 
 
 def call(ctx: Ctx, method: str, subscription_id: str, segments: tuple[str, ...],
-         body: Any) -> tuple[int, Any] | None:
+         body: Any) -> tuple[int, Any] | ActionResult | None:
     """Route `/subscriptions/{s}/providers/Microsoft.KeyVault/{segments…}`; None for what is not ours."""
     segs = [s.lower() for s in segments]
     if segs == ["checknameavailability"]:

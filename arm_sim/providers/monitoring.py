@@ -15,7 +15,7 @@ from arm_sim.core.errors import bad_request
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import ActionResult, Doc
-from arm_sim.providers.computed import TypedProvider, account_key, kind_of, new_guid, props, sim_state
+from arm_sim.providers.computed import TypedProvider, account_key, kind_of, member, new_guid, props, sim_state
 
 WORKSPACE = "microsoft.operationalinsights/workspaces"
 COMPONENT = "microsoft.insights/components"
@@ -43,7 +43,7 @@ class LogAnalyticsProvider(TypedProvider):
         state.setdefault("createdDate", iso(ctx.now))
         _shared_keys(ctx, after)
         p.update(customerId=state["customerId"], createdDate=state["createdDate"])
-        sku = p.get("sku") if isinstance(p.get("sku"), dict) else {}
+        sku = member(p, "sku")
         p["sku"] = dict(sku, name=sku.get("name") or "PerGB2018", lastSkuUpdate=state["createdDate"])
         p.setdefault("retentionInDays", 30)
         p.setdefault("features", {"legacy": 0, "searchVersion": 1, "enableLogAccessUsingOnlyResourcePermissions": True})

@@ -20,7 +20,16 @@ from arm_sim.core.errors import bad_request
 from arm_sim.db.models import Resource
 from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import Doc
-from arm_sim.providers.computed import TypedProvider, kind_of, new_guid, props, public_ip, public_ipv6, sim_state
+from arm_sim.providers.computed import (
+    TypedProvider,
+    kind_of,
+    member,
+    new_guid,
+    props,
+    public_ip,
+    public_ipv6,
+    sim_state,
+)
 
 PUBLIC_IP = "microsoft.network/publicipaddresses"
 VNET = "microsoft.network/virtualnetworks"
@@ -162,7 +171,7 @@ class NetworkProvider(TypedProvider):
         path = ids.parse(doc["id"])
         taken: set[str] = set()
         for i, cfg in enumerate(configs):
-            cp = cfg.get("properties") if isinstance(cfg.get("properties"), dict) else {}
+            cp = member(cfg, "properties")
             cfg.update(id=f"{doc['id']}/ipConfigurations/{cfg['name']}", properties=cp,
                        type="Microsoft.Network/networkInterfaces/ipConfigurations")
             cp["provisioningState"] = "Succeeded"

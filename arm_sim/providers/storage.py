@@ -24,7 +24,7 @@ from arm_sim.db.models import Resource
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import ActionResult, Doc
-from arm_sim.providers.computed import TypedProvider, account_key, kind_of, props, require_object, sim_state
+from arm_sim.providers.computed import TypedProvider, account_key, kind_of, member, props, require_object, sim_state
 
 ACCOUNT = "microsoft.storage/storageaccounts"
 SUFFIX = "core.windows.net"
@@ -133,7 +133,7 @@ class StorageProvider(TypedProvider):
         location = after.get("location") or ""
         p.update(primaryEndpoints=_endpoints(name, services), primaryLocation=location, statusOfPrimary="available",
                  creationTime=state["creationTime"], keyCreationTime=dict(state["keyCreationTime"]))
-        sku = after.get("sku") if isinstance(after.get("sku"), dict) else {}
+        sku = member(after, "sku")
         sku_name = str(sku.get("name") or "")
         for stale in ("secondaryEndpoints", "secondaryLocation", "statusOfSecondary"):
             p.pop(stale, None)
@@ -205,8 +205,8 @@ class StorageProvider(TypedProvider):
     def _service_sas(self, doc: Doc, body: dict[str, Any]) -> str:
         resource = body.get("canonicalizedResource")
         parts = resource.split("/") if isinstance(resource, str) else []
-        if len(parts) < 3 or parts[0] != "" or parts[1] not in ("blob", "file", "queue", "table") \
-                or parts[2] != doc["name"]:
+        if not isinstance(resource, str) or len(parts) < 3 or parts[0] != "" \
+                or parts[1] not in ("blob", "file", "queue", "table") or parts[2] != doc["name"]:
             raise _invalid_values("canonicalizedResource")
         if not isinstance(body.get("signedExpiry"), str) and not body.get("signedIdentifier"):
             raise _invalid_values("signedExpiry")

@@ -19,7 +19,8 @@ _SUBSTRING = re.compile(r"^\s*substringof\(\s*'((?:[^']|'')*)'\s*,\s*(\w+)\s*\)\
 _FIELDS = {"resourcetype": "resourceType", "name": "name", "tagname": "tagName", "tagvalue": "tagValue",
            "location": "location", "resourcegroup": "resourceGroup"}
 DEFAULT_PAGE = 1000
-Query = Select[tuple[Resource]]
+# A resources query (SQLAlchemy 2.1 types a select of one entity as Select[Entity]; 2.0 wrote Select[tuple[Entity]])
+Query = Select[Resource]
 
 
 @dataclass
@@ -49,7 +50,7 @@ def parse_filter(text: str | None) -> Filter:
     return f
 
 
-def apply(q: Select[tuple[Resource]], f: Filter) -> Select[tuple[Resource]]:
+def apply(q: Query, f: Filter) -> Query:
     e = f.equals
     if "resourceType" in e:
         q = q.where(Resource.type_key == e["resourceType"].lower())
@@ -91,7 +92,7 @@ def decode_token(token: str | None) -> str | None:
         raise bad_request("InvalidSkipToken", "The $skipToken in the query string is invalid.") from e
 
 
-def page(ctx: Ctx, q: Select[tuple[Resource]], f: Filter, top: int | None,
+def page(ctx: Ctx, q: Query, f: Filter, top: int | None,
          skip_token: str | None) -> tuple[list[Resource], str | None]:
     """One page ordered by key; returns the rows and the key to continue after (None at the end)."""
     size = top if top else DEFAULT_PAGE
@@ -110,7 +111,7 @@ def page(ctx: Ctx, q: Select[tuple[Resource]], f: Filter, top: int | None,
             return out, None
 
 
-def collection_query(ctx: Ctx, path: ids.ArmPath) -> Select[tuple[Resource]]:
+def collection_query(ctx: Ctx, path: ids.ArmPath) -> Query:
     """`…/providers/{ns}/{type}` lists by scope; `…/{type}/{name}/{childType}` lists a parent's children."""
     q = select(Resource).where(Resource.type_key == path.resource_type.lower())
     parent_key = scope.check_parent(ctx, path)
@@ -119,7 +120,7 @@ def collection_query(ctx: Ctx, path: ids.ArmPath) -> Select[tuple[Resource]]:
     return q.where(Resource.parent_key == parent_key)
 
 
-def scope_query(ctx: Ctx, path: ids.ArmPath) -> Select[tuple[Resource]]:
+def scope_query(ctx: Ctx, path: ids.ArmPath) -> Query:
     """`/subscriptions/{s}[/resourceGroups/{rg}]/resources`: top-level resources only, as ARM lists them."""
     # extension resources on the group itself (role assignments, locks) are not listed, as in ARM
     not_extension = ~Resource.type_key.startswith("microsoft.authorization/")

@@ -32,7 +32,8 @@ class FunctionSpec:
     lazy: bool = False
 
 
-def spec(name: str, impl: Callable[..., Any], min_args: int = 0, max_args: int | None = -1, lazy: bool = False):
+def spec(name: str, impl: Callable[..., Any], min_args: int = 0, max_args: int | None = -1,
+         lazy: bool = False) -> FunctionSpec:
     """Shorthand: `max_args=-1` (the default) means exactly `min_args`; None means unbounded."""
     return FunctionSpec(name, impl, min_args, min_args if max_args == -1 else max_args, lazy)
 

@@ -99,8 +99,9 @@ class EvalContext:
         """The current index of the named copy loop (None: the innermost resource/property loop)."""
         raise not_expected("copyIndex", "The function can only be used in a resource with copy specified.")
 
-    def user_function(self, namespace: str, name: str) -> tuple[list[dict[str, Any]], Any]:
-        """A user-defined function: its parameter declarations ([{name, type}]) and its output value."""
+    def user_function(self, namespace: str, name: str) -> tuple[list[Any], Any]:
+        """A user-defined function: its parameter declarations ([{name, type}] as the template wrote them:
+        unvalidated JSON) and its output value."""
         raise not_expected(f"{namespace}.{name}")
 
     # -- deployment and scope ---------------------------------------------------------------------------------

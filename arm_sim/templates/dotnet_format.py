@@ -99,11 +99,11 @@ def format_number(value: int | float, fmt: str) -> str:
     dec = Decimal(value)
     negative = dec < 0
     sign = "-" if negative else ""
-    if kind in "DX" and not is_int(value):
-        raise CompositeFormatError("Format specifier was invalid.")
-    if kind == "D":
-        return sign + str(abs(value)).zfill(precision or 0)
-    if kind == "X":
+    if kind in "DX":  # integers only
+        if not is_int(value):
+            raise CompositeFormatError("Format specifier was invalid.")
+        if kind == "D":
+            return sign + str(abs(value)).zfill(precision or 0)
         text = format(value & 0xFFFFFFFFFFFFFFFF if value < 0 else value, "X" if letter == "X" else "x")
         return text.zfill(precision or 0)
     if kind == "F":

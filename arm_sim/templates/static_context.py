@@ -4,13 +4,16 @@ subclassing. Variables may themselves hold expressions: they are expanded lazily
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from arm_sim.templates.context import EvalContext
 from arm_sim.templates.errors import InvalidTemplateError
 
+_V = TypeVar("_V")
 
-def _folded(values: dict[str, Any] | None) -> dict[str, Any]:
+
+def _folded(values: dict[str, _V] | None) -> dict[str, _V]:
     """Template names (parameters, variables…) are case-insensitive."""
     return {k.lower(): v for k, v in (values or {}).items()}
 
@@ -37,7 +40,7 @@ class StaticContext(EvalContext):
         deployer: dict[str, Any] | None = None,
         resources: dict[str, Any] | None = None,
         list_results: dict[tuple[str, str], Any] | None = None,
-        functions: dict[str, tuple[list[dict[str, Any]], Any]] | None = None,
+        functions: dict[str, tuple[list[Any], Any]] | None = None,
         **scope: Any,
     ) -> None:
         if subscription and "subscription_id" not in scope:
@@ -97,7 +100,8 @@ class StaticContext(EvalContext):
     def _fact(self, name: str) -> dict[str, Any]:
         value = self._facts[name]
         if value is None:
-            return getattr(super(), _HOOKS[name])()
+            hook: Callable[[], dict[str, Any]] = getattr(super(), _HOOKS[name])
+            return hook()
         return value
 
     def resource_group(self) -> dict[str, Any]:
@@ -136,7 +140,7 @@ class StaticContext(EvalContext):
             return super().list_call(function_name, target, api_version, body)
         return self._list_results[key]
 
-    def user_function(self, namespace: str, name: str) -> tuple[list[dict[str, Any]], Any]:
+    def user_function(self, namespace: str, name: str) -> tuple[list[Any], Any]:
         found = self._functions.get(f"{namespace}.{name}".lower())
         if found is None:
             raise InvalidTemplateError(f"The template function '{namespace}.{name}' is not defined.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 from arm_sim.templates.errors import InvalidTemplateError
 
@@ -43,12 +43,14 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def is_int(value: Any) -> bool:
-    """True for integers but not booleans (Python's bool is an int subclass; ARM's is not)."""
+def is_int(value: Any) -> TypeGuard[int]:
+    """True for integers but not booleans (Python's bool is an int subclass; ARM's is not).
+
+    A TypeGuard (not TypeIs): False does not mean "not an int", since booleans are ints to Python."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     return is_int(value) or isinstance(value, float)
 
 

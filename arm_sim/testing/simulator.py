@@ -247,7 +247,9 @@ class ArmSim:
         if isinstance(duration, dt.timedelta):
             duration = duration.total_seconds()
         text = duration if isinstance(duration, str) else f"{float(duration):g}"
-        return self._call("POST", "/_sim/clock/advance", {"duration": text}, doing="Advancing the clock").body
+        state: dict[str, Any] = self._call("POST", "/_sim/clock/advance", {"duration": text},
+                                           doing="Advancing the clock").body
+        return state
 
     def events(self, **filters: Any) -> list[dict[str, Any]]:
         """The event log, oldest first; filters as `GET /_sim/events`: kind, resource, principal, since, until

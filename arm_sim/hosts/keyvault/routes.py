@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter
@@ -113,7 +114,8 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    for k, v in scope["headers"]:
+    headers: Iterable[tuple[bytes, bytes]] = scope["headers"]  # ASGI: (lower-case name, value) byte pairs
+    for k, v in headers:
         if k == name:
             return v.decode("latin-1")
     return None
