@@ -1,7 +1,7 @@
 """Issue 3 benchmark: IMDS token throughput, and VM create+delete with a system identity per second at 100 and at
 10,000 existing resources.
 
-1. IMDS: GET {imds}/vms/{vmId}/metadata/identity/oauth2/token for ARM's audience with `Metadata: true`, answered from
+1. IMDS: GET {imds}/vms/{vmKey}/metadata/identity/oauth2/token for ARM's audience with `Metadata: true`, answered from
    the token cache, and with `bypass_cache=true` (each one signs a client assertion with the identity's certificate
    and gets a new token from the simulated Entra token service: two RSA signatures and a verification). Compared
    with the bare FastAPI endpoint served the same way over plain HTTP, as IMDS is plain HTTP. Reported only.

@@ -68,12 +68,13 @@ def _both(*uai_ids: str) -> VirtualMachineIdentity:
                                                                        for i in uai_ids})
 
 
-def _endpoint(sim: Sim, vm_id: str) -> dict[str, Any] | None:
+def _endpoint(sim: Sim, resource_id: str) -> dict[str, Any] | None:
     """The VM's row in the identity-endpoint table (the contract with the IMDS host)."""
     engine = make_engine(sim.database_url or f"sqlite:///{sim.home / 'arm-sim.db'}")
     try:
         with engine.connect() as conn:
-            row = conn.execute(select(IdentityEndpoint).where(IdentityEndpoint.key == vm_id)).first()
+            row = conn.execute(select(IdentityEndpoint).where(
+                IdentityEndpoint.resource_key == resource_id.lower())).first()
             return dict(row._mapping) if row else None
     finally:
         engine.dispose()
@@ -106,7 +107,9 @@ def test_vm_identity_lifecycle(sim: Sim, compute: ComputeManagementClient, msi: 
     assert sp.status_code == 200, sp.text
     assert sp.json()["servicePrincipalType"] == "ManagedIdentity" and sp.json()["displayName"] == "vm1"
     assert sp.json()["alternativeNames"] == ["isExplicit=False", _directory_id(vm.id)]
-    assert _endpoint(sim, vm.vm_id)["resource_key"] == vm.id.lower()
+    row = _endpoint(sim, vm.id)
+    # keyed by a secret of its own: the public vmId does not open the VM's IMDS
+    assert row is not None and row["kind"] == "vm" and row["key"] != vm.vm_id and len(row["key"]) >= 32
 
     got = compute.virtual_machines.get(rg, "VM1")  # names compare case-insensitively
     assert got.vm_id == vm.vm_id and got.identity.principal_id == ident.principal_id
@@ -120,12 +123,13 @@ def test_vm_identity_lifecycle(sim: Sim, compute: ComputeManagementClient, msi: 
     assert patched.identity.type == BOTH and list(patched.identity.user_assigned_identities) == [uai1.id]
     assert patched.identity.principal_id == ident.principal_id and patched.vm_id == vm.vm_id
     assert patched.tags == {"k": "v"} and patched.hardware_profile.vm_size == "Standard_B1s"
+    assert _endpoint(sim, vm.id)["key"] == row["key"]  # an update keeps the VM's IMDS key
 
     compute.virtual_machines.begin_delete(rg, "vm1").result()
     with pytest.raises(ResourceNotFoundError):
         compute.virtual_machines.get(rg, "vm1")
     assert graph.get(f"/v1.0/servicePrincipals/{ident.principal_id}").status_code == 404
-    assert _endpoint(sim, vm.vm_id) is None  # IMDS for the deleted VM: "Identity not found"
+    assert _endpoint(sim, vm.id) is None  # IMDS for the deleted VM: "Identity not found"
     for uai in (uai1, uai2):  # user-assigned identities and their principals outlive the VM
         assert msi.user_assigned_identities.get(rg, uai.name).principal_id == uai.principal_id
         assert graph.get(f"/v1.0/servicePrincipals/{uai.principal_id}").status_code == 200
@@ -133,6 +137,7 @@ def test_vm_identity_lifecycle(sim: Sim, compute: ComputeManagementClient, msi: 
     again = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(_both(uai1.id))).result()
     assert again.identity.principal_id != ident.principal_id and again.vm_id != vm.vm_id
     assert graph.get(f"/v1.0/servicePrincipals/{again.identity.principal_id}").status_code == 200
+    assert _endpoint(sim, again.id)["key"] not in (row["key"], again.vm_id)  # a new VM, a new IMDS key
 
 
 def test_arm_protocol_and_read_only_properties(sim: Sim, rg: str) -> None:
@@ -221,20 +226,20 @@ def test_managed_identity_extension(sim: Sim, compute: ComputeManagementClient, 
     assert (p.publisher, p.type, p.type_handler_version, p.settings) == (
         "Microsoft.ManagedIdentity", "ManagedIdentityExtensionForLinux", "1.0", {"port": 50343})
     assert p.protected_settings is None  # secret: never shown
-    assert _endpoint(sim, vm.vm_id)["extension_port"] == 50343
+    assert _endpoint(sim, vm.id)["extension_port"] == 50343
     got = exts.get(rg, "vm1", "managedidentityextensionforlinux")
     assert got.id == ext.id and got.location == "eastus"
     assert [e.name for e in exts.list(rg, "vm1").value] == ["ManagedIdentityExtensionForLinux"]
     exts.begin_delete(rg, "vm1", "ManagedIdentityExtensionForLinux").result()
-    assert _endpoint(sim, vm.vm_id)["extension_port"] is None
+    assert _endpoint(sim, vm.id)["extension_port"] is None
     assert exts.list(rg, "vm1").value == []
 
     # without a port setting the extension listens on its default; deleting the VM takes the extension along
     exts.begin_create_or_update(rg, "vm1", "mi", _extension(
         "Microsoft.ManagedIdentity", "ManagedIdentityExtensionForWindows", type_handler_version="1.0")).result()
-    assert _endpoint(sim, vm.vm_id)["extension_port"] == 50342
+    assert _endpoint(sim, vm.id)["extension_port"] == 50342
     compute.virtual_machines.begin_delete(rg, "vm1").result()
-    assert _endpoint(sim, vm.vm_id) is None
+    assert _endpoint(sim, vm.id) is None
     with pytest.raises(ResourceNotFoundError):
         exts.get(rg, "vm1", "mi")
 

@@ -5,6 +5,7 @@ lifecycle: deleted VMs and identities, certificates rolled and expired on the si
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -136,7 +137,9 @@ def test_tokens_for_every_identity_of_a_vm(sim: Sim, compute: ComputeManagementC
     vm = compute.virtual_machines.begin_create_or_update(
         rg, "vm-all", vm_body(identities("SystemAssigned, UserAssigned", uai1.id, uai2.id), "vm-all")).result()
     ep = endpoint(sim, vm.id)
-    assert ep == {"kind": "vm", "endpoint": f"{sim.imds_url}/vms/{vm.vm_id}"}
+    assert set(ep) == {"kind", "endpoint"} and ep["kind"] == "vm"
+    base, _, key = ep["endpoint"].rpartition("/vms/")
+    assert base == sim.imds_url and re.fullmatch(r"[A-Za-z0-9_-]{43}", key) and key != vm.vm_id
     inside(ep["endpoint"])
 
     # no selector: the system-assigned identity
@@ -214,6 +217,7 @@ def test_imds_protocol(sim: Sim, compute: ComputeManagementClient, msi: ManagedS
     refused(imds(base, client_id=str(uuid.uuid4())), "Identity not found")
     refused(imds(base, msi_res_id=uai.id + "-other"), "Identity not found")
     refused(imds(f"{sim.imds_url}/vms/{uuid.uuid4()}"), "Identity not found")
+    refused(imds(f"{sim.imds_url}/vms/{vm.vm_id}"), "Identity not found")  # the public vmId opens nothing
     r = imds(base, resource="https://unknown.example.com")
     assert r.status_code == 400 and r.json()["error"] == "invalid_resource"
     assert r.json()["error_description"].startswith("AADSTS500011: The resource principal named")
@@ -244,6 +248,107 @@ def test_imds_protocol(sim: Sim, compute: ComputeManagementClient, msi: ManagedS
     assert r.status_code == 400 and r.json() == {"error": "Bad request. Required metadata header not specified"}
     r = httpx.get(f"{base}/metadata/versions", headers={"Metadata": "true"})
     assert r.status_code == 200 and "2018-02-01" in r.json()["apiVersions"]
+
+
+def as_principal(sim: Sim, name: str) -> str:
+    """An ARM token of a new application of the tenant (not the bootstrap principal); returns it."""
+    with sim.http() as arm:
+        app = arm.post("/_sim/applications", json={"displayName": name}).json()
+    r = httpx.post(f"{sim.url}/{sim.tenant}/oauth2/v2.0/token", verify=sim.ca, data={
+        "grant_type": "client_credentials", "client_id": app["appId"], "client_secret": app["clientSecret"],
+        "scope": "https://management.azure.com/.default"})
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
+def refusals(base: str) -> dict[str, tuple[int, Any]]:
+    """What every IMDS route under `base` (`{listener}/vms/{key}`) answers, as (status, body)."""
+    md = {"Metadata": "true"}
+    answers = {
+        "token": imds(base), "token-by-client-id": imds(base, client_id=str(uuid.uuid4())),
+        "extension": httpx.get(f"{base}/extension/oauth2/token", params={"resource": VAULT}, headers=md),
+        "info": httpx.get(f"{base}/metadata/identity/info", params={"api-version": IMDS_API}, headers=md),
+        "instance": httpx.get(f"{base}/metadata/instance", params={"api-version": "2021-02-01"}, headers=md),
+        "instance-leaf": httpx.get(f"{base}/metadata/instance/compute/vmId",
+                                   params={"api-version": "2021-02-01", "format": "text"}, headers=md),
+        "versions": httpx.get(f"{base}/metadata/versions", headers=md),
+    }
+    return {k: (r.status_code, r.json()) for k, r in answers.items()}
+
+
+def test_reading_a_vm_does_not_open_its_imds(sim: Sim, compute: ComputeManagementClient,
+                                             msi: ManagedServiceIdentityClient, rg: str) -> None:
+    """Issue 12: a Reader of the group sees the VM's vmId (public, as in Azure) but cannot use it at IMDS; only the
+    VM's secret key, handed out to whoever runs as the VM, opens it."""
+    uai = msi.user_assigned_identities.create_or_update(rg, "uai-read", {"location": "eastus"})
+    vm = compute.virtual_machines.begin_create_or_update(
+        rg, "vm-read", vm_body(identities("SystemAssigned, UserAssigned", uai.id), "vm-read")).result()
+    reader = as_principal(sim, "imds-reader")
+    with sim.http() as arm:
+        whoami = jwt.decode(reader, options={"verify_signature": False})["oid"]
+        r = arm.put(f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/providers/Microsoft.Authorization/"
+                    f"roleAssignments/{uuid.uuid4()}", params={"api-version": "2022-04-01"}, json={"properties": {
+                        "principalId": whoami, "principalType": "ServicePrincipal",
+                        "roleDefinitionId": f"/subscriptions/{sim.subscription}/providers/Microsoft.Authorization/"
+                                            "roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"}})
+        assert r.status_code == 201, r.text
+    key = endpoint(sim, vm.id)["endpoint"].rpartition("/vms/")[2]
+
+    # the Reader reads the VM: vmId is there (ARM shows it, as Azure does), the IMDS key is nowhere
+    with sim.http(reader) as arm:
+        seen = [arm.get(vm.id, params={"api-version": "2024-07-01"}),
+                arm.get(vm.id, params={"api-version": "2024-07-01", "$expand": "instanceView"}),
+                arm.get(f"{vm.id}/instanceView", params={"api-version": "2024-07-01"}),
+                arm.get(f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/providers/Microsoft.Compute/"
+                        "virtualMachines", params={"api-version": "2024-07-01"}),
+                arm.get(f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/resources",
+                        params={"api-version": "2025-04-01"})]
+        assert seen[0].status_code == 200 and seen[0].json()["properties"]["vmId"] == vm.vm_id, seen[0].text
+        assert all(r.status_code == 200 for r in seen), [r.text for r in seen]
+        assert not any(key in r.text for r in seen)
+        # nor does the simulator's own API hand the key to anyone but the bootstrap principal
+        r = arm.get("/_sim/imds-endpoint", params={"resourceId": vm.id})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "AuthorizationFailed" and key not in r.text
+    r = httpx.get(f"{sim.url}/_sim/imds-endpoint", params={"resourceId": vm.id}, verify=sim.ca)
+    assert r.status_code == 401 and key not in r.text
+    with sim.http(sim.token(GRAPH)) as graph:
+        sp = graph.get(f"/v1.0/servicePrincipals/{vm.identity.principal_id}")
+        assert sp.status_code == 200 and key not in sp.text
+
+    # the Reader's repro: the vmId at IMDS gets no token for any of the VM's identities, nor any metadata
+    by_vm_id = f"{sim.imds_url}/vms/{vm.vm_id}"
+    for selector in ({}, {"client_id": uai.client_id}, {"object_id": uai.principal_id}, {"msi_res_id": uai.id},
+                     {"object_id": vm.identity.principal_id}):
+        r = imds(by_vm_id, **selector)
+        assert r.status_code == 400 and r.json() == NOT_FOUND, (selector, r.text)
+    answers = refusals(by_vm_id)
+    assert all(status == 400 for status, _ in answers.values()), answers
+    assert "vm-read" not in json.dumps(answers) and vm.id not in json.dumps(answers)
+
+    # the key opens it: tokens, and instance metadata showing the same public vmId
+    base = f"{sim.imds_url}/vms/{key}"
+    assert imds(base).status_code == 200 and imds(base, client_id=uai.client_id).status_code == 200
+    r = httpx.get(f"{base}/metadata/instance/compute/vmId", params={"api-version": "2021-02-01", "format": "text"},
+                  headers={"Metadata": "true"})
+    assert r.status_code == 200 and r.text == vm.vm_id
+    # events name the key by a fingerprint only
+    assert not any(key in json.dumps(e) for e in events(sim, resource=vm.id))
+
+
+def test_unknown_and_deleted_vm_keys_answer_alike(sim: Sim, compute: ComputeManagementClient, rg: str) -> None:
+    """A wrong key and the key of a deleted VM get the same IMDS refusals (400, never 404/5xx): no oracle."""
+    vm = compute.virtual_machines.begin_create_or_update(
+        rg, "vm-gone", vm_body(identities("SystemAssigned"), "vm-gone")).result()
+    base = endpoint(sim, vm.id)["endpoint"]
+    assert imds(base).status_code == 200
+    compute.virtual_machines.begin_delete(rg, "vm-gone").result()
+    gone = refusals(base)
+    wrong = refusals(f"{sim.imds_url}/vms/{'x' * 43}")
+    assert gone == wrong, (gone, wrong)
+    assert gone["token"] == gone["token-by-client-id"] == gone["info"] == gone["extension"] == (400, NOT_FOUND)
+    assert gone["instance"] == gone["instance-leaf"] == gone["versions"]
+    assert gone["instance"][0] == 400 and set(gone["instance"][1]) == {"error"}
+    assert gone["instance"][1]["error"].startswith("Bad request.")
 
 
 def test_default_identity_choice(sim: Sim, compute: ComputeManagementClient, msi: ManagedServiceIdentityClient,

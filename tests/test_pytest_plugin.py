@@ -97,7 +97,10 @@ def test_managed_identity_env_of_a_vm_with_a_granted_identity(arm_sim: ArmSim, a
         "properties": {"hardwareProfile": {"vmSize": "Standard_B1s"}, "osProfile": {
             "computerName": "vm1", "adminUsername": "azureuser", "adminPassword": "N0t-a-real-password!"}}})
     env = arm_sim.managed_identity_env(vm["id"])
-    assert env == {"AZURE_POD_IDENTITY_AUTHORITY_HOST": f"{arm_sim.imds_url}/vms/{vm['properties']['vmId']}"}
+    assert set(env) == {"AZURE_POD_IDENTITY_AUTHORITY_HOST"}
+    base, _, key = env["AZURE_POD_IDENTITY_AUTHORITY_HOST"].rpartition("/vms/")
+    # the VM's secret IMDS key, never its public vmId
+    assert base == arm_sim.imds_url and len(key) >= 32 and key != vm["properties"]["vmId"]
 
     inside(env)
     credential = ManagedIdentityCredential(client_id=uai["properties"]["clientId"])

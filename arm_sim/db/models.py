@@ -231,10 +231,10 @@ class Operation(Base):
 
 
 class IdentityEndpoint(Base):
-    """Where code "inside" a resource asks for tokens: a VM's IMDS (`vmId`) or a site's App Service endpoint."""
+    """Where code "inside" a resource asks for tokens: a VM's IMDS or a site's App Service endpoint."""
 
     __tablename__ = "identity_endpoints"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # vmId or site key, as it appears in URLs
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # secret VM key or site key, as in URLs
     kind: Mapped[str] = mapped_column(String(16))  # vm | site
     resource_key: Mapped[str] = mapped_column(String(1024), index=True)
     secret: Mapped[str | None] = mapped_column(String(128))  # App Service IDENTITY_HEADER

@@ -8,11 +8,15 @@ registered certificates. Nothing short-circuits the chain; each step is an event
 Tokens are cached per identity and resource as IMDS does, in this process's memory. The cache is only
 consulted after the identity has been selected from the database, so it never serves a token for a
 principal that no longer exists or is no longer assigned to the resource.
+
+A VM's endpoint key is a secret (domain/identity_endpoints.py): events name it only by a short fingerprint,
+and a key that matches nothing is refused exactly as a VM without the identity asked for.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import threading
 import uuid
@@ -46,7 +50,7 @@ RESOURCE_ID_SELECTORS = ("msi_res_id", "mi_res_id")
 
 @dataclass(frozen=True)
 class TokenRequest:
-    endpoint_key: str  # the vmId or site key in the URL
+    endpoint_key: str  # the VM's secret key or the site key, as in the URL
     kind: str  # "vm" | "site": the kind of endpoint the URL addresses
     via: str  # "imds" | "appService" | "extension"
     resource: str
@@ -130,9 +134,17 @@ def find_resource(ctx: Ctx, subscription_id: str, type_key: str, name: str,
 
 def _refuse(ctx: Ctx, request: TokenRequest, reason: str, refusal: Refused, subject: str,
             **details: Any) -> Refused:
-    events.record(ctx, "token.refused", subject, reason=reason, via=request.via, endpoint=request.endpoint_key,
+    events.record(ctx, "token.refused", subject, reason=reason, via=request.via, endpoint=_endpoint_label(request),
                   resource=request.resource, selector=_selector_text(request), **details)
     return refusal
+
+
+def _endpoint_label(request: TokenRequest) -> str:
+    """How events name the endpoint: a site's key as is (its IDENTITY_HEADER is the secret), a VM's key by a
+    fingerprint only (the key itself opens the VM's IMDS)."""
+    if request.kind == "site":
+        return request.endpoint_key
+    return "sha256:" + hashlib.sha256(request.endpoint_key.encode()).hexdigest()[:12]
 
 
 def _selector_text(request: TokenRequest) -> str | None:
@@ -162,7 +174,7 @@ def _select(ctx: Ctx, request: TokenRequest) -> _Selected | Refused:
     host = _ENDPOINT_AND_HOST.first(ctx.session, {"key": request.endpoint_key})
     if host is None or host.kind != request.kind:
         return _not_found(ctx, request, "no such endpoint (resource deleted or never created)",
-                          f"/{'vms' if request.kind == 'vm' else 'sites'}/{request.endpoint_key}")
+                          f"/{'vms' if request.kind == 'vm' else 'sites'}/{_endpoint_label(request)}")
     if host.kind == "site" and not hmac.compare_digest((host.secret or "").encode(), (request.secret or "").encode()):
         return _refuse(ctx, request, "wrong identity header", Refused(
             401, "unauthorized_client", "The X-IDENTITY-HEADER value does not match this site's IDENTITY_HEADER."),
@@ -256,7 +268,7 @@ def acquire(ctx: Ctx, request: TokenRequest) -> IssuedToken | Refused:
         hit = _cached(ctx, sp.object_id, request.resource)
         if hit is not None:
             return hit
-    events.record(ctx, "token.requested", chosen.host.id, via=request.via, endpoint=request.endpoint_key,
+    events.record(ctx, "token.requested", chosen.host.id, via=request.via, endpoint=_endpoint_label(request),
                   resource=request.resource, selector=_selector_text(request), principalId=sp.object_id,
                   clientId=sp.app_id, identityResourceId=chosen.identity_resource_id,
                   bypassCache=request.bypass_cache)

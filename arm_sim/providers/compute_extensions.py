@@ -1,7 +1,7 @@
 """VM extensions, and the legacy managed-identity extension's token endpoint port.
 
 With `ManagedIdentityExtensionForLinux`/`…ForWindows` (publisher `Microsoft.ManagedIdentity`) installed,
-a VM also serves the extension's endpoint (`/vms/{vmId}/extension/oauth2/token`); its `settings.port`
+a VM also serves the extension's endpoint (`/vms/{vmKey}/extension/oauth2/token`); its `settings.port`
 is recorded on the VM's identity endpoint, and cleared when the extension goes.
 """
 

@@ -1,8 +1,9 @@
 """Virtual machines and scale sets: names, read-only properties, the VM's identity endpoint, the shown shape.
 
 A VM keeps its `vmId` (and a scale set its `uniqueId`) for life: generated at creation, kept on every
-update, new when the same name is created again. Every VM gets an identity endpoint keyed by `vmId`
-(its IMDS), registered with the VM and removed with it in the same transaction.
+update, new when the same name is created again. Every VM gets an identity endpoint (its IMDS), registered with
+the VM and removed with it in the same transaction. The endpoint is keyed by a secret of its own, not by the
+public `vmId`: reading a VM must not open its IMDS.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def on_put(ctx: Ctx, kind: str, before: Doc | None, after: Doc) -> None:
     if kind == VM:
         state = after.setdefault(SIM_STATE, {})
         state.setdefault("powerState", "running")  # a new VM starts; an update keeps its power state
-        identity_endpoints.register(ctx, props["vmId"], "vm", after["id"])
+        identity_endpoints.register_vm(ctx, after["id"])
 
 
 def on_delete(ctx: Ctx, kind: str, doc: Doc) -> None:

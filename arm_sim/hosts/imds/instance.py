@@ -1,6 +1,8 @@
-"""IMDS instance metadata at `/vms/{vmId}/metadata/instance[/…]` and `/vms/{vmId}/metadata/versions`.
+"""IMDS instance metadata at `/vms/{vmKey}/metadata/instance[/…]` and `/vms/{vmKey}/metadata/versions`.
 
-Built from the VM resource. As in IMDS every primitive is a string and a missing value is "".
+Built from the VM resource. As in IMDS every primitive is a string and a missing value is "". `vmKey` is the
+VM's secret endpoint key; `compute.vmId` is the VM's public id, as in Azure. An unknown key (never issued, or
+its VM deleted) gets one answer, so the listener tells nobody which keys once existed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from arm_sim.hosts.http import json_response, off_loop
 from arm_sim.hosts.imds import common
 
 router = APIRouter(tags=["identity"])
+
+UNKNOWN_VM = ("Bad request. No virtual machine answers at this address: the key in /vms/{vmKey} is not a VM's "
+              "IMDS key (`arm-sim env --vm NAME` prints the right address).")
 
 API_VERSIONS = [
     "2017-03-01", "2017-04-02", "2017-08-01", "2017-10-01", "2017-12-01", "2018-02-01", "2018-04-02", "2018-10-01",
@@ -115,13 +120,13 @@ def _text(node: Any) -> str:
     return _s(node)
 
 
-@router.get("/vms/{vm_id}/metadata/instance", summary="IMDS: instance metadata of the VM")
-@router.get("/vms/{vm_id}/metadata/instance/{path:path}", summary="IMDS: one category or value (route filtering)")
-async def instance(request: Request, vm_id: str, path: str = "") -> Response:
-    return await off_loop(lambda: _instance(request, vm_id, path))
+@router.get("/vms/{vm_key}/metadata/instance", summary="IMDS: instance metadata of the VM")
+@router.get("/vms/{vm_key}/metadata/instance/{path:path}", summary="IMDS: one category or value (route filtering)")
+async def instance(request: Request, vm_key: str, path: str = "") -> Response:
+    return await off_loop(lambda: _instance(request, vm_key, path))
 
 
-def _instance(request: Request, vm_id: str, path: str) -> Response:
+def _instance(request: Request, vm_key: str, path: str) -> Response:
     problem = common.header_problem(request, False)
     if problem is not None:
         return problem
@@ -135,9 +140,9 @@ def _instance(request: Request, vm_id: str, path: str) -> Response:
         return common.metadata_error("Bad request. The format must be 'json' or 'text'.")
     rt: Runtime = request.app.state.runtime
     with rt.unit() as ctx:
-        vm = identity_tokens.hosting_document(ctx, vm_id, "vm")
+        vm = identity_tokens.hosting_document(ctx, vm_key, "vm")
     if vm is None:
-        return common.metadata_error(f"Bad request. No virtual machine with vmId '{vm_id}' exists in arm-sim.")
+        return common.metadata_error(UNKNOWN_VM)
     doc = {"compute": compute(vm, q["api-version"]), "network": {"interface": []}}
     found, node = _walk(doc, [p for p in path.split("/") if p])
     if not found:
@@ -149,9 +154,18 @@ def _instance(request: Request, vm_id: str, path: str) -> Response:
     return json_response(node)
 
 
-@router.get("/vms/{vm_id}/metadata/versions", summary="IMDS: the API versions it answers")
-async def versions(request: Request, vm_id: str) -> Response:
+@router.get("/vms/{vm_key}/metadata/versions", summary="IMDS: the API versions it answers")
+async def versions(request: Request, vm_key: str) -> Response:
+    return await off_loop(lambda: _versions(request, vm_key))
+
+
+def _versions(request: Request, vm_key: str) -> Response:
     problem = common.header_problem(request, False)
     if problem is not None:
         return problem
+    rt: Runtime = request.app.state.runtime
+    with rt.unit() as ctx:
+        known = identity_tokens.endpoint(ctx, vm_key, "vm") is not None
+    if not known:
+        return common.metadata_error(UNKNOWN_VM)
     return json_response({"apiVersions": API_VERSIONS})

@@ -35,6 +35,7 @@ async def elsewhere(request: Request, rest: str) -> Response:
     # 400, not 404: clients retry a 404 from an identity endpoint for up to a minute
     return common.identity_error(
         "invalid_request",
-        f"arm-sim's identity listener has no endpoint at '{path}'. A VM's IMDS is at /vms/{{vmId}}/metadata/... "
-        "(AZURE_POD_IDENTITY_AUTHORITY_HOST=<listener>/vms/{vmId}); an App Service site's endpoint is "
-        "/sites/{key}/msi/token. `arm-sim env --vm NAME` prints the variables.")
+        f"arm-sim's identity listener has no endpoint at '{path}'. A VM's IMDS is at /vms/{{vmKey}}/metadata/... "
+        "(AZURE_POD_IDENTITY_AUTHORITY_HOST=<listener>/vms/{vmKey}, where vmKey is the VM's secret IMDS key, not "
+        "its vmId); an App Service site's endpoint is /sites/{key}/msi/token. `arm-sim env --vm NAME` prints the "
+        "variables.")

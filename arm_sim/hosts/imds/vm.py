@@ -1,4 +1,9 @@
-"""A VM's IMDS identity routes at `/vms/{vmId}/metadata/identity/…` and the legacy extension endpoint."""
+"""A VM's IMDS identity routes at `/vms/{vmKey}/metadata/identity/…` and the legacy extension endpoint.
+
+`vmKey` is the VM's secret endpoint key (domain/identity_endpoints.py), not its public `vmId`. A key that
+matches no VM, whether it never did or its VM was deleted, answers exactly like a VM without that identity:
+400 `invalid_request` "Identity not found".
+"""
 
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ def run_chain(request: Request, token_request: TokenRequest,
     return refuse(outcome) if isinstance(outcome, Refused) else answer(outcome, now)
 
 
-def _token(request: Request, vm_id: str, via: str) -> Response:
+def _token(request: Request, vm_key: str, via: str) -> Response:
     identity = True
     problem = common.header_problem(request, identity)
     if problem is not None and via == "extension" and request.headers.get("metadata") != "true":
@@ -56,29 +61,29 @@ def _token(request: Request, vm_id: str, via: str) -> Response:
     bypass = common.bypass_cache(q)
     if isinstance(bypass, Response):
         return bypass
-    token_request = TokenRequest(vm_id, "vm", via, q["resource"], chosen, bypass)
+    token_request = TokenRequest(vm_key, "vm", via, q["resource"], chosen, bypass)
     return run_chain(request, token_request, lambda t, now: common.imds_token(t, now, chosen), common.refused)
 
 
-@router.get("/vms/{vm_id}/metadata/identity/oauth2/token", summary="IMDS: a token for the VM's identity")
-@router.get("/vms/{vm_id}/metadata/identity/oauth2/token/", include_in_schema=False)
-async def imds_token(request: Request, vm_id: str) -> Response:
-    return await off_loop(lambda: _token(request, vm_id, "imds"))
+@router.get("/vms/{vm_key}/metadata/identity/oauth2/token", summary="IMDS: a token for the VM's identity")
+@router.get("/vms/{vm_key}/metadata/identity/oauth2/token/", include_in_schema=False)
+async def imds_token(request: Request, vm_key: str) -> Response:
+    return await off_loop(lambda: _token(request, vm_key, "imds"))
 
 
-@router.get("/vms/{vm_id}/extension/oauth2/token",
+@router.get("/vms/{vm_key}/extension/oauth2/token",
             summary="Legacy ManagedIdentityExtension endpoint (only while the extension is installed)")
-@router.get("/vms/{vm_id}/extension/oauth2/token/", include_in_schema=False)
-async def extension_token(request: Request, vm_id: str) -> Response:
-    return await off_loop(lambda: _token(request, vm_id, "extension"))
+@router.get("/vms/{vm_key}/extension/oauth2/token/", include_in_schema=False)
+async def extension_token(request: Request, vm_key: str) -> Response:
+    return await off_loop(lambda: _token(request, vm_key, "extension"))
 
 
-@router.get("/vms/{vm_id}/metadata/identity/info", summary="IMDS: the tenant of the VM's identity")
-async def identity_info(request: Request, vm_id: str) -> Response:
-    return await off_loop(lambda: _identity_info(request, vm_id))
+@router.get("/vms/{vm_key}/metadata/identity/info", summary="IMDS: the tenant of the VM's identity")
+async def identity_info(request: Request, vm_key: str) -> Response:
+    return await off_loop(lambda: _identity_info(request, vm_key))
 
 
-def _identity_info(request: Request, vm_id: str) -> Response:
+def _identity_info(request: Request, vm_key: str) -> Response:
     problem = common.header_problem(request, True)
     if problem is not None:
         return problem
@@ -89,7 +94,7 @@ def _identity_info(request: Request, vm_id: str) -> Response:
         return problem
     rt: Runtime = request.app.state.runtime
     with rt.unit() as ctx:
-        tenant = identity_tokens.identity_tenant(ctx, vm_id)
+        tenant = identity_tokens.identity_tenant(ctx, vm_key)
     if tenant is None:
         return common.identity_error("invalid_request", identity_tokens.IDENTITY_NOT_FOUND)
     return json_response({"tenantId": tenant})

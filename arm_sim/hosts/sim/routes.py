@@ -172,7 +172,10 @@ def _imds_endpoint(ctx: Ctx, resource_id: str | None) -> dict[str, object]:
     return out
 
 
-@router.get("/imds-endpoint", summary="Where code inside a VM or site asks for tokens (?resourceId=)")
+@router.get("/imds-endpoint", summary="Where code inside a VM or site asks for tokens (?resourceId=)",
+            description="Bootstrap principal only. A VM's address carries its secret IMDS key (`/vms/{vmKey}`, "
+                        "never its public `vmId`): whoever holds it gets the VM's tokens, so treat it as a "
+                        "credential.")
 async def imds_endpoint(request: Request) -> Response:
     resource_id = request.query_params.get("resourceId")
     return await _guarded(request, lambda ctx, _: _imds_endpoint(ctx, resource_id))
