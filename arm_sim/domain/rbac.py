@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
 from arm_sim.db.engine import dbapi_connection
 from arm_sim.db.models import Resource, RoleAssignment
-from arm_sim.domain import events
+from arm_sim.domain import events, tenancy
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.rbac_builtins import BY_NAME, RoleDefinition, permits
 
@@ -53,15 +53,45 @@ def _ancestors(scope: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def role_definition(ctx: Ctx, role_definition_id: str) -> RoleDefinition | None:
-    """A built-in role by GUID, or a custom role definition stored as an ARM resource."""
-    guid = role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+def role_guid(role_definition_id: str) -> str:
+    """The GUID that names a role definition, from its full id or the bare GUID."""
+    return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def tenant_of_scope(ctx: Ctx, scope: str) -> str | None:
+    sub = ids.parse(scope).subscription if scope.strip("/") else None
+    return tenancy.subscription_tenant(ctx, sub) if sub else None
+
+
+def definition_rows(ctx: Ctx, guid: str, tenant_id: str | None) -> list[Resource]:
+    """The custom role definitions named `guid` in the tenant (one, since ids are unique in a tenant)."""
+    rows = ctx.session.scalars(select(Resource).where(Resource.type_key == ROLE_DEFINITION_TYPE,
+                                                      func.lower(Resource.name) == guid.lower())).all()
+    return [r for r in rows
+            if tenant_id is None or tenancy.subscription_tenant(ctx, r.subscription_id or "") == tenant_id]
+
+
+def role_definition(ctx: Ctx, role_definition_id: str, tenant_id: str | None = None) -> RoleDefinition | None:
+    """A built-in role by GUID, or the custom role definition that `role_definition_id` references.
+
+    A custom role's GUID is unique in its tenant, so the GUID (or a full id at any scope of the tenant) names one
+    definition; a definition of another tenant is never the answer. Where an older database holds several rows
+    of one GUID, only the exact id resolves, never a same-named copy elsewhere.
+    """
+    guid = role_guid(role_definition_id)
     builtin = BY_NAME.get(guid)
     if builtin is not None:
         return builtin
-    row = ctx.session.scalars(select(Resource).where(Resource.type_key == ROLE_DEFINITION_TYPE,
-                                                     Resource.name == guid)).first()
+    rows = definition_rows(ctx, guid, tenant_id)
+    exact = [r for r in rows if r.key == ids.key(role_definition_id)]
+    row = exact[0] if exact else rows[0] if len(rows) == 1 else None
     return custom_from_properties(guid, row.properties) if row is not None else None
+
+
+def assignable_at(role: RoleDefinition, scope: str) -> bool:
+    """Whether `scope` is at or below one of the role's assignable scopes."""
+    above = ancestors(scope)
+    return any((ids.key(s) or "/") in above for s in role.assignable_scopes)
 
 
 def custom_from_properties(guid: str, props: dict[str, Any]) -> RoleDefinition:
@@ -139,10 +169,11 @@ def decide(ctx: Ctx, principal_id: str, action: str, scope: str, data: bool = Fa
     for ra_id, ra_scope, scope_key, role_id in _applicable(ctx, principal_id):
         if scope_key not in above:
             continue
-        role = role_definition(ctx, role_id)
+        role = role_definition(ctx, role_id, tenant_of_scope(ctx, ra_scope))
         entry = {"id": ra_id, "scope": ra_scope, "roleDefinitionId": role_id,
                  "roleName": role.role_name if role else "(deleted role)"}
-        if role is not None and permits(role, action, data):
+        # a definition narrowed after the assignment was made grants nothing where it is no longer assignable
+        if role is not None and assignable_at(role, ra_scope) and permits(role, action, data):
             decision.allowed = True
             decision.granted_by.append(entry)
         else:
@@ -189,7 +220,8 @@ def assignments_of_role(ctx: Ctx, role_guid: str) -> list[RoleAssignment]:
 
 def custom_definitions(ctx: Ctx) -> list[dict[str, Any]]:
     rows = ctx.session.scalars(select(Resource).where(Resource.type_key == ROLE_DEFINITION_TYPE)).all()
-    return [{"id": r.id, "name": r.name, "type": r.type, "properties": r.properties} for r in rows]
+    return [{"id": r.id, "name": r.name, "type": r.type, "properties": r.properties,
+             "subscriptionId": r.subscription_id} for r in rows]
 
 
 def list_assignments(ctx: Ctx, scope: str, at_scope: bool, principal_id: str | None) -> list[dict[str, Any]]:

@@ -16,7 +16,8 @@ from arm_sim.db.models import ServicePrincipal
 from arm_sim.domain import rbac, tenancy
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
-from arm_sim.domain.rbac_builtins import BUILT_IN_ROLES, RoleDefinition
+from arm_sim.domain.rbac_builtins import BY_NAME
+from arm_sim.providers import role_definitions
 from arm_sim.providers.base import Doc, Provider
 
 ASSIGNMENT = "microsoft.authorization/roleassignments"
@@ -24,17 +25,35 @@ DEFINITION = "microsoft.authorization/roledefinitions"
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup", "Device")
 _FILTER_PRINCIPAL = re.compile(r"principalId\s+eq\s+'([^']+)'", re.IGNORECASE)
 _FILTER_ASSIGNED = re.compile(r"assignedTo\('([^']+)'\)", re.IGNORECASE)
-_FILTER_ROLE_NAME = re.compile(r"roleName\s+eq\s+'((?:[^']|'')+)'", re.IGNORECASE)
-_FILTER_TYPE = re.compile(r"type\s+eq\s+'(BuiltInRole|CustomRole)'", re.IGNORECASE)
 
 
 def _scope_of(path: ids.ArmPath) -> str:
     return path.prefix(len(path.parts) - 1) or "/"
 
 
-def _principal_visible(ctx: Ctx, principal_id: str) -> bool:
+def _principal_visible(ctx: Ctx, principal_id: str, tenant: str | None) -> bool:
+    """Whether the principal is in the subscription's directory, and has been long enough to be replicated."""
     sp = ctx.session.get(ServicePrincipal, principal_id)
-    return sp is not None and ctx.now - sp.created_at >= ctx.settings.directory_delay
+    return sp is not None and sp.tenant_id == tenant and ctx.now - sp.created_at >= ctx.settings.directory_delay
+
+
+def _assignable_role(ctx: Ctx, role_id: str, scope: str, tenant: str | None) -> None:
+    """The definition `role_id` names, in the assignment's tenant, must be assignable at `scope`.
+
+    ARM looks the definition up at the assignment's scope: a custom role whose assignableScopes do not cover
+    it, or one of another tenant, is not found there.
+    """
+    missing = bad_request("RoleDefinitionDoesNotExist",
+                          f"The specified role definition with ID '{rbac.role_guid(role_id)}' does not exist.")
+    try:
+        named = ids.parse(role_id).subscription if role_id.startswith("/") else None
+    except DomainError:
+        raise missing from None
+    if named is not None and tenancy.subscription_tenant(ctx, named) != tenant:
+        raise missing
+    role = rbac.role_definition(ctx, role_id, tenant)
+    if role is None or not rbac.assignable_at(role, scope):
+        raise missing
 
 
 class AuthorizationProvider(Provider):
@@ -46,7 +65,7 @@ class AuthorizationProvider(Provider):
         if kind == ASSIGNMENT:
             self._validate_assignment(ctx, path, doc, before)
         elif kind == DEFINITION:
-            self._validate_definition(ctx, path, doc)
+            role_definitions.validate_definition(ctx, path, doc, before)
 
     def _validate_assignment(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
         if not rbac.is_guid(path.name):
@@ -58,11 +77,12 @@ class AuthorizationProvider(Provider):
         if not role_id or not principal:
             raise bad_request("BadRequest",
                               "A role assignment needs properties.roleDefinitionId and properties.principalId.")
+        if not isinstance(role_id, str) or not isinstance(principal, str):
+            raise bad_request("InvalidRequestContent",
+                              "properties.roleDefinitionId and properties.principalId must be strings.")
         scope = _scope_of(path)
-        if rbac.role_definition(ctx, str(role_id)) is None:
-            raise bad_request("RoleDefinitionDoesNotExist",
-                              f"The specified role definition with ID '{str(role_id).rsplit('/', 1)[-1]}' does not "
-                              "exist.")
+        tenant = tenancy.subscription_tenant(ctx, path.subscription or "")
+        _assignable_role(ctx, role_id, scope, tenant)
         ptype = props.get("principalType")
         if ptype is not None and ptype not in PRINCIPAL_TYPES:
             raise bad_request("InvalidPrincipalType", f"The principal type '{ptype}' is not valid.")
@@ -71,16 +91,18 @@ class AuthorizationProvider(Provider):
                                    ids.key(scope) or _guid(old.get("roleDefinitionId")) != _guid(role_id)):
             raise bad_request("RoleAssignmentUpdateNotPermitted",
                               "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.")
-        if ptype is None and not _principal_visible(ctx, str(principal)):
-            tenant = tenancy.subscription_tenant(ctx, path.subscription or "") or ""
+        # Without principalType ARM looks the principal up in the subscription's own directory (after the
+        # replication delay); with it, ARM does not wait for the directory, so an id it cannot see (another
+        # tenant's principal among them) is stored as given and binds no one who can sign in to this tenant.
+        if ptype is None and not _principal_visible(ctx, principal, tenant):
             raise bad_request(
                 "PrincipalNotFound",
-                f"Principal {str(principal).replace('-', '')} does not exist in the directory {tenant}. Check that "
+                f"Principal {principal.replace('-', '')} does not exist in the directory {tenant or ''}. Check that "
                 "you have the correct principal ID. If you are creating this principal and then immediately "
                 "assigning a role, this error might be related to a replication delay. In this case, set the role "
                 "assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See "
                 "https://aka.ms/docs-principaltype")
-        existing = rbac.find_assignment(ctx, str(principal), _guid(role_id), scope)
+        existing = rbac.find_assignment(ctx, principal, _guid(role_id), scope)
         if existing is not None and ids.key(existing.id) != ids.key(path.id):
             raise DomainError(409, "RoleAssignmentExists",
                               f"The role assignment already exists. The ID of the existing role assignment is "
@@ -95,32 +117,6 @@ class AuthorizationProvider(Provider):
             "delegatedManagedIdentityResourceId": props.get("delegatedManagedIdentityResourceId"),
         }
 
-    def _validate_definition(self, ctx: Ctx, path: ids.ArmPath, doc: Doc) -> None:
-        if not rbac.is_guid(path.name):
-            raise bad_request("InvalidRoleDefinitionId", f"The role definition ID '{path.name}' is not valid.")
-        if path.name.lower() in {r.name for r in BUILT_IN_ROLES}:
-            raise DomainError(403, "AuthorizationFailed",
-                              "Built-in role definitions cannot be changed.")
-        props: dict[str, Any] = doc.get("properties") or {}
-        scopes = props.get("assignableScopes")
-        if not props.get("roleName") or not isinstance(scopes, list) or not scopes:
-            raise bad_request("BadRequest",
-                              "A custom role needs properties.roleName and at least one of assignableScopes.")
-        for scope in scopes:
-            if not isinstance(scope, str) or not ids.key(scope).startswith(f"/subscriptions/{path.subscription}"
-                                                                           .lower()):
-                raise bad_request("BadRequest",
-                                  f"The assignable scope '{scope}' is not valid for this subscription.")
-        perms = props.get("permissions")
-        if not isinstance(perms, list) or not perms or not isinstance(perms[0], dict):
-            raise bad_request("BadRequest", "A custom role needs properties.permissions with one entry.")
-        doc["properties"] = {
-            "roleName": props["roleName"], "description": props.get("description", ""), "type": "CustomRole",
-            "permissions": [{k: list(perms[0].get(k) or []) for k in ("actions", "notActions", "dataActions",
-                                                                       "notDataActions")}],
-            "assignableScopes": scopes, "createdOn": iso(ctx.now), "updatedOn": iso(ctx.now),
-        }
-
     def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> None:
         if after["type"].lower() == ASSIGNMENT:
             after["properties"].pop("provisioningState", None)
@@ -132,10 +128,12 @@ class AuthorizationProvider(Provider):
         kind = doc["type"].lower()
         if kind == ASSIGNMENT:
             rbac.unindex_assignment(ctx, doc["id"])
-        elif kind == DEFINITION and rbac.assignments_of_role(ctx, doc["name"]):
-            raise DomainError(409, "RoleDefinitionHasAssignments",
-                              "There are existing role assignments referencing role "
-                              f"(code: RoleDefinitionHasAssignments) '{doc['name']}'.")
+        elif kind == DEFINITION:
+            role_definitions.check_delete(ctx, doc)
+            if rbac.assignments_of_role(ctx, doc["name"]):
+                raise DomainError(409, "RoleDefinitionHasAssignments",
+                                  "There are existing role assignments referencing role "
+                                  f"(code: RoleDefinitionHasAssignments) '{doc['name']}'.")
 
     def render(self, ctx: Ctx, doc: Doc, api_version: str) -> Doc:
         return {k: v for k, v in doc.items() if k not in ("location", "tags", "etag", "systemData")} | {
@@ -144,15 +142,14 @@ class AuthorizationProvider(Provider):
     def virtual_get(self, ctx: Ctx, path: ids.ArmPath) -> Doc | None:
         if path.resource_type.lower() != DEFINITION:
             return None
-        role = rbac.role_definition(ctx, path.name)
-        return _definition_doc(role, path.subscription) if role is not None and role.role_type == "BuiltInRole" \
-            else None
+        role = BY_NAME.get(path.name.lower())  # a custom definition is a stored resource
+        return role_definitions.definition_doc(role, path.subscription) if role is not None else None
 
     def virtual_list(self, ctx: Ctx, path: ids.ArmPath, query: dict[str, str]) -> list[Doc] | None:
         kind = path.resource_type.lower()
         flt = query.get("$filter") or ""
         if kind == DEFINITION:
-            return _list_definitions(ctx, path, flt)
+            return role_definitions.list_definitions(ctx, path, flt)
         if kind == ASSIGNMENT:
             return _list_assignments(ctx, path, flt)
         return None
@@ -160,38 +157,6 @@ class AuthorizationProvider(Provider):
 
 def _guid(role_id: Any) -> str:
     return str(role_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
-
-
-def _definition_doc(role: RoleDefinition, subscription: str | None) -> Doc:
-    prefix = f"/subscriptions/{subscription}" if subscription else ""
-    return {
-        "id": f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{role.name}", "name": role.name,
-        "type": "Microsoft.Authorization/roleDefinitions",
-        "properties": {
-            "roleName": role.role_name, "type": role.role_type, "description": role.description,
-            "assignableScopes": list(role.assignable_scopes),
-            "permissions": [{"actions": list(role.actions), "notActions": list(role.not_actions),
-                             "dataActions": list(role.data_actions), "notDataActions": list(role.not_data_actions)}],
-            "createdOn": "2015-02-02T21:55:09.8806423Z", "updatedOn": "2025-01-01T00:00:00.0000000Z",
-            "createdBy": None, "updatedBy": None,
-        },
-    }
-
-
-def _list_definitions(ctx: Ctx, path: ids.ArmPath, flt: str) -> list[Doc]:
-    name = _FILTER_ROLE_NAME.search(flt)
-    kind = _FILTER_TYPE.search(flt)
-    if flt and not (name or kind):
-        raise bad_request("BadRequest",
-                          f"The $filter '{flt}' is not supported. Use roleName eq '…' or type eq 'BuiltInRole'.")
-    docs = [_definition_doc(r, path.subscription) for r in BUILT_IN_ROLES]
-    docs += rbac.custom_definitions(ctx)
-    if name:
-        wanted = name.group(1).replace("''", "'").lower()
-        docs = [d for d in docs if d["properties"]["roleName"].lower() == wanted]
-    if kind:
-        docs = [d for d in docs if d["properties"]["type"].lower() == kind.group(1).lower()]
-    return docs
 
 
 def _list_assignments(ctx: Ctx, path: ids.ArmPath, flt: str) -> list[Doc]:
