@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from arm_sim.core.errors import DomainError
+from arm_sim.core.ids import ProviderPart
+
 # (name, displayName, geography group)
 LOCATIONS: tuple[tuple[str, str, str], ...] = (
     ("eastus", "East US", "US"), ("eastus2", "East US 2", "US"), ("westus", "West US", "US"),
@@ -94,3 +97,44 @@ def provider_doc(subscription_id: str | None, namespace: str, registered: bool) 
             for t, v in types.items()
         ],
     }
+
+
+# Extension types (lower-case) and the namespace that owns them. ARM routes `{resource id}/providers/{owner}/{type}`
+# to the owner; the same name as a type of any other namespace (`storageAccounts/sa/roleAssignments/x`, or
+# `Microsoft.Storage/roleAssignments/x`) is no type of that namespace.
+EXTENSION_TYPES: dict[str, str] = {
+    "roleassignments": "Microsoft.Authorization", "roledefinitions": "Microsoft.Authorization",
+    "denyassignments": "Microsoft.Authorization", "locks": "Microsoft.Authorization",
+    "policyassignments": "Microsoft.Authorization", "policyexemptions": "Microsoft.Authorization",
+    "policydefinitions": "Microsoft.Authorization", "policysetdefinitions": "Microsoft.Authorization",
+    "diagnosticsettings": "Microsoft.Insights",
+}
+
+# Types whose children arm-sim models completely (lower-case type key -> child types, lower-case): any other child
+# is refused as ARM refuses a type its provider has not registered. Every other type accepts any child and stores
+# it generically.
+CLOSED_CHILDREN: dict[str, frozenset[str]] = {
+    "microsoft.keyvault/vaults": frozenset({"secrets", "keys", "accesspolicies", "privateendpointconnections",
+                                            "privatelinkresources"}),
+    "microsoft.keyvault/vaults/keys": frozenset({"versions"}),
+    "microsoft.managedidentity/userassignedidentities": frozenset({"federatedidentitycredentials"}),
+}
+
+
+def unknown_type(namespace: str, types: tuple[str, ...], api_version: str | None) -> DomainError:
+    version = f" for api version '{api_version}'" if api_version else ""
+    return DomainError(404, "InvalidResourceType", f"The resource type '{'/'.join(types)}' could not be found in "
+                                                   f"the namespace '{namespace}'{version}.")
+
+
+def check_types(part: ProviderPart, *, action: bool, api_version: str | None) -> None:
+    """Refuse a type chain its namespace cannot have. `action`: the run ends on a POST action's name, not a
+    type."""
+    types = part.types[:-1] if action else part.types
+    ns = part.namespace.lower()
+    for depth, name in enumerate(types):
+        owner = EXTENSION_TYPES.get(name.lower())
+        parent = "/".join((ns, *(t.lower() for t in types[:depth])))
+        allowed = CLOSED_CHILDREN.get(parent) if depth else None
+        if (owner is not None and owner.lower() != ns) or (allowed is not None and name.lower() not in allowed):
+            raise unknown_type(part.namespace, types[:depth + 1], api_version)

@@ -22,7 +22,7 @@ from arm_sim.db.records import ResourceRecord
 from arm_sim.domain import events
 from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import ActionResult, Doc, Provider
-from arm_sim.providers.catalog import normalize_location
+from arm_sim.providers.catalog import check_types, normalize_location
 from arm_sim.providers.registry import provider_for
 from arm_sim.resources import effects, identity, scope
 from arm_sim.resources.documents import EXTRA_FIELDS, SIM_STATE, check_name, check_tags, request_object, to_doc
@@ -138,6 +138,8 @@ def put(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: s
         if_none_match: str | None = None) -> tuple[Doc, bool]:
     """Create or replace. Returns the stored document and whether it was created."""
     body = request_object(body)
+    for part in path.parts:  # a template names its types; REST paths were checked by the ARM host already
+        check_types(part, action=False, api_version=api_version)
     for name in path.parts[-1].names:
         check_name(name)
     parent_key = scope.check_parent(ctx, path)

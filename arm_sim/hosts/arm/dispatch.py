@@ -16,6 +16,7 @@ from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm import authorize, deployments, groups, lro, resources, subscriptions
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.http import json_response
+from arm_sim.providers import catalog
 from arm_sim.providers.base import ActionResult
 from arm_sim.resources import service
 
@@ -43,7 +44,32 @@ def _no_route(call: Call) -> DomainError:
                        f"No route for '{call.method} {call.path}' is simulated by arm-sim.")
 
 
+def check_route(call: Call) -> None:
+    """Refuse, before anything else, a resource path ARM cannot route: segments between the scope and the first
+    `providers/` (nothing is silently dropped), an empty `providers/{namespace}` run inside a resource path, and
+    types their namespace cannot have (see `catalog.check_types`). The same for every method."""
+    a = call.arm
+    if not a.parts:
+        return
+    version = call.query.get("api-version")
+    if a.tail:
+        if a.subscription is None:
+            raise bad_request("MissingSubscription",
+                              "The request did not have a subscription or a valid tenant level resource provider.")
+        # under a subscription or resource group, a segment outside `providers/` can only be one of
+        # Microsoft.Resources' own types (resourceGroups, resources, deployments …)
+        raise catalog.unknown_type("Microsoft.Resources", (a.tail[0],), version)
+    provider_level = a.resource_group is None and len(a.parts) == 1
+    for n, part in enumerate(a.parts):
+        if not part.segments and not provider_level:
+            raise DomainError(404, "InvalidResourceType", f"The resource path '{call.path}' names the namespace "
+                                                          f"'{part.namespace}' without a resource type.")
+        last = n == len(a.parts) - 1
+        catalog.check_types(part, action=last and a.is_collection and call.method == "POST", api_version=version)
+
+
 def dispatch(ctx: Ctx, call: Call) -> Response:
+    check_route(call)
     needed = authorize.action_and_scope(call)
     if needed is not None:
         rbac.enforce(ctx, *needed)
