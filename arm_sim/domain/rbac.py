@@ -258,14 +258,19 @@ def enforce(ctx: Ctx, action: str, scope: str, *, linked_from: tuple[str, str] |
     events.record_refusal(ctx, "access.denied" if mode == "enforce" else "access.audited", scope, **details)
     if mode == "audit":
         return decision
-    client, oid = ctx.caller.client_id, ctx.caller.object_id
     if linked_from is not None:
+        client, oid = ctx.caller.client_id, ctx.caller.object_id
         raise DomainError(
             403, "LinkedAuthorizationFailed",
             f"The client '{client}' with object id '{oid}' has permission to perform action '{linked_from[0]}' on "
             f"scope '{linked_from[1]}'; however, it does not have permission to perform action(s) '{action}' on the "
             f"linked scope(s) '{scope}' (respectively) or the linked scope(s) are invalid.")
-    raise DomainError(
+    raise authorization_failed(ctx, action, scope)
+
+
+def authorization_failed(ctx: Ctx, action: str, scope: str) -> DomainError:
+    client, oid = (ctx.caller.client_id, ctx.caller.object_id) if ctx.caller else ("", "")
+    return DomainError(
         403, "AuthorizationFailed",
         f"The client '{client}' with object id '{oid}' does not have authorization to perform action '{action}' over "
         f"scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.")
@@ -276,3 +281,34 @@ def visible(ctx: Ctx, action: str, scope: str) -> bool:
     if ctx.caller is None or ctx.settings.rbac != "enforce":
         return True
     return decide(ctx, ctx.caller.object_id, action, scope).allowed
+
+
+def reaches(ctx: Ctx, principal_id: str, scope: str) -> bool:
+    """Whether the principal holds any role assignment at `scope`, above it or anywhere below it.
+
+    ARM shows a subscription only to such a principal (a Reader on one of its groups sees it), and filters that
+    principal's subscription-wide lists item by item; to anyone else the subscription does not exist."""
+    above = ancestors(scope)
+    inside = (ids.key(scope) or "/").rstrip("/") + "/"
+    return any(k in above or k.startswith(inside) for _, _, k, _ in _applicable(ctx, principal_id))
+
+
+def present(ctx: Ctx, scope: str) -> bool:
+    """Whether the caller may see `scope` at all (lists of subscriptions show only these)."""
+    if ctx.caller is None or ctx.settings.rbac != "enforce":
+        return True
+    return reaches(ctx, ctx.caller.object_id, scope)
+
+
+def enforce_presence(ctx: Ctx, action: str, scope: str, refusal: DomainError | None = None) -> None:
+    """Refuse a caller with no role assignment at, above or below `scope`, per ARM_SIM_RBAC: with `refusal`
+    (GET of a subscription answers 404 SubscriptionNotFound), else 403 AuthorizationFailed on `action`."""
+    mode = ctx.settings.rbac
+    if ctx.caller is None or mode == "off" or reaches(ctx, ctx.caller.object_id, scope):
+        return
+    events.record_refusal(ctx, "access.denied" if mode == "enforce" else "access.audited", scope,
+                          principalId=ctx.caller.object_id, action=action, scope=scope,
+                          reason="no role assignment for this principal at, above or below this scope",
+                          considered=[], mode=mode)
+    if mode == "enforce":
+        raise refusal if refusal is not None else authorization_failed(ctx, action, scope)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Select, select
@@ -11,6 +12,7 @@ from sqlalchemy import Select, select
 from arm_sim.core import ids
 from arm_sim.core.errors import bad_request
 from arm_sim.db.models import Resource
+from arm_sim.domain import rbac
 from arm_sim.domain.context import Ctx
 from arm_sim.resources import scope
 
@@ -21,6 +23,7 @@ _FIELDS = {"resourcetype": "resourceType", "name": "name", "tagname": "tagName",
 DEFAULT_PAGE = 1000
 # A resources query (SQLAlchemy 2.1 types a select of one entity as Select[Entity]; 2.0 wrote Select[tuple[Entity]])
 Query = Select[Resource]
+Visible = Callable[[Ctx, Resource], bool]
 
 
 @dataclass
@@ -92,9 +95,10 @@ def decode_token(token: str | None) -> str | None:
         raise bad_request("InvalidSkipToken", "The $skipToken in the query string is invalid.") from e
 
 
-def page(ctx: Ctx, q: Query, f: Filter, top: int | None,
-         skip_token: str | None) -> tuple[list[Resource], str | None]:
-    """One page ordered by key; returns the rows and the key to continue after (None at the end)."""
+def page(ctx: Ctx, q: Query, f: Filter, top: int | None, skip_token: str | None,
+         visible: Visible | None = None) -> tuple[list[Resource], str | None]:
+    """One page ordered by key; returns the rows and the key to continue after (None at the end).
+    `visible` keeps only the rows the caller may read."""
     size = top if top else DEFAULT_PAGE
     q = apply(q, f).order_by(Resource.key)
     last = decode_token(skip_token)
@@ -105,10 +109,15 @@ def page(ctx: Ctx, q: Query, f: Filter, top: int | None,
             if len(out) == size:
                 return out, last  # at least one more row exists
             last = row.key
-            if keep(row, f):
+            if keep(row, f) and (visible is None or visible(ctx, row)):
                 out.append(row)
         if len(rows) <= size:
             return out, None
+
+
+def readable(ctx: Ctx, row: Resource) -> bool:
+    """Whether the caller may read the resource (a list shows each item only to those who may read it)."""
+    return rbac.visible(ctx, f"{row.type}/read", row.id)
 
 
 def collection_query(ctx: Ctx, path: ids.ArmPath) -> Query:

@@ -11,17 +11,16 @@ _OPERATIONS = ("operationstatuses", "operationresults", "operations", "asyncoper
 
 
 def action_and_scope(call: Call) -> tuple[str, str] | None:
-    """None for requests every authenticated caller of the tenant may make (subscription metadata,
-    provider lists, operation polling), as ARM allows."""
+    """None for requests every authenticated caller of the tenant may make (provider lists, operation polling),
+    as ARM allows, and for those whose handler decides (a subscription and its lists answer according to the
+    caller's role assignments in it)."""
     a, m = call.arm, call.method
     tail = [t.lower() for t in a.tail]
     if not a.parts:
         if a.subscription is None or (a.resource_group is None and (not tail or set(tail) in _FREE_TAILS)):
             return None
-        if a.resource_group is None and tail == ["resources"]:
-            return "Microsoft.Resources/subscriptions/resources/read", a.scope_id
-        if a.resource_group is None and tail == ["resourcegroups"]:
-            return None  # the list is filtered to the groups the caller can read
+        if a.resource_group is None and tail in (["resources"], ["resourcegroups"]):
+            return None  # filtered to what the caller can read (refused when it holds nothing in the subscription)
         if a.resource_group is not None and tail == ["resources"]:
             return "Microsoft.Resources/subscriptions/resourceGroups/resources/read", a.scope_id
         if a.resource_group is not None and not tail:

@@ -33,7 +33,10 @@ def handle(ctx: Ctx, call: Call) -> Response:
 
 
 def list_groups(ctx: Ctx, call: Call) -> Response:
-    """Only the groups the caller may read, as ARM lists them."""
-    rgs = [rg for rg in groups.list_all(ctx, call.arm.subscription or "")
-           if rbac.visible(ctx, "Microsoft.Resources/subscriptions/resourceGroups/read", rg.id)]
+    """Only the groups the caller may read, as ARM lists them; a caller with no role assignment anywhere in the
+    subscription is refused."""
+    action = "Microsoft.Resources/subscriptions/resourceGroups/read"
+    found = groups.list_all(ctx, call.arm.subscription or "")
+    rbac.enforce_presence(ctx, action, call.arm.scope_id)
+    rgs = [rg for rg in found if rbac.visible(ctx, action, rg.id)]
     return json_response({"value": [groups.to_doc(rg) for rg in rgs]})

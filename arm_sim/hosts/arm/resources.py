@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
+from arm_sim.domain import rbac
 from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm import lro
 from arm_sim.hosts.arm.call import Call
@@ -71,9 +72,10 @@ def check_existence(ctx: Ctx, path: ids.ArmPath) -> Response:
     return Response(status_code=204)
 
 
-def _page(ctx: Ctx, call: Call, q: listing.Query) -> Response:
+def _page(ctx: Ctx, call: Call, q: listing.Query, visible: listing.Visible | None = None) -> Response:
     f = listing.parse_filter(call.query.get("$filter"))
-    rows, more = listing.page(ctx, q, f, call.top(), call.query.get("$skipToken") or call.query.get("$skiptoken"))
+    rows, more = listing.page(ctx, q, f, call.top(), call.query.get("$skipToken") or call.query.get("$skiptoken"),
+                              visible)
     body: dict[str, Any] = {"value": [service.render(ctx, to_doc(r), call.api_version) for r in rows]}
     link = call.next_link(listing.encode_token(more) if more else None)
     if link:
@@ -89,4 +91,11 @@ def list_collection(ctx: Ctx, call: Call) -> Response:
 
 
 def list_in_scope(ctx: Ctx, call: Call) -> Response:
-    return _page(ctx, call, listing.scope_query(ctx, call.arm))
+    q = listing.scope_query(ctx, call.arm)
+    if call.arm.resource_group is not None:  # authorized before dispatch, on the group
+        return _page(ctx, call, q)
+    # the subscription's list: whoever may read it all sees it all; a caller with some role assignment inside sees
+    # what it may read, item by item; a caller with none is refused (as ARM does)
+    action, sub_scope = "Microsoft.Resources/subscriptions/resources/read", call.arm.scope_id
+    rbac.enforce_presence(ctx, action, sub_scope)
+    return _page(ctx, call, q, None if rbac.visible(ctx, action, sub_scope) else listing.readable)

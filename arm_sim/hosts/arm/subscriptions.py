@@ -7,7 +7,7 @@ from typing import Any
 from starlette.responses import Response
 
 from arm_sim.core.errors import not_found
-from arm_sim.domain import events, tenancy
+from arm_sim.domain import events, rbac, tenancy
 from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.http import json_response
@@ -33,12 +33,18 @@ def tenant_doc(t: Any) -> dict[str, Any]:
 
 def list_subscriptions(ctx: Ctx, call: Call) -> Response:
     tid = ctx.caller.tenant_id if ctx.caller else None
-    subs = [subscription_doc(s) for s in tenancy.subscriptions(ctx) if s.tenant_id == tid]
+    subs = [subscription_doc(s) for s in tenancy.subscriptions(ctx)
+            if s.tenant_id == tid and rbac.present(ctx, f"/subscriptions/{s.id}")]
     return json_response({"value": subs})
 
 
 def get_subscription(ctx: Ctx, call: Call) -> Response:
-    return json_response(subscription_doc(scope.subscription(ctx, call.arm.subscription or "")))
+    """A subscription where the caller holds no role assignment (at it, above or below) is not found, as in ARM."""
+    sub_id = call.arm.subscription or ""
+    sub = scope.subscription(ctx, sub_id)
+    rbac.enforce_presence(ctx, "Microsoft.Resources/subscriptions/read", f"/subscriptions/{sub.id}",
+                          not_found("SubscriptionNotFound", f"The subscription '{sub_id}' could not be found."))
+    return json_response(subscription_doc(sub))
 
 
 def list_tenants(ctx: Ctx, call: Call) -> Response:
