@@ -162,6 +162,21 @@ class ServicePrincipal(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class GraphAppRoleAssignment(Base):
+    """An application permission of Microsoft Graph (one of its app roles) granted to a service principal.
+
+    Graph reads these into the `roles` claim of the principal's app-only Graph tokens. No foreign key: as with
+    role assignments, a grant outlives a deleted principal (a re-created identity gets a new object id anyway).
+    """
+
+    __tablename__ = "graph_app_role_assignments"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36))
+    principal_id: Mapped[str] = mapped_column(String(36), index=True)
+    app_role_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 class Credential(Base):
     """A client secret (hashed) or an X.509 certificate registered for a client id."""
 

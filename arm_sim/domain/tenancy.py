@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from arm_sim.core.errors import conflict
 from arm_sim.db.models import Bootstrap, Subscription, Tenant
-from arm_sim.domain import directory, events
+from arm_sim.domain import directory, events, graph_permissions
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.tokens import keyring
 
@@ -58,6 +58,9 @@ def bootstrap(ctx: Ctx) -> Bootstrap:
     sub = create_subscription(ctx, tenant.id, s.subscription_id)
     _, sp = directory.create_application(ctx, tenant.id, "arm-sim-deployer", s.client_id)
     secret = directory.add_password(ctx, sp.app_id, s.client_secret, "bootstrap")
+    ctx.session.flush()
+    # the deployer reads the directory through Graph (the Azure CLI's `az ad sp show`, `--assignee` lookups)
+    graph_permissions.grant(ctx, sp, graph_permissions.BOOTSTRAP_PERMISSIONS)
     row = Bootstrap(id=1, tenant_id=tenant.id, subscription_id=sub.id, client_id=sp.app_id,
                     client_secret=secret, created_at=ctx.now)
     ctx.session.add(row)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from arm_sim.core.errors import EntraError
 from arm_sim.db.models import Credential, ServicePrincipal, Tenant
-from arm_sim.domain import directory, events
+from arm_sim.domain import directory, events, graph_permissions
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.tokens import issuer
 
@@ -52,10 +52,20 @@ def resolve_tenant(ctx: Ctx, tenant: str) -> Tenant:
     return row
 
 
+def _own_url(ctx: Ctx, base: str) -> bool:
+    own = ctx.settings.public_url
+    return base == own or base == own.replace(f":{ctx.settings.port}", "")
+
+
 def known_resource(ctx: Ctx, resource: str) -> bool:
     base = resource.rstrip("/")
-    own = ctx.settings.public_url
-    return base in KNOWN_RESOURCES or base == own or base == own.replace(f":{ctx.settings.port}", "")
+    return base in KNOWN_RESOURCES or _own_url(ctx, base)
+
+
+def graph_audience(ctx: Ctx, resource: str) -> bool:
+    """Microsoft Graph, or the simulator's own URL, which the Azure CLI uses as Graph's resource."""
+    base = resource.rstrip("/")
+    return base == "https://graph.microsoft.com" or _own_url(ctx, base)
 
 
 def _missing(name: str) -> EntraError:
@@ -204,6 +214,10 @@ def client_credentials(ctx: Ctx, tenant: str, form: dict[str, str], endpoints: t
     extra: dict[str, Any] = {}
     if sp.service_principal_type == "ManagedIdentity" and len(sp.alternative_names) > 1:
         extra["xms_mirid"] = sp.alternative_names[1]  # the hosting resource or the identity itself
+    if graph_audience(ctx, audience):  # app roles granted to the principal; Azure omits the claim when none are
+        roles = graph_permissions.granted(ctx, sp.object_id)
+        if roles:
+            extra["roles"] = roles
     lifetime = (issuer.MANAGED_IDENTITY_TOKEN_LIFETIME if sp.service_principal_type == "ManagedIdentity"
                 else issuer.APP_TOKEN_LIFETIME)
     token, exp = issuer.issue(ctx, tenant_id=t.id, audience=audience, client_id=sp.app_id,

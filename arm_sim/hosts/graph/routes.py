@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from arm_sim.core.errors import AuthenticationError, DomainError, bad_request
-from arm_sim.domain import graph
+from arm_sim.domain import graph, graph_permissions
 from arm_sim.domain.context import Caller, Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts.arm.auth import authenticate
@@ -115,13 +115,16 @@ def _dispatch(call: _Call) -> dict[str, object]:
     es = _ENTITY_SETS.get((keyed.group(1) if keyed else segments[0]).lower())
     if es is None:
         raise bad_request("BadRequest", f"Resource not found for the segment '{segments[0]}'. {SIMULATED}")
-    if keyed and len(segments) == 1:
+    if len(segments) > (1 if keyed else 2):
+        raise _unsupported(call.method, call.path)
+    if call.caller.claims.get("idtyp") == "app" or "scp" not in call.caller.claims:
+        # an app-only caller reads applications and service principals only with an application permission
+        graph_permissions.require_any(call.caller.claims.get("roles"), graph_permissions.READ_APPLICATIONS)
+    if keyed:
         return _get_one(call, es, app_id=keyed.group(2))
-    if not keyed and len(segments) == 1:
+    if len(segments) == 1:
         return _list(call, es)
-    if not keyed and len(segments) == 2:
-        return _get_one(call, es, object_id=segments[1])
-    raise _unsupported(call.method, call.path)
+    return _get_one(call, es, object_id=segments[1])
 
 
 async def graph_call(request: Request) -> Response:

@@ -10,7 +10,17 @@ from starlette.responses import Response
 
 from arm_sim import __version__
 from arm_sim.core.errors import AuthenticationError, DomainError, bad_request
-from arm_sim.domain import clock, directory, events, fixtures, identity_endpoints, managed_identities, tenancy, vaults
+from arm_sim.domain import (
+    clock,
+    directory,
+    events,
+    fixtures,
+    graph_permissions,
+    identity_endpoints,
+    managed_identities,
+    tenancy,
+    vaults,
+)
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts.arm import errors
@@ -141,6 +151,27 @@ def _create_application(ctx: Ctx, body: Any) -> dict[str, object]:
 @router.post("/applications", summary="Register an application and its service principal (secret and/or cert)")
 async def create_application(request: Request) -> Response:
     return await _guarded(request, _create_application)
+
+
+def _grant_graph_permissions(ctx: Ctx, app_id: str, body: Any) -> dict[str, object]:
+    permissions = body.get("permissions") if isinstance(body, dict) else None
+    if not isinstance(permissions, list) or not permissions or not all(isinstance(p, str) for p in permissions):
+        raise bad_request("InvalidRequestContent", "Give {\"permissions\": [\"Application.Read.All\", ...]}: "
+                                                   "Microsoft Graph application permissions by name.")
+    sp = directory.service_principal_by_app_id(ctx, app_id)
+    if sp is None:
+        raise DomainError(404, "ServicePrincipalNotFound", f"No service principal has the appId '{app_id}'.")
+    held = graph_permissions.grant(ctx, sp, permissions)
+    return {"appId": sp.app_id, "servicePrincipalObjectId": sp.object_id, "permissions": held}
+
+
+@router.post("/applications/{app_id}/graphPermissions",
+             summary="Grant Microsoft Graph application permissions (app roles) to an app or managed identity",
+             description="Bootstrap principal only. `{\"permissions\": [\"Application.Read.All\"]}`; the "
+                         "principal's next Graph token carries them as its `roles` claim. `app_id` is the client "
+                         "id of an application or of a managed identity.")
+async def grant_graph_permissions(request: Request, app_id: str) -> Response:
+    return await _guarded(request, lambda ctx, body: _grant_graph_permissions(ctx, app_id, body))
 
 
 def _create_tenant(ctx: Ctx, body: Any) -> dict[str, object]:
