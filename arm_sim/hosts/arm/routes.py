@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -35,26 +34,28 @@ def is_arm_path(path: str) -> bool:
     return any(lowered == p or lowered.startswith(p + "/") for p in PREFIXES)
 
 
+def _parse_body(path: str, raw: bytes) -> tuple[Any, str | None]:
+    body, error = parse_json(raw)
+    if error:  # the Azure CLI's deployment body is not JSON (reference/clients.md §5)
+        body, error = deployments.lenient_body(path, raw, body, error)
+    return body, error
+
+
 async def arm(rt: Runtime, scope: Scope, receive: Receive) -> Response:
     path, method = scope["path"], scope["method"]
     # ASGI header names are already lower-case: the raw pairs make the dict without a Headers object.
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     q = query_of(scope)
-    body: Any = None
-    body_error: str | None = None
-    if method in ("PUT", "PATCH", "POST"):
-        raw = await read_body(receive)
-        body, body_error = parse_json(raw)
-        if body_error:  # the Azure CLI's deployment body is not JSON (reference/clients.md §5)
-            body, body_error = deployments.lenient_body(path, raw, body, body_error)
+    raw = await read_body(receive) if method in ("PUT", "PATCH", "POST") else b""
+    body, body_error = _parse_body(path, raw)
     correlation_id = scope["state"]["correlation_id"]
-    pristine = copy.deepcopy(body) if method != "GET" and body is not None else None
     attempts = 0
 
     def work(ctx: Ctx) -> Response:
         nonlocal attempts
         attempts += 1
-        request_body = body if attempts == 1 else copy.deepcopy(pristine)  # a retry starts from the body as sent
+        # a retry (db.conflicts) parses the body as sent again: the first attempt may have changed its objects
+        request_body = body if attempts == 1 else _parse_body(path, raw)[0]
         arm_path = ids.parse(path)
         authenticate(ctx, parse_bearer(headers.get("authorization")), arm_path.subscription)
         dispatch.check_api_version(q)

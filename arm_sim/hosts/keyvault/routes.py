@@ -7,7 +7,6 @@ the operation's authorization (access policies or RBAC) → the operation, all i
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -62,9 +61,9 @@ def is_data_plane(path: str) -> bool:
 async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response:
     port = int((scope.get("server") or ("", 0))[1])
     method = scope["method"]
-    body, body_ok = _parse(await read_body(receive)) if method in ("PUT", "PATCH", "POST") else (None, True)
+    raw = await read_body(receive) if method in ("PUT", "PATCH", "POST") else b""
+    body, body_ok = _parse(raw)
     correlation_id = scope["state"]["correlation_id"]
-    pristine = copy.deepcopy(body) if body is not None else None
     attempts = 0
     headers: dict[str, str] = {}
     tenant = ""
@@ -72,7 +71,8 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
     def work(ctx: Ctx) -> Response:
         nonlocal attempts, headers, tenant
         attempts += 1
-        request_body = body if attempts == 1 else copy.deepcopy(pristine)  # a retry starts from the body as sent
+        # a retry (db.conflicts) parses the body as sent again: the first attempt may have changed its objects
+        request_body = body if attempts == 1 else _parse(raw)[0]
         vault = vaults.vault_for_port(ctx, port)
         if vault is None:
             raise _no_vault(port)
