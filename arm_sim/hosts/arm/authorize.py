@@ -13,16 +13,16 @@ _OPERATIONS = ("operationstatuses", "operationresults", "operations", "asyncoper
 def action_and_scope(call: Call) -> tuple[str, str] | None:
     """None for requests every authenticated caller of the tenant may make (provider lists, operation polling),
     as ARM allows, and for those whose handler decides (a subscription and its lists answer according to the
-    caller's role assignments in it)."""
+    caller's role assignments in it, see `filtered_list`)."""
     a, m = call.arm, call.method
     tail = [t.lower() for t in a.tail]
+    if filtered_list(call) is not None:
+        return None
     if not a.parts:
         if a.subscription is None or (a.resource_group is None and (not tail or set(tail) in _FREE_TAILS)):
             return None
         if a.resource_group is None and tail in (["resources"], ["resourcegroups"]):
             return None  # filtered to what the caller can read (refused when it holds nothing in the subscription)
-        if a.resource_group is not None and tail == ["resources"]:
-            return "Microsoft.Resources/subscriptions/resourceGroups/resources/read", a.scope_id
         if a.resource_group is not None and not tail:
             return f"Microsoft.Resources/subscriptions/resourceGroups/{VERBS.get(m, 'read')}", a.scope_id
         return None
@@ -44,3 +44,24 @@ def action_and_scope(call: Call) -> tuple[str, str] | None:
             return f"{resource.resource_type}/{last.segments[-1]}/action", resource.id
         return f"{a.resource_type}/read", a.parent_id
     return f"{a.resource_type}/{VERBS.get(m, 'read')}", a.id
+
+
+def filtered_list(call: Call) -> tuple[str, str] | None:
+    """(action, scope) of a list ARM filters item by item rather than refusing: a group's `resources` and the
+    lists of one type in a subscription or group. Its handler answers it all to a caller who may read the whole
+    scope, only what the caller may read to one holding a role assignment somewhere in the scope, and refuses
+    anyone else. Role assignment and definition lists (their provider filters them) and deployments are not
+    among these."""
+    a = call.arm
+    if call.method != "GET" or a.subscription is None:
+        return None
+    if not a.parts:
+        if a.resource_group is not None and [t.lower() for t in a.tail] == ["resources"]:
+            return "Microsoft.Resources/subscriptions/resourceGroups/resources/read", a.scope_id
+        return None
+    if len(a.parts) != 1 or len(a.parts[0].segments) != 1:
+        return None
+    namespace, kind = a.parts[0].namespace.lower(), a.parts[0].segments[0].lower()
+    if namespace == "microsoft.authorization" or (namespace == "microsoft.resources" and kind == "deployments"):
+        return None
+    return f"{a.resource_type}/read", a.parent_id

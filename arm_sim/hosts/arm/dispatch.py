@@ -101,6 +101,9 @@ def dispatch(ctx: Ctx, call: Call) -> Response:
         if a.resource_group is None and len(a.parts) == 1:
             handled = service.provider_call(ctx, a.parts[0].namespace, m, a.subscription, a.parts[0].segments,
                                             call.body, call.api_version)
+            listed = authorize.filtered_list(call)
+            if handled is not None and listed is not None:  # a provider's own list (deleted vaults): not filtered
+                rbac.enforce(ctx, *listed)
             if isinstance(handled, ActionResult):
                 target = {"type": f"{a.parts[0].namespace}/{a.parts[0].segments[0]}", "id": a.id,
                           "location": a.parts[0].segments[1] if len(a.parts[0].segments) > 1 else ""}

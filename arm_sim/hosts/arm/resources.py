@@ -10,7 +10,7 @@ from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
 from arm_sim.domain import rbac
 from arm_sim.domain.context import Ctx
-from arm_sim.hosts.arm import lro
+from arm_sim.hosts.arm import authorize, lro
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.http import json_response
 from arm_sim.resources import listing, service
@@ -83,19 +83,29 @@ def _page(ctx: Ctx, call: Call, q: listing.Query, visible: listing.Visible | Non
     return json_response(body)
 
 
+def _readable_only(ctx: Ctx, action: str, scope_id: str) -> listing.Visible | None:
+    """How a filtered list shows its items: all of them to a caller who may read the whole scope (no check per
+    item), those it may read to a caller with some role assignment at, above or inside the scope; a caller with
+    none is refused (as ARM does)."""
+    rbac.enforce_presence(ctx, action, scope_id)
+    return None if rbac.visible(ctx, action, scope_id) else listing.readable
+
+
 def list_collection(ctx: Ctx, call: Call) -> Response:
+    listed = authorize.filtered_list(call)
+    visible = _readable_only(ctx, *listed) if listed is not None else None  # others: authorized before dispatch
     virtual = service.virtual_list(ctx, call.arm, call.query)
     if virtual is not None:
+        if listed is not None:  # a list its provider answers itself is not filtered here: read on the whole scope
+            rbac.enforce(ctx, *listed)
         return json_response({"value": [service.render(ctx, d, call.api_version) for d in virtual]})
-    return _page(ctx, call, listing.collection_query(ctx, call.arm))
+    return _page(ctx, call, listing.collection_query(ctx, call.arm), visible)
 
 
 def list_in_scope(ctx: Ctx, call: Call) -> Response:
-    q = listing.scope_query(ctx, call.arm)
-    if call.arm.resource_group is not None:  # authorized before dispatch, on the group
-        return _page(ctx, call, q)
-    # the subscription's list: whoever may read it all sees it all; a caller with some role assignment inside sees
-    # what it may read, item by item; a caller with none is refused (as ARM does)
-    action, sub_scope = "Microsoft.Resources/subscriptions/resources/read", call.arm.scope_id
-    rbac.enforce_presence(ctx, action, sub_scope)
-    return _page(ctx, call, q, None if rbac.visible(ctx, action, sub_scope) else listing.readable)
+    a = call.arm
+    if a.resource_group is not None:  # refused before looking the group up, as ARM authorizes first
+        visible = _readable_only(ctx, "Microsoft.Resources/subscriptions/resourceGroups/resources/read", a.scope_id)
+        return _page(ctx, call, listing.scope_query(ctx, a), visible)
+    q = listing.scope_query(ctx, a)
+    return _page(ctx, call, q, _readable_only(ctx, "Microsoft.Resources/subscriptions/resources/read", a.scope_id))
