@@ -9,10 +9,14 @@ from arm_sim.domain.context import Ctx
 from arm_sim.providers.registry import provider_for
 
 
+def subscription_not_found(subscription_id: str) -> DomainError:
+    return not_found("SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found.")
+
+
 def subscription(ctx: Ctx, subscription_id: str) -> Subscription:
     sub = ctx.session.get(Subscription, subscription_id.lower())
     if sub is None:
-        raise not_found("SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found.")
+        raise subscription_not_found(subscription_id)
     return sub
 
 

@@ -104,8 +104,9 @@ def list_collection(ctx: Ctx, call: Call) -> Response:
 
 def list_in_scope(ctx: Ctx, call: Call) -> Response:
     a = call.arm
-    if a.resource_group is not None:  # refused before looking the group up, as ARM authorizes first
-        visible = _readable_only(ctx, "Microsoft.Resources/subscriptions/resourceGroups/resources/read", a.scope_id)
+    listed = authorize.filtered_list(call)  # a group's resources
+    if listed is not None:  # refused before looking the group up, as ARM authorizes first
+        visible = _readable_only(ctx, *listed)
         return _page(ctx, call, listing.scope_query(ctx, a), visible)
     q = listing.scope_query(ctx, a)
     return _page(ctx, call, q, _readable_only(ctx, "Microsoft.Resources/subscriptions/resources/read", a.scope_id))

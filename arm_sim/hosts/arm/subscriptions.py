@@ -43,7 +43,7 @@ def get_subscription(ctx: Ctx, call: Call) -> Response:
     sub_id = call.arm.subscription or ""
     sub = scope.subscription(ctx, sub_id)
     rbac.enforce_presence(ctx, "Microsoft.Resources/subscriptions/read", f"/subscriptions/{sub.id}",
-                          not_found("SubscriptionNotFound", f"The subscription '{sub_id}' could not be found."))
+                          scope.subscription_not_found(sub_id))
     return json_response(subscription_doc(sub))
 
 
