@@ -72,3 +72,12 @@ def msi(sim: Sim, credential: Any) -> Iterator[Any]:
 @pytest.fixture
 def rg_name() -> str:
     return f"rg-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def app(sim: Sim) -> dict[str, Any]:
+    """A new application and service principal with a client secret, and no role or permission at all."""
+    with sim.http() as arm:
+        r = arm.post("/_sim/applications", json={"displayName": f"reader-{uuid.uuid4().hex[:8]}"})
+    assert r.status_code == 200, r.text
+    return dict(r.json())

@@ -166,7 +166,7 @@ def test_the_azure_cli_reads_graph(sim: Sim, deployer: dict[str, Any], tmp_path:
 
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/v1.0/users"), ("GET", "/v1.0/groups/x/members"), ("POST", "/v1.0/servicePrincipals"),
-    ("GET", "/v1.0/servicePrincipals/00000000-0000-0000-0000-000000000000/appRoleAssignments"),
+    ("GET", "/v1.0/servicePrincipals/00000000-0000-0000-0000-000000000000/oauth2PermissionGrants"),
     ("DELETE", "/v1.0/applications/00000000-0000-0000-0000-000000000000"),
 ])
 def test_unsimulated_paths_fail_in_graph_envelope(gh: httpx.Client, method: str, path: str) -> None:
@@ -229,7 +229,8 @@ def test_next_link_pages_over_http(tmp_path: Path) -> None:
                 url = body.get("@odata.nextLink")
                 assert url is None or url.startswith(f"{server.url}/v1.0/servicePrincipals?$top=2&")
             ids = [sp["id"] for page in pages for sp in page if set(sp) == {"id", "displayName"}]
-            assert [len(p) for p in pages] == [2, 2, 1] and len(set(ids)) == 5  # 4 seeded + the deployer
+            # 4 seeded, the deployer and Microsoft Graph's own principal, which every tenant has
+            assert [len(p) for p in pages] == [2, 2, 2] and len(set(ids)) == 6
             first = gh.get("/v1.0/servicePrincipals", params={"$filter": "startsWith(displayName,'seeded-')",
                                                                "$top": 3}).json()
             assert len(first["value"]) == 3 and "$filter=startsWith(displayName,'seeded-')" in first["@odata.nextLink"]
@@ -265,7 +266,7 @@ def test_paging_visits_every_match_once(runtime: Runtime, monkeypatch: pytest.Mo
             after = graph.parse_skiptoken(graph.skiptoken(page.next_after)) if page.next_after else None
         assert after is None and len(seen) == 7 and seen == sorted(seen)
         everything = graph.list_page(ctx, graph.SERVICE_PRINCIPALS, tid, None, 999, None)
-        assert len(everything.value) == 8 and everything.next_after is None  # 7 + the deployer
+        assert len(everything.value) == 9 and everything.next_after is None  # 7 + the deployer + Microsoft Graph
         assert graph.list_page(ctx, graph.SERVICE_PRINCIPALS, str(uuid.uuid4()), None, 10, None).value == []
 
 

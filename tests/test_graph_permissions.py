@@ -8,12 +8,11 @@ from typing import Any
 
 import httpx
 import jwt
-import pytest
 from alembic import command
 from sqlalchemy import select
 
 from arm_sim.db.engine import make_engine
-from arm_sim.db.migrate import alembic_config, upgrade
+from arm_sim.db.migrate import alembic_config
 from arm_sim.db.models import Bootstrap, GraphAppRoleAssignment, ServicePrincipal, Tenant
 from tests.simserver import Sim, fresh_database_url
 from tests.test_imds import endpoint
@@ -46,14 +45,6 @@ def assert_denied(r: httpx.Response) -> None:
     assert inner["request-id"] == r.headers["request-id"]
 
 
-@pytest.fixture
-def app(sim: Sim) -> dict[str, Any]:
-    with sim.http() as arm:
-        r = arm.post("/_sim/applications", json={"displayName": f"reader-{uuid.uuid4().hex[:8]}"})
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
 def grant(sim: Sim, app_id: str, *permissions: str, token: str | None = None) -> httpx.Response:
     with sim.http(token) as arm:
         return arm.post(f"/_sim/applications/{app_id}/graphPermissions", json={"permissions": list(permissions)})
@@ -70,8 +61,9 @@ def test_an_app_without_permissions_is_refused_then_granted_reads(sim: Sim, app:
             assert_denied(graph.get(path))
         me = graph.get("/v1.0/me")  # unchanged: /me is refused for app-only tokens whatever they hold
         assert me.status_code == 400 and me.json()["error"]["code"] == "BadRequest"
-        # so are the paths arm-sim does not simulate
-        other = graph.get(f"/v1.0/servicePrincipals/{app['servicePrincipalObjectId']}/appRoleAssignments")
+        assert_denied(graph.get(f"/v1.0/servicePrincipals/{app['servicePrincipalObjectId']}/appRoleAssignments"))
+        # and so are the paths arm-sim does not simulate
+        other = graph.get(f"/v1.0/servicePrincipals/{app['servicePrincipalObjectId']}/oauth2PermissionGrants")
         assert other.status_code == 400 and other.json()["error"]["code"] == "BadRequest"
 
     r = grant(sim, app["appId"], "Application.Read.All")
@@ -109,12 +101,13 @@ def test_granting_is_idempotent_validated_and_bootstrap_only(sim: Sim, app: dict
 
 def test_the_bootstrap_principal_reads_as_before(sim: Sim) -> None:
     token = sim.token(GRAPH)
-    assert claims(token)["roles"] == ["Application.Read.All", "Directory.Read.All"]
+    held = ["AppRoleAssignment.ReadWrite.All", "Application.Read.All", "Directory.Read.All"]
+    assert claims(token)["roles"] == held
     with sim.http(token) as graph:
         r = graph.get("/v1.0/servicePrincipals", params={"$filter": f"appId eq '{sim.client_id}'"})
         assert r.status_code == 200 and r.json()["value"][0]["appId"] == sim.client_id
     # the simulator's own URL is a Graph audience too (the Azure CLI uses it)
-    assert claims(sim.token(f"{sim.url}/.default"))["roles"] == ["Application.Read.All", "Directory.Read.All"]
+    assert claims(sim.token(f"{sim.url}/.default"))["roles"] == held
     assert "roles" not in claims(sim.token(ARM))
 
 
@@ -172,9 +165,11 @@ def test_migration_0010_grants_the_existing_bootstrap_principal(tmp_path: Path) 
             conn.execute(Bootstrap.__table__.insert().values(
                 id=1, tenant_id=tenant, subscription_id=str(uuid.uuid4()), client_id="boot-app", client_secret="s",
                 created_at=0.0))
-        upgrade(url)
+        command.upgrade(alembic_config(url), "0010")
         with engine.connect() as conn:
-            rows = conn.execute(select(GraphAppRoleAssignment.__table__)).all()
+            rows = conn.execute(select(GraphAppRoleAssignment.__table__.c.principal_id,
+                                       GraphAppRoleAssignment.__table__.c.app_role_id,
+                                       GraphAppRoleAssignment.__table__.c.tenant_id)).all()
         assert {(r.principal_id, r.app_role_id, r.tenant_id) for r in rows} == {
             (boot_sp, "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30", tenant),
             (boot_sp, "7ab1d382-f21e-4acd-a863-ba3e13f7da61", tenant)}

@@ -22,9 +22,12 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import (
     HardwareProfile,
     OSProfile,
+    Sku,
     UserAssignedIdentitiesValue,
     VirtualMachine,
     VirtualMachineIdentity,
+    VirtualMachineScaleSet,
+    VirtualMachineScaleSetIdentity,
 )
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
@@ -349,6 +352,17 @@ def test_unknown_and_deleted_vm_keys_answer_alike(sim: Sim, compute: ComputeMana
     assert gone["instance"] == gone["instance-leaf"] == gone["versions"]
     assert gone["instance"][0] == 400 and set(gone["instance"][1]) == {"error"}
     assert gone["instance"][1]["error"].startswith("Bad request.")
+
+
+def test_a_scale_sets_public_ids_open_no_imds(sim: Sim, compute: ComputeManagementClient, rg: str) -> None:
+    """A scale set's identity is reachable from no IMDS address a reader of the scale set can learn: arm-sim
+    models no scale-set instances, so its uniqueId (public, like a VM's vmId) opens nothing."""
+    body = VirtualMachineScaleSet(location="eastus", sku=Sku(name="Standard_B1s", capacity=1),
+                                  identity=VirtualMachineScaleSetIdentity(type="SystemAssigned"))
+    ss = compute.virtual_machine_scale_sets.begin_create_or_update(rg, "ss-imds", body).result()
+    assert ss.identity.principal_id and ss.unique_id
+    for public in (ss.unique_id, ss.identity.principal_id, ss.name):
+        assert refusals(f"{sim.imds_url}/vms/{public}") == refusals(f"{sim.imds_url}/vms/{'x' * 43}")
 
 
 def test_default_identity_choice(sim: Sim, compute: ComputeManagementClient, msi: ManagedServiceIdentityClient,

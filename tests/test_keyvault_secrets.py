@@ -413,7 +413,7 @@ def test_rbac_mode_ignores_access_policies(env: Env, inside: Any) -> None:
             f"Caller: appid={deployer['appid']};oid={deployer['oid']};iss={deployer['iss']}\r\n"
             "Action: 'Microsoft.KeyVault/vaults/secrets/setSecret/action'\r\n"
             f"Resource: '{rbac_vault.id.lower()}/secrets/cfg'\r\n"
-            "Assignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\n"
+            "Assignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\n"
             f"Vault: {rbac_vault.name};location=eastus\r\n")
     env.assign(rbac_vault.id, SECRETS_OFFICER, env.deployer_oid)
     env.assign(rbac_vault.id, SECRETS_USER, vm.identity.principal_id)

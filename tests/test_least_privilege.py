@@ -66,6 +66,14 @@ def test_no_assignment_no_subscription(sim: Sim) -> None:
             assert r.status_code == 403 and r.json()["error"]["code"] == "AuthorizationFailed"
             msg = r.json()["error"]["message"]
             assert action in msg and f"scope '{sub}'" in msg and app["servicePrincipalObjectId"] in msg
+        # a subscription's locations and provider registrations need read on the subscription itself
+        for tail, action in (("locations", "Microsoft.Resources/subscriptions/locations/read"),
+                             ("providers", "Microsoft.Resources/subscriptions/providers/read"),
+                             ("providers/Microsoft.Storage", "Microsoft.Resources/subscriptions/providers/read")):
+            r = c.get(f"{sub}/{tail}?{SUBS}")
+            assert r.status_code == 403 and r.json()["error"]["code"] == "AuthorizationFailed", r.text
+            assert action in r.json()["error"]["message"] and f"scope '{sub}'" in r.json()["error"]["message"]
+        assert c.get(f"/providers/Microsoft.Storage?{SUBS}").status_code == 200  # tenant-level metadata is free
         tenants = c.get(f"/tenants?{SUBS}").json()["value"]
         assert [t["tenantId"] for t in tenants] == [sim.tenant]  # its own tenant, whatever it may do in ARM
     with sim.http() as c:

@@ -79,9 +79,9 @@ def test_a_resource_group_admin_cannot_escalate_through_a_role_definition(sim: S
         # within its own resource group it may
         r = c.put(_definition_url(rg1, x), params=API, json=_definition(f"everything {x[:8]}", ["*"], rg1))
         assert r.status_code == 201, r.text
-        # …and may update it there (the same id at the same scope is an update)
+        # …and may update it there (the same id at the same scope is an update, which ARM too answers 201)
         r = c.put(_definition_url(rg1, x), params=API, json=_definition(f"everything {x[:8]}", ["*"], rg1))
-        assert r.status_code == 200, r.text
+        assert r.status_code == 201, r.text
         # widening it to the subscription needs write there
         r = c.put(_definition_url(rg1, x), params=API, json=_definition(f"everything {x[:8]}", ["*"], rg1, sub))
         assert f"over scope '{sub}'" in _error(r, 403, "AuthorizationFailed")
@@ -95,11 +95,15 @@ def test_a_resource_group_admin_cannot_escalate_through_a_role_definition(sim: S
         # the rg1 definition is not assignable at the subscription, under either id form
         for role_id in (_definition_url(sub, x), _definition_url(rg1, x), x):
             message = _error(_assign(owner, sub, role_id, worker["servicePrincipalObjectId"]), 400,
-                             "RoleDefinitionDoesNotExist")
-            assert x in message
+                             "RoleAssignmentScopeNotAssignableToRoleDefinition")
+            assert message == f"The role everything {x[:8]} is not available for assignment at the requested scope."
         # nor in the other group
         _error(_assign(owner, rg2, _definition_url(sub, x), worker["servicePrincipalObjectId"]), 400,
-               "RoleDefinitionDoesNotExist")
+               "RoleAssignmentScopeNotAssignableToRoleDefinition")
+        # a GUID no definition of this directory has is not found at all
+        missing = str(uuid.uuid4())
+        assert missing in _error(_assign(owner, rg1, _definition_url(sub, missing), worker["servicePrincipalObjectId"]),
+                                 400, "RoleDefinitionDoesNotExist")
         # where it is assignable, it grants what it says, there only
         assert _assign(owner, rg1, _definition_url(sub, x), worker["servicePrincipalObjectId"]).status_code == 201
     oid = worker["servicePrincipalObjectId"]
@@ -188,7 +192,7 @@ def test_escalation_refused_through_azure_mgmt_authorization(sim: Sim, groups: t
         owner.role_assignments.create(sub, str(uuid.uuid4()), {
             "role_definition_id": f"{sub}/providers/Microsoft.Authorization/roleDefinitions/{x}",
             "principal_id": worker["servicePrincipalObjectId"], "principal_type": "ServicePrincipal"})
-    assert e.value.status_code == 400 and e.value.error.code == "RoleDefinitionDoesNotExist"
+    assert e.value.status_code == 400 and e.value.error.code == "RoleAssignmentScopeNotAssignableToRoleDefinition"
     assert not [a for a in owner.role_assignments.list_for_scope(sub, filter="atScope()")
                 if a.principal_id == worker["servicePrincipalObjectId"]]
     owner.close()
@@ -223,3 +227,18 @@ def test_the_same_rules_hold_for_a_template(sim: Sim, groups: tuple[str, str]) -
     with sim.http() as owner:
         assert owner.get(_definition_url(rg1, x), params=API).status_code == 404
     assert deploy("narrow", y, "[resourceGroup().id]")["properties"]["provisioningState"] == "Succeeded"
+
+
+def test_a_built_in_roles_id_and_a_taken_name_are_refused(sim: Sim) -> None:
+    sub = f"/subscriptions/{sim.subscription}"
+    reader = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    with sim.http() as owner:
+        r = owner.put(_definition_url(sub, reader), params=API, json=_definition("my reader", ["*/read"], sub))
+        assert _error(r, 409, "RoleDefinitionExists") == "The role definition ID is already in use by a built-in role."
+        x, y = str(uuid.uuid4()), str(uuid.uuid4())
+        assert owner.put(_definition_url(sub, x), params=API,
+                         json=_definition(f"taken {x[:8]}", ["*/read"], sub)).status_code == 201
+        r = owner.put(_definition_url(sub, y), params=API, json=_definition(f"TAKEN {x[:8]}", ["*/read"], sub))
+        assert _error(r, 409, "RoleDefinitionWithSameNameExists") == (
+            "A custom role with the same name already exists in this directory.")
+        assert owner.delete(_definition_url(sub, x), params=API).status_code == 200

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false
@@ -148,9 +160,12 @@ class Application(Base):
 
 
 class ServicePrincipal(Base):
+    # An app id names one application, but its service principal exists once in every tenant that uses it:
+    # Microsoft Graph's first-party principal is in every tenant with the same appId.
     __tablename__ = "service_principals"
+    __table_args__ = (UniqueConstraint("tenant_id", "app_id"),)
     object_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    app_id: Mapped[str] = mapped_column(String(36), unique=True)
+    app_id: Mapped[str] = mapped_column(String(36), index=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     display_name: Mapped[str] = mapped_column(String(256))
     service_principal_type: Mapped[str] = mapped_column(String(32))  # Application | ManagedIdentity
@@ -163,16 +178,19 @@ class ServicePrincipal(Base):
 
 
 class GraphAppRoleAssignment(Base):
-    """An application permission of Microsoft Graph (one of its app roles) granted to a service principal.
+    """An app role of a resource's service principal (Microsoft Graph's application permissions) granted to a
+    service principal: Graph's appRoleAssignment, whose id is Graph's 43-character key.
 
     Graph reads these into the `roles` claim of the principal's app-only Graph tokens. No foreign key: as with
     role assignments, a grant outlives a deleted principal (a re-created identity gets a new object id anyway).
     """
 
     __tablename__ = "graph_app_role_assignments"
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    __table_args__ = (UniqueConstraint("principal_id", "resource_id", "app_role_id"),)  # a role is granted once
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(36))
     principal_id: Mapped[str] = mapped_column(String(36), index=True)
+    resource_id: Mapped[str] = mapped_column(String(36), index=True)  # the resource's service principal
     app_role_id: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[float] = mapped_column(Float)
 

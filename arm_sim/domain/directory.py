@@ -108,8 +108,10 @@ def secret_valid(ctx: Ctx, app_id: str, secret: str) -> bool:
     )
 
 
-def service_principal_by_app_id(ctx: Ctx, app_id: str) -> ServicePrincipal | None:
-    return ctx.session.scalars(select(ServicePrincipal).where(ServicePrincipal.app_id == app_id)).first()
+def service_principal_by_app_id(ctx: Ctx, app_id: str, tenant_id: str | None = None) -> ServicePrincipal | None:
+    """The principal of an app id, in one tenant when given (a first-party app, Microsoft Graph, is in all)."""
+    q = select(ServicePrincipal).where(ServicePrincipal.app_id == app_id)
+    return ctx.session.scalars(q.where(ServicePrincipal.tenant_id == tenant_id) if tenant_id else q).first()
 
 
 def service_principal(ctx: Ctx, object_id: str) -> ServicePrincipal | None:

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from arm_sim.core import odata
 from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.db.models import Application, Base, Credential, ServicePrincipal, Tenant
+from arm_sim.domain import graph_permissions
 from arm_sim.domain.context import Ctx
 
 DEFAULT_PAGE = 100
@@ -59,18 +60,21 @@ def _credentials(creds: Sequence[Credential], with_key: bool) -> Doc:
 
 def service_principal_json(sp: ServicePrincipal, creds: Sequence[Credential], with_key: bool = False) -> Doc:
     managed = sp.service_principal_type == "ManagedIdentity"
+    first_party = graph_permissions.is_graph(sp)  # Microsoft Graph's own principal: Microsoft's app, with roles
     return {
         "id": sp.object_id, "deletedDateTime": None, "accountEnabled": True,
         "alternativeNames": list(sp.alternative_names or []), "appDisplayName": sp.display_name,
         "appDescription": None, "appId": sp.app_id, "applicationTemplateId": None,
-        "appOwnerOrganizationId": sp.tenant_id, "appRoleAssignmentRequired": False, "description": None,
+        "appOwnerOrganizationId": graph_permissions.MICROSOFT_TENANT if first_party else sp.tenant_id,
+        "appRoleAssignmentRequired": False, "description": None,
         "disabledByMicrosoftStatus": None, "displayName": sp.display_name, "homepage": None, "loginUrl": None,
         "logoutUrl": None, "notes": None, "notificationEmailAddresses": [], "preferredSingleSignOnMode": None,
         "preferredTokenSigningKeyThumbprint": None, "replyUrls": [],
         "servicePrincipalNames": list(sp.service_principal_names or []),
         "servicePrincipalType": sp.service_principal_type,
-        "signInAudience": None if managed else "AzureADMyOrg", "tags": [], "tokenEncryptionKeyId": None,
-        "samlSingleSignOnSettings": None, "addIns": [], "appRoles": [],
+        "signInAudience": None if managed else "AzureADMultipleOrgs" if first_party else "AzureADMyOrg",
+        "tags": [], "tokenEncryptionKeyId": None, "samlSingleSignOnSettings": None, "addIns": [],
+        "appRoles": [r.json() for r in graph_permissions.APP_ROLES.values()] if first_party else [],
         "info": {"logoUrl": None, "marketingUrl": None, "privacyStatementUrl": None, "supportUrl": None,
                  "termsOfServiceUrl": None},
         **_credentials(creds, with_key), "oauth2PermissionScopes": [], "resourceSpecificApplicationPermissions": [],

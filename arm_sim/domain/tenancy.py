@@ -23,6 +23,7 @@ def create_tenant(ctx: Ctx, tenant_id: str | None = None, display_name: str = "a
                     created_at=ctx.now)
     ctx.session.add(tenant)
     ctx.session.flush()
+    graph_permissions.create_graph_principal(ctx, tid)
     keyring.ensure_ring(ctx, tid)
     events.record(ctx, "tenant.created", f"/tenants/{tid}")
     return tenant

@@ -147,7 +147,7 @@ def authorize(ctx: Ctx, vault: VaultView, claims: dict[str, Any], op: Operation,
             f"Resource: '{scope.lower()}'\r\n"
             "Assignment: (not found)\r\n"
             "DenyAssignmentId: null\r\n"
-            "DecisionReason: null \r\n"
+            "DecisionReason: 'DeniedWithNoValidRBAC' \r\n"  # Key Vault's current wording
             f"Vault: {vault_text}\r\n",
             inner="ForbiddenByRbac")
     raise VaultError(

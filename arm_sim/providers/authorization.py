@@ -40,8 +40,8 @@ def _principal_visible(ctx: Ctx, principal_id: str, tenant: str | None) -> bool:
 def _assignable_role(ctx: Ctx, role_id: str, scope: str, tenant: str | None) -> None:
     """The definition `role_id` names, in the assignment's tenant, must be assignable at `scope`.
 
-    ARM looks the definition up at the assignment's scope: a custom role whose assignableScopes do not cover
-    it, or one of another tenant, is not found there.
+    A role definition's GUID is unique in its directory: one of another tenant is not found; one whose
+    assignableScopes do not cover `scope` is found but not available there.
     """
     missing = bad_request("RoleDefinitionDoesNotExist",
                           f"The specified role definition with ID '{rbac.role_guid(role_id)}' does not exist.")
@@ -52,13 +52,20 @@ def _assignable_role(ctx: Ctx, role_id: str, scope: str, tenant: str | None) -> 
     if named is not None and tenancy.subscription_tenant(ctx, named) != tenant:
         raise missing
     role = rbac.role_definition(ctx, role_id, tenant)
-    if role is None or not rbac.assignable_at(role, scope):
+    if role is None:
         raise missing
+    if not rbac.assignable_at(role, scope):
+        raise bad_request("RoleAssignmentScopeNotAssignableToRoleDefinition",
+                          f"The role {role.role_name} is not available for assignment at the requested scope.")
 
 
 class AuthorizationProvider(Provider):
     namespace = "Microsoft.Authorization"
     delete_returns_body = True
+
+    def put_status(self, type_key: str, created: bool) -> int:
+        # ARM answers every role definition PUT, an update too, with 201 (the Azure CLI's recordings show it)
+        return 201 if type_key == DEFINITION else super().put_status(type_key, created)
 
     def validate(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
         kind = path.resource_type.lower()

@@ -65,6 +65,10 @@ class Provider:
     # resource of its own (a vault's `accessPolicies/add`): see `parent_operation`
     parent_operations: frozenset[str] = frozenset()
 
+    def put_status(self, type_key: str, created: bool) -> int:
+        """What a PUT answers: `created_status` when it created the resource, else 200."""
+        return self.created_status if created else 200
+
     def handles(self, type_key: str) -> bool:
         return self.namespace == "*" or type_key.split("/", 1)[0] == self.namespace.lower()
 

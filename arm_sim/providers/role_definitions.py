@@ -66,7 +66,7 @@ def validate_definition(ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | Non
     if not rbac.is_guid(path.name):
         raise bad_request("InvalidRoleDefinitionId", f"The role definition ID '{path.name}' is not valid.")
     if path.name.lower() in _BUILT_IN_NAMES:
-        raise DomainError(403, "AuthorizationFailed", "Built-in role definitions cannot be changed.")
+        raise DomainError(409, "RoleDefinitionExists", "The role definition ID is already in use by a built-in role.")
     props: dict[str, Any] = doc.get("properties") or {}
     scopes, role_name = props.get("assignableScopes"), props.get("roleName")
     if not isinstance(role_name, str) or not role_name.strip() or not isinstance(scopes, list) or not scopes:
@@ -86,8 +86,7 @@ def validate_definition(ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | Non
         if other["name"].lower() != guid and str(other["properties"].get("roleName", "")).lower() == \
                 role_name.strip().lower():
             raise DomainError(409, "RoleDefinitionWithSameNameExists",
-                              "A custom role with the same name already exists in this directory. Use a different "
-                              "name.")
+                              "A custom role with the same name already exists in this directory.")
     old = (before or {}).get("properties") or {}
     # the scopes it will be assignable at, and those it was: a rewrite changes what it grants at both
     for scope in dict.fromkeys([*scopes, *(old.get("assignableScopes") or [])]):

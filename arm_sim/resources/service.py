@@ -328,8 +328,8 @@ def delete_returns_body(type_name: str) -> bool:
     return provider_for(type_name.lower()).delete_returns_body
 
 
-def created_status(type_name: str) -> int:
-    return provider_for(type_name.lower()).created_status
+def put_status(type_name: str, created: bool) -> int:
+    return provider_for(type_name.lower()).put_status(type_name.lower(), created)
 
 
 def is_async(type_name: str) -> bool:

@@ -175,8 +175,8 @@ def client_credentials(ctx: Ctx, tenant: str, form: dict[str, str], endpoints: t
         if not form.get("scope"):
             raise _missing("scope")
         audience = audience_from_scope(form["scope"])
-    sp = directory.service_principal_by_app_id(ctx, client_id)
-    if sp is None or sp.tenant_id != t.id:
+    sp = directory.service_principal_by_app_id(ctx, client_id, t.id)
+    if sp is None:
         events.record_refusal(ctx, "token.refused", client_id, reason="unknown client", tenantId=t.id)
         raise EntraError(
             400, "unauthorized_client", 700016,

@@ -11,14 +11,17 @@ _OPERATIONS = ("operationstatuses", "operationresults", "operations", "asyncoper
 
 
 def action_and_scope(call: Call) -> tuple[str, str] | None:
-    """None for requests every authenticated caller of the tenant may make (provider lists, operation polling),
-    as ARM allows, and for those whose handler decides (a subscription and its lists answer according to the
-    caller's role assignments in it, see `filtered_list`)."""
+    """None for requests every authenticated caller of the tenant may make (tenant-level provider metadata,
+    operation polling), as ARM allows, and for those whose handler decides (a subscription and its lists answer
+    according to the caller's role assignments in it, see `filtered_list`). A subscription's locations and
+    provider registrations need read permission on the subscription itself."""
     a, m = call.arm, call.method
     tail = [t.lower() for t in a.tail]
     if filtered_list(call) is not None:
         return None
     if not a.parts:
+        if a.subscription is not None and a.resource_group is None and tail in (["locations"], ["providers"]):
+            return f"Microsoft.Resources/subscriptions/{tail[0]}/read", f"/subscriptions/{a.subscription}"
         if a.subscription is None or (a.resource_group is None and (not tail or set(tail) in _FREE_TAILS)):
             return None
         if a.resource_group is None and tail in (["resources"], ["resourcegroups"]):
@@ -29,8 +32,10 @@ def action_and_scope(call: Call) -> tuple[str, str] | None:
     last = a.parts[-1]
     if a.resource_group is None and len(a.parts) == 1:
         segs = [x.lower() for x in last.segments]
+        if not segs and a.subscription is not None:  # a provider's registration in the subscription
+            return "Microsoft.Resources/subscriptions/providers/read", f"/subscriptions/{a.subscription}"
         if not segs or (len(segs) == 4 and segs[0] == "locations" and segs[2] in _OPERATIONS):
-            return None  # provider metadata and operation polling
+            return None  # tenant-level provider metadata and operation polling
         if segs == ["calculatetemplatehash"] and a.subscription is None:
             return None  # a pure function of the body: any authenticated caller
         if segs in (["register"], ["unregister"]):

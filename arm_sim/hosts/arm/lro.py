@@ -22,10 +22,10 @@ def _headers(ctx: Ctx, call: Call, namespace: str, location: str, resource_id: s
 
 
 def written(ctx: Ctx, call: Call, doc: dict[str, Any], created: bool, long_running: bool,
-            created_status: int = 201) -> Response:
-    """A PUT/PATCH answer: 201/200 with the resource; async mode shows a non-terminal state and the
-    status URL, as ARM does for long-running types."""
-    status = created_status if created else 200
+            status: int | None = None) -> Response:
+    """A PUT/PATCH answer: 201/200 (or the provider's `status`) with the resource; async mode shows a
+    non-terminal state and the status URL, as ARM does for long-running types."""
+    status = status or (201 if created else 200)
     if not long_running or ctx.settings.lro == "sync":
         return json_response(doc, status)
     ns = doc["type"].split("/", 1)[0]

@@ -36,7 +36,7 @@ def handle(ctx: Ctx, call: Call) -> Response:
                                    if_match=call.headers.get("if-match"),
                                    if_none_match=call.headers.get("if-none-match"))
         resp = lro.written(ctx, call, service.render(ctx, doc, call.api_version), created, long_running,
-                           service.created_status(path.resource_type))
+                           service.put_status(path.resource_type, created))
     elif m == "PATCH":
         doc = service.patch(ctx, path, call.body, call.api_version, if_match=call.headers.get("if-match"))
         resp = lro.written(ctx, call, service.render(ctx, doc, call.api_version), False, long_running)

@@ -11,9 +11,9 @@ from starlette.responses import Response
 
 from arm_sim.core.errors import AuthenticationError, DomainError
 from arm_sim.domain.graph import iso
+from arm_sim.domain.graph_permissions import GRAPH_APP_ID
 from arm_sim.hosts.http import json_response
 
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # Microsoft Graph's well-known client id
 CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
 _AUTH_MESSAGES = {
@@ -37,8 +37,10 @@ class RequestInfo:
                 "OData-Version": "4.0", "content-type": CONTENT_TYPE}
 
 
-def ok(body: object, info: RequestInfo) -> Response:
-    return json_response(body, 200, info.headers())
+def ok(body: object, info: RequestInfo, status: int = 200) -> Response:
+    if body is None:  # 204: no content, Graph's request ids still
+        return Response(status_code=status, headers={k: v for k, v in info.headers().items() if k != "content-type"})
+    return json_response(body, status, info.headers())
 
 
 def _envelope(code: str, message: str, info: RequestInfo) -> dict[str, object]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -19,9 +20,9 @@ from arm_sim.domain import graph, graph_permissions
 from arm_sim.domain.context import Caller, Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts.arm.auth import authenticate
-from arm_sim.hosts.graph import errors
+from arm_sim.hosts.graph import app_roles, errors
 from arm_sim.hosts.graph.errors import RequestInfo
-from arm_sim.hosts.http import bearer, off_loop
+from arm_sim.hosts.http import bearer, off_loop, parse_json
 
 router = APIRouter(prefix="/v1.0", tags=["graph"])
 
@@ -30,7 +31,8 @@ _ENTITY_SETS = {"serviceprincipals": graph.SERVICE_PRINCIPALS, "applications": g
 _BY_APP_ID = re.compile(r"^(\w+)\(appId='([^']*)'\)$", re.IGNORECASE)
 _LIST_OPTIONS = ("$filter", "$select", "$top", "$skiptoken")
 SIMULATED = ("arm-sim simulates only GET on servicePrincipals and applications (by id, by appId and listed "
-             "with $filter, $select, $top) and /me of Microsoft Graph v1.0.")
+             "with $filter, $select, $top), a service principal's appRoleAssignments and appRoleAssignedTo (GET, "
+             "POST, DELETE) and /me of Microsoft Graph v1.0.")
 
 
 def _base_url(request: Request, rt: Runtime) -> str:
@@ -53,8 +55,9 @@ def _unsupported(method: str, path: str) -> DomainError:
 class _Call:
     """One Graph request after authentication: what the handlers below need."""
 
-    def __init__(self, request: Request, ctx: Ctx, caller: Caller, rest: str) -> None:
+    def __init__(self, request: Request, ctx: Ctx, caller: Caller, rest: str, body: tuple[Any, str | None]) -> None:
         self.ctx, self.caller, self.rest = ctx, caller, rest
+        self.body, self.body_error = body
         self.base = _base_url(request, request.app.state.runtime)
         self.method = request.method
         self.path = request.url.path
@@ -105,8 +108,17 @@ def _me(call: _Call) -> dict[str, object]:
     raise _unsupported(call.method, call.path)
 
 
-def _dispatch(call: _Call) -> dict[str, object]:
+def _dispatch(call: _Call) -> tuple[int, dict[str, object] | None]:
     segments = [s for s in call.rest.split("/") if s]
+    side = app_roles.SIDES.get(segments[2].lower()) if len(segments) in (3, 4) else None
+    if side is not None and segments[0].lower() == "serviceprincipals":
+        call.check_options(())
+        return app_roles.handle(call.ctx, call.caller, call.method, segments[1], side,
+                                segments[3] if len(segments) == 4 else None, call.body, call.body_error, call.base)
+    return 200, _read(call, segments)
+
+
+def _read(call: _Call, segments: list[str]) -> dict[str, object]:
     if call.method != "GET" or not segments:
         raise _unsupported(call.method, call.path)
     if len(segments) == 1 and segments[0].lower() == "me":
@@ -128,21 +140,26 @@ def _dispatch(call: _Call) -> dict[str, object]:
 
 
 async def graph_call(request: Request) -> Response:
-    return await off_loop(lambda: _graph_call(request))
+    body = parse_json(await request.body()) if request.method in ("POST", "PATCH", "PUT") else (None, None)
+    return await off_loop(lambda: _graph_call(request, body))
 
 
-def _graph_call(request: Request) -> Response:
+def _graph_call(request: Request, body: tuple[Any, str | None]) -> Response:
     rt: Runtime = request.app.state.runtime
     request_id = str(uuid.uuid4())
     info = RequestInfo(request_id, request.headers.get("client-request-id") or request_id, 0.0)
     rest = request.url.path.removeprefix("/v1.0").strip("/")
-    try:
-        with rt.unit() as ctx:
-            info.now = ctx.now
-            ctx.correlation_id = getattr(request.state, "correlation_id", ctx.correlation_id)
-            caller = authenticate(ctx, bearer(request), None, host="graph", audiences=_audiences(ctx, request),
-                                  audience_message="Access token validation failure. Invalid audience.")
-            return errors.ok(_dispatch(_Call(request, ctx, caller, rest)), info)
+
+    def work(ctx: Ctx) -> Response:
+        info.now = ctx.now
+        ctx.correlation_id = getattr(request.state, "correlation_id", ctx.correlation_id)
+        caller = authenticate(ctx, bearer(request), None, host="graph", audiences=_audiences(ctx, request),
+                              audience_message="Access token validation failure. Invalid audience.")
+        status, doc = _dispatch(_Call(request, ctx, caller, rest, body))
+        return errors.ok(doc, info, status)
+
+    try:  # a grant that lost a race to the same grant is run again, and then finds it exists
+        return rt.run(work, read_mostly=request.method == "GET")
     except AuthenticationError as e:
         return errors.render_auth(e, info, rt.settings.public_url)
     except DomainError as e:
@@ -150,8 +167,12 @@ def _graph_call(request: Request) -> Response:
 
 
 # One method per documented route with a fixed operation id: FastAPI derives ids from a set of methods,
-# which would make the generated OpenAPI document differ from run to run. Writes only ever answer 400.
+# which would make the generated OpenAPI document differ from run to run. PUT and PATCH only ever answer 400.
 router.add_api_route("/{rest:path}", graph_call, methods=["GET"], operation_id="graph_get",
-                     summary="Microsoft Graph v1.0: servicePrincipals, applications, /me")
-router.add_api_route("/{rest:path}", graph_call, methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+                     summary="Microsoft Graph v1.0: servicePrincipals, applications, appRoleAssignments, /me")
+router.add_api_route("/{rest:path}", graph_call, methods=["POST"], operation_id="graph_post",
+                     summary="Microsoft Graph v1.0: grant an app role (servicePrincipals/{id}/appRoleAssignments)")
+router.add_api_route("/{rest:path}", graph_call, methods=["DELETE"], operation_id="graph_delete",
+                     summary="Microsoft Graph v1.0: revoke an app role assignment")
+router.add_api_route("/{rest:path}", graph_call, methods=["PUT", "PATCH"], include_in_schema=False)
 router.add_api_route("", graph_call, methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
