@@ -445,3 +445,24 @@ def _purge(kv: KeyVaultManagementClient, rg: str, name: str) -> None:
     """Delete and purge a vault so its port goes back to the pool."""
     kv.vaults.delete(rg, name)
     kv.vaults.begin_purge_deleted(name, "eastus").result()
+
+
+def test_a_vault_may_trust_another_tenant(kv_sim: Sim, kv: KeyVaultManagementClient, rg: str) -> None:
+    """As in Azure (a vault keeps its tenantId when its subscription moves; `az keyvault create` once bound vaults to
+    the caller's default tenant), a vault may name another tenant than its subscription's. Its access-policy
+    entries must name that tenant, and its data plane answers only that tenant's tokens."""
+    with kv_sim.http() as c:
+        other = c.post("/_sim/tenants", json={"displayName": "vault-tenant"}).json()["tenantId"]
+    name = vault_name()
+    with pytest.raises(HttpResponseError) as e:  # an entry of the subscription's tenant, not the vault's
+        kv.vaults.begin_create_or_update(rg, name, params(kv_sim, [entry(kv_sim, str(uuid.uuid4()), secrets=["get"])],
+                                                          tenant_id=other)).result()
+    assert error(e.value)[:2] == (400, "BadRequest") and "TenantId" in error(e.value)[2]
+    vault = kv.vaults.begin_create_or_update(rg, name, params(
+        kv_sim, [entry(kv_sim, str(uuid.uuid4()), other, secrets=["get"])], tenant_id=other)).result()
+    assert vault.properties.tenant_id == other
+    r = httpx.get(f"{vault.properties.vault_uri}secrets", params={"api-version": "7.4"}, verify=kv_sim.ca,
+                  headers={"Authorization": f"Bearer {kv_sim.token('https://vault.azure.net/.default')}"})
+    assert r.status_code == 401, r.text
+    assert r.json()["error"]["message"].startswith(f"AKV10032: Invalid issuer. Expected one of "
+                                                   f"https://sts.windows.net/{other}/, found ")
