@@ -163,6 +163,8 @@ def test_graph_refuses_bad_grants(sim: Sim, app: dict[str, Any]) -> None:
             f"Permission being assigned was not found on application '{app['appId']}'")
     other = str(uuid.uuid4())
     refused(assign(sim, other, graph_sp, APPLICATION_READ_ALL, at=me), 400, "Request_BadRequest", "principalId")
+    refused(assign(sim, other, graph_sp, APPLICATION_READ_ALL, at=me, via="appRoleAssignedTo"), 400,
+            "Request_BadRequest", "resourceId")
     refused(assign(sim, other, graph_sp, APPLICATION_READ_ALL), 404, "Request_ResourceNotFound", other)  # the URL's
     refused(assign(sim, me, other, APPLICATION_READ_ALL), 400, "Request_BadRequest", "Not a valid reference update.")
     refused(assign(sim, me, graph_sp, "not-a-guid"), 400, "Request_BadRequest", "appRoleId")

@@ -91,7 +91,7 @@ def get(ctx: Ctx, sp: ServicePrincipal, side: Side, assignment_id: str) -> Graph
 
 def create(ctx: Ctx, sp: ServicePrincipal, side: Side, body: Any) -> Doc:
     """Grant an app role. From either end, the body names all three: principalId, resourceId, appRoleId; the
-    end the URL addresses must be the one the body names."""
+    principal the URL addresses must be one of the two the body names."""
     if not isinstance(body, dict):
         raise bad_request("Request_BadRequest", "A request body with principalId, resourceId and appRoleId is "
                                                 "required.")
@@ -104,9 +104,9 @@ def create(ctx: Ctx, sp: ServicePrincipal, side: Side, body: Any) -> Doc:
         if guid is None:
             raise _invalid(prop)
         found[prop] = guid
-    addressed = "principalId" if side == "appRoleAssignments" else "resourceId"
-    if found[addressed] != sp.object_id:
-        raise _invalid(addressed)
+    # Graph takes a grant at either end's URL (seen on appRoleAssignedTo), but only at one of its two ends
+    if sp.object_id not in (found["principalId"], found["resourceId"]):
+        raise _invalid("principalId" if side == "appRoleAssignments" else "resourceId")
     holder, resource = (_referenced(ctx, sp.tenant_id, found[p]) for p in ("principalId", "resourceId"))
     role = graph_permissions.app_role(found["appRoleId"]) if graph_permissions.is_graph(resource) else None
     if role is None:
