@@ -57,9 +57,12 @@ def test_children_and_extension_resources(sim: Sim, rg_name: str) -> None:
         assert [x["id"] for x in children] == [subnet]
         top = c.get(f"{_rg(sim, rg_name)}/resources?api-version={V}").json()["value"]
         assert [x["id"] for x in top] == [vnet]  # only top-level resources are listed
+    with pytest.raises(HttpResponseError) as e:  # the lock holds (tests/test_locks.py)
+        rm.resources.begin_delete_by_id(vnet, V).result()
+    assert e.value.status_code == 409 and e.value.error is not None and e.value.error.code == "ScopeLocked"
+    rm.resources.begin_delete_by_id(lock, "2020-05-01").result()
     rm.resources.begin_delete_by_id(vnet, V).result()
     assert not rm.resources.check_existence_by_id(subnet, V)
-    assert not rm.resources.check_existence_by_id(lock, "2020-05-01")
 
 
 def test_listing_filters_and_paging(sim: Sim, rg_name: str) -> None:

@@ -21,6 +21,8 @@ from arm_sim.providers import role_definitions
 from arm_sim.providers.base import Doc, Provider
 
 ASSIGNMENT = "microsoft.authorization/roleassignments"
+LOCK = "microsoft.authorization/locks"
+LOCK_LEVELS = ("CanNotDelete", "ReadOnly")
 DEFINITION = "microsoft.authorization/roledefinitions"
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup", "Device")
 _FILTER_PRINCIPAL = re.compile(r"principalId\s+eq\s+'([^']+)'", re.IGNORECASE)
@@ -73,6 +75,11 @@ class AuthorizationProvider(Provider):
             self._validate_assignment(ctx, path, doc, before)
         elif kind == DEFINITION:
             role_definitions.validate_definition(ctx, path, doc, before)
+        elif kind == LOCK:  # what a lock refuses is enforced on every write (resources/locks.py)
+            level = (doc.get("properties") or {}).get("level")
+            if level not in LOCK_LEVELS:  # no recording of Azure's refusal found: the code is arm-sim's
+                raise bad_request("InvalidLockLevel", f"The lock level '{level}' is not valid: properties.level "
+                                                      f"must be one of {', '.join(LOCK_LEVELS)}.")
 
     def _validate_assignment(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
         if not rbac.is_guid(path.name):

@@ -14,7 +14,7 @@ from arm_sim.domain import events
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
 from arm_sim.providers.catalog import LOCATION_NAMES, normalize_location
-from arm_sim.resources import scope, service
+from arm_sim.resources import locks, scope, service
 from arm_sim.resources.documents import check_tags, request_object
 
 _VALID = re.compile(r"^[-\w._()]+$")
@@ -66,6 +66,7 @@ def put(ctx: Ctx, subscription_id: str, name: str, body: Any) -> tuple[ResourceG
         )
     tags = check_tags(body.get("tags"))
     rg_id = ids.resource_group_id(subscription_id, name)
+    locks.check(ctx, rg_id, "write")
     rg = ctx.session.get(ResourceGroup, ids.key(rg_id))
     created = rg is None
     if rg is None:
@@ -88,6 +89,7 @@ def put(ctx: Ctx, subscription_id: str, name: str, body: Any) -> tuple[ResourceG
 def patch(ctx: Ctx, subscription_id: str, name: str, body: Any) -> ResourceGroup:
     body = request_object(body)
     rg = get(ctx, subscription_id, name)
+    locks.check(ctx, rg.id, "write")
     if "tags" in body:
         rg.tags = check_tags(body["tags"])
     if body.get("managedBy") is not None:
@@ -102,6 +104,7 @@ def delete(ctx: Ctx, subscription_id: str, name: str) -> bool:
     if rg is None:
         scope.subscription(ctx, subscription_id)
         return False
+    locks.check(ctx, rg.id, "delete")
     rows = ctx.session.scalars(select(Resource).where(Resource.resource_group_key == rg.key)).all()
     count = 0
     # top-level resources first in id order; each deletes its own children through the same path

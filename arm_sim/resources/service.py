@@ -24,7 +24,7 @@ from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import ActionResult, Doc, Provider
 from arm_sim.providers.catalog import check_types, normalize_location
 from arm_sim.providers.registry import provider_for
-from arm_sim.resources import effects, identity, scope
+from arm_sim.resources import effects, identity, locks, scope
 from arm_sim.resources.documents import EXTRA_FIELDS, SIM_STATE, check_name, check_tags, request_object, to_doc
 
 # Types that live inside a scope without a location of their own (proxy and extension types).
@@ -142,6 +142,7 @@ def put(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: s
         check_types(part, action=False, api_version=api_version)
     for name in path.parts[-1].names:
         check_name(name)
+    locks.check(ctx, path.id, "write")
     parent_key = scope.check_parent(ctx, path)
     provider = provider_for(path.resource_type.lower())
     if path.resource_type.lower() in provider.parent_operations:
@@ -196,6 +197,7 @@ def _parent_operation(ctx: Ctx, path: ids.ArmPath, body: Doc, api_version: str) 
 def patch(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: str | None = None) -> Doc:
     """Update: `tags` replace, everything else merges as JSON merge-patch (RFC 7396)."""
     body = request_object(body)
+    locks.check(ctx, path.id, "write")
     handled = provider_for(path.resource_type.lower()).virtual_patch(ctx, path, body, api_version)
     if handled is not None:
         return handled
@@ -239,6 +241,7 @@ def delete_row(ctx: Ctx, row: Resource) -> None:
 
 def delete(ctx: Ctx, path: ids.ArmPath) -> bool:
     """Returns False when there was nothing to delete (ARM answers 204)."""
+    locks.check(ctx, path.id, "delete")
     handled = provider_for(path.resource_type.lower()).virtual_delete(ctx, path)
     if handled is not None:
         return handled
@@ -265,6 +268,7 @@ def _target(ctx: Ctx, path: ids.ArmPath) -> tuple[ids.ArmPath, Resource]:
 def action(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> tuple[Doc, ActionResult]:
     """POST `{resource id}/{action}`: the provider of the resource decides; what it changed is saved."""
     _, row = _target(ctx, path)
+    locks.check(ctx, row.id, "write")  # a ReadOnly lock refuses every POST action, listKeys included
     doc = copy.deepcopy(to_doc(row))  # a copy: `save` compares it with the row to see what the action changed
     name = path.parts[-1].segments[-1]
     result = provider_for(row.type_key).action(ctx, doc, name, body, api_version)

@@ -1,0 +1,55 @@
+"""Management locks (`Microsoft.Authorization/locks`): what ARM refuses under them, whoever asks.
+
+A lock applies at its scope and everything below it. `CanNotDelete` refuses deletes; `ReadOnly` refuses deletes,
+writes and POST actions (listKeys included, as in Azure). Deleting a scope is refused when a lock stands at it,
+above it or anywhere inside it (the delete would remove the locked resource). Locks themselves can always be
+written and deleted by whoever may (that is how they are removed), and data planes are not affected.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import select
+
+from arm_sim.core import ids
+from arm_sim.core.errors import DomainError
+from arm_sim.db.models import Resource
+from arm_sim.domain import rbac
+from arm_sim.domain.context import Ctx
+
+LOCK = "microsoft.authorization/locks"
+_MARK = "/providers/microsoft.authorization/locks/"
+
+Operation = Literal["write", "delete"]
+
+
+def _locked_scopes(ctx: Ctx, target: str, operation: Operation) -> list[str]:
+    segs = ids.split(target)
+    if len(segs) < 2 or segs[0].lower() != "subscriptions":
+        return []
+    rows = ctx.session.execute(select(Resource.id, Resource.properties).where(
+        Resource.subscription_id == segs[1].lower(), Resource.type_key == LOCK)).all()
+    if not rows:
+        return []
+    above = rbac.ancestors(target)
+    inside = ids.key(target) + "/"
+    found: list[str] = []
+    for lock_id, props in rows:
+        scope = lock_id[:ids.key(lock_id).rindex(_MARK)] or "/"
+        level = (props or {}).get("level")
+        applies = ids.key(scope) in above or (operation == "delete" and ids.key(scope).startswith(inside))
+        if applies and (level == "ReadOnly" or operation == "delete") and scope not in found:
+            found.append(scope)
+    return found
+
+
+def check(ctx: Ctx, target: str, operation: Operation) -> None:
+    """Refuse (409 ScopeLocked) a write or delete of `target` that a lock forbids."""
+    if _MARK in ids.key(target):  # a lock itself, or something below one: never locked by locks
+        return
+    locked = ", ".join(f"'{s}'" for s in _locked_scopes(ctx, target, operation))
+    if locked:
+        raise DomainError(409, "ScopeLocked",
+                          f"The scope '{target}' cannot perform {operation} operation because following scope(s) "
+                          f"are locked: {locked}. Please remove the lock and try again.")
