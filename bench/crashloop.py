@@ -47,6 +47,7 @@ from typing import Any
 import httpx
 
 from arm_sim.testing.server import Sim, descendants
+from arm_sim.testing.vm import nic, properties
 
 ARM_API = "2025-04-01"
 VM_API = "2024-07-01"
@@ -221,7 +222,7 @@ class Writer:
         t = Tracked("vm", f"{self.loop.rg_id}/providers/Microsoft.Compute/virtualMachines/{self._name('vm')}",
                     [ABSENT])
         self.resources[t.id] = t
-        self._put_resource(arm, t, VM_API, vm_body(t.id.rsplit("/", 1)[1]))
+        self._put_resource(arm, t, VM_API, vm_body(t.id.rsplit("/", 1)[1], self.loop.nic_id))
 
     def _uai(self, arm: httpx.Client, _vault: httpx.Client) -> None:
         t = Tracked("uai", f"{self.loop.rg_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"
@@ -235,7 +236,7 @@ class Writer:
             raise _Skip
         t = self.rng.choice(live)
         if t.kind == "vm":
-            self._put_resource(arm, t, VM_API, vm_body(t.id.rsplit("/", 1)[1]))
+            self._put_resource(arm, t, VM_API, vm_body(t.id.rsplit("/", 1)[1], self.loop.nic_id))
         else:
             self._put_resource(arm, t, UAI_API, {"location": "eastus"})
 
@@ -290,11 +291,8 @@ class _Skip(Exception):
     """Nothing to do this for yet (no live resource of the kind): pick another operation."""
 
 
-def vm_body(name: str) -> dict[str, Any]:
-    return {"location": "eastus", "identity": {"type": "SystemAssigned"}, "properties": {
-        "hardwareProfile": {"vmSize": "Standard_B1s"},
-        "osProfile": {"computerName": name[:15], "adminUsername": "azureuser",
-                      "adminPassword": "N0t-a-real-password!"}}}
+def vm_body(name: str, nic_id: str) -> dict[str, Any]:
+    return {"location": "eastus", "identity": {"type": "SystemAssigned"}, "properties": properties(nic_id, name)}
 
 
 def _principal_of(kind: str, doc: dict[str, Any]) -> str | None:
@@ -330,6 +328,7 @@ class CrashLoop:
         self.figures = Figures()
         self.elapsed = 0.0
         self.rg_id = f"/subscriptions/{self.sim.subscription}/resourceGroups/crashloop"
+        self.nic_id = ""  # made at setup
         self.vault_uri = ""
         self.arm_token = self.vault_token = ""
 
@@ -367,6 +366,7 @@ class CrashLoop:
         with self._arm() as c:
             r = c.put(f"{self.rg_id}?api-version={ARM_API}", json={"location": "eastus"})
             r.raise_for_status()
+            self.nic_id = nic(c, self.rg_id)
             body = {"location": "eastus", "properties": {
                 "tenantId": self.sim.tenant, "sku": {"family": "A", "name": "standard"},
                 "accessPolicies": [{"tenantId": self.sim.tenant, "objectId": _claims(self.arm_token)["oid"],

@@ -46,6 +46,7 @@ from common import (
 )
 
 from arm_sim.testing.server import Sim
+from arm_sim.testing.vm import nic, properties
 
 VM_API = "2024-07-01"
 GENERIC = "Microsoft.Bench/widgets"
@@ -54,11 +55,8 @@ ARM_RESOURCE = "https://management.azure.com/"
 MAX_COPY = 800  # ARM's limit on one copy loop
 
 
-def vm_body(name: str) -> dict[str, object]:
-    return {"location": "eastus", "identity": {"type": "SystemAssigned"},
-            "properties": {"hardwareProfile": {"vmSize": "Standard_B1s"},
-                           "osProfile": {"computerName": name, "adminUsername": "azureuser",
-                                         "adminPassword": "N0t-a-real-password!"}}}
+def vm_body(name: str, nic_id: str) -> dict[str, object]:
+    return {"location": "eastus", "identity": {"type": "SystemAssigned"}, "properties": properties(nic_id, name)}
 
 
 def rg_path(sim: Sim) -> str:
@@ -135,7 +133,7 @@ def prepare(sim: Sim) -> str:
         rg = rg_path(sim)
         ensure_ok(c.put(rg, params={"api-version": ARM_API_GROUPS}, json={"location": "eastus"}), "resource group")
         vm = f"{rg}/providers/Microsoft.Compute/virtualMachines/imds-vm"
-        wait_lro(c, c.put(vm, params={"api-version": VM_API}, json=vm_body("imds-vm")), "VM create")
+        wait_lro(c, c.put(vm, params={"api-version": VM_API}, json=vm_body("imds-vm", nic(c, rg))), "VM create")
         got = ensure_ok(c.get(vm, params={"api-version": VM_API}), "VM get").json()
         if not got.get("identity", {}).get("principalId"):
             raise RuntimeError(f"the VM has no system identity principal: {got}")
@@ -149,13 +147,14 @@ def prepare(sim: Sim) -> str:
 def cycles(sim: Sim, c: httpx.Client, seconds: float) -> tuple[float, int, int]:
     """Sequential create+delete cycles for `seconds`: (cycles/s, cycles, errors)."""
     rg = rg_path(sim)
+    nic_id = nic(c, rg)
     done = errors = 0
     start = time.monotonic()
     while time.monotonic() - start < seconds:
         name = f"cyc-{uuid.uuid4().hex[:10]}"
         path = f"{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
         try:
-            r = wait_lro(c, c.put(path, params={"api-version": VM_API}, json=vm_body(name)), "VM create")
+            r = wait_lro(c, c.put(path, params={"api-version": VM_API}, json=vm_body(name, nic_id)), "VM create")
             if r.status_code == 201 and not r.json().get("identity", {}).get("principalId"):
                 raise RuntimeError("VM created without a principal")
             wait_lro(c, c.delete(path, params={"api-version": VM_API}), "VM delete")

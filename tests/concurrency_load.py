@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from arm_sim.testing.server import PortTaken, Sim, free_port, free_range
+from tests import vmspec
 
 GROUPS_API = "2025-04-01"
 DEPLOY_API = "2025-04-01"
@@ -116,12 +117,9 @@ def group(c: httpx.Client, sim: Sim, name: str) -> str:
     return rg
 
 
-def vm_body(name: str, identity: str | None = None) -> dict[str, Any]:
-    """The minimal VM of tests/test_compute.py, as JSON."""
-    body: dict[str, Any] = {"location": "eastus", "properties": {
-        "hardwareProfile": {"vmSize": "Standard_B1s"},
-        "osProfile": {"computerName": name[:15], "adminUsername": "azureuser",
-                      "adminPassword": "N0t-a-real-password!"}}}
+def vm_body(name: str, nic_id: str, identity: str | None = None) -> dict[str, Any]:
+    """A VM Compute accepts (tests/vmspec.py), as JSON; `nic_id` from `vmspec.nic`."""
+    body: dict[str, Any] = {"location": "eastus", "properties": vmspec.properties(nic_id, name)}
     if identity:
         body["identity"] = {"type": identity}
     return body
@@ -499,7 +497,7 @@ def latency_target(sim: Sim, c: httpx.Client, token: str) -> LatencyTarget:
 
     rg = group(c, sim, f"lat-{uuid.uuid4().hex[:8]}")
     vm_id = f"{rg}/providers/{VM}/probe-vm"
-    r = c.put(vm_id, params={"api-version": VM_API}, json=vm_body("probe-vm", "SystemAssigned"))
+    r = c.put(vm_id, params={"api-version": VM_API}, json=vm_body("probe-vm", vmspec.nic(c, rg), "SystemAssigned"))
     assert r.status_code in (200, 201), f"VM: {r.status_code} {r.text[:500]}"
     r = c.get("/_sim/imds-endpoint", params={"resourceId": vm_id})
     assert r.status_code == 200, f"IMDS endpoint: {r.status_code} {r.text[:500]}"

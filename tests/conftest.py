@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.simserver import Sim, fresh_database_url
+from tests.vmspec import nic
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +82,10 @@ def app(sim: Sim) -> dict[str, Any]:
         r = arm.post("/_sim/applications", json={"displayName": f"reader-{uuid.uuid4().hex[:8]}"})
     assert r.status_code == 200, r.text
     return dict(r.json())
+
+
+@pytest.fixture
+def nic_id(sim: Sim, rg: str) -> str:
+    """A network interface in the test module's `rg` group, for the VMs it creates (tests/vmspec.py)."""
+    with sim.http() as arm:
+        return nic(arm, f"/subscriptions/{sim.subscription}/resourceGroups/{rg}")

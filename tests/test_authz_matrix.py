@@ -56,6 +56,7 @@ from azure.mgmt.resource.resources.models import GenericResource, ResourceGroup,
 
 from tests.authz_oracle import Block, Grant, Role, at_above_or_below, permitted, policy_permits
 from tests.simserver import Sim, fresh_database_url
+from tests.vmspec import nic, properties
 
 RG_API, ST_API, VM_API, KV_API, AUTH_API = "2025-04-01", "2023-01-01", "2024-07-01", "2023-07-01", "2022-04-01"
 LOCK_API = "2020-05-01"
@@ -237,10 +238,8 @@ class World:
                     f"{self.storage}/blobServices/default/containers/gone-{i}", {"properties": {}}, ST_API)["id"]
                 self.throwaway[("roleAssignment/delete", p)] = self.assign(c, self.storage, self.role_id(READER),
                                                                            str(uuid.uuid4()))
-            vm = put(self.vm, {"location": "eastus", "identity": {"type": "SystemAssigned"}, "properties": {
-                "hardwareProfile": {"vmSize": "Standard_B1s"},
-                "osProfile": {"computerName": "authz-vm", "adminUsername": "azureuser",
-                              "adminPassword": "N0t-a-real-password!"}}}, VM_API)
+            vm = put(self.vm, {"location": "eastus", "identity": {"type": "SystemAssigned"},
+                               "properties": properties(nic(c, self.rg["rg1"]), "authz-vm")}, VM_API)
             self.vm_id = vm["properties"]["vmId"]
             # management locks (CanNotDelete) on the VM, which no cell deletes: one to read, one per delete cell
             lock = {"properties": {"level": "CanNotDelete", "notes": "authz matrix"}}

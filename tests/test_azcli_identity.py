@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from azure.mgmt.compute import ComputeManagementClient
-from azure.mgmt.compute.models import HardwareProfile, OSProfile, VirtualMachine
 
 from tests.azcli import AzCli, logged_in, require_az
 from tests.simserver import Sim
+from tests.vmspec import nic, vm_body
 
 AZ = require_az()
 
@@ -99,10 +99,8 @@ def test_vm_identity_assign_and_remove(az: AzCli, sim: Sim, arm: httpx.Client, g
                                        rg: str) -> None:
     compute = ComputeManagementClient(sim.credential(), sim.subscription, **sim.mgmt_kwargs())
     vm_name = unique("azvm-")
-    vm = compute.virtual_machines.begin_create_or_update(rg, vm_name, VirtualMachine(
-        location="eastus", hardware_profile=HardwareProfile(vm_size="Standard_B1s"),
-        os_profile=OSProfile(computer_name="azvm", admin_username="azureuser",
-                             admin_password="N0t-a-real-password!"))).result()
+    vm = compute.virtual_machines.begin_create_or_update(rg, vm_name, vm_body(
+        None, "azvm", nic(arm, f"/subscriptions/{sim.subscription}/resourceGroups/{rg}"))).result()
     assert vm.identity is None
     uais = []
     for _ in range(2):

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from azure.mgmt.compute import ComputeManagementClient
-from azure.mgmt.compute.models import HardwareProfile, OSProfile, VirtualMachine, VirtualMachineIdentity
+from azure.mgmt.compute.models import VirtualMachineIdentity
 
 from tests.azcli import AzCli, az_executable
 from tests.simserver import Sim, free_range, fresh_database_url
+from tests.vmspec import nic, vm_body
 
 AZ = az_executable()
 if AZ is None:
@@ -59,11 +60,9 @@ def test_keyvault_commands(az: AzCli, kv_sim: Sim, arm: httpx.Client) -> None:
             json={"location": "eastus"}).raise_for_status()
     # closed at once: an open keep-alive connection would hold up the server's shutdown
     with kv_sim.credential() as cred, ComputeManagementClient(cred, sub, **kv_sim.mgmt_kwargs()) as compute:
-        vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", VirtualMachine(
-            location="eastus", identity=VirtualMachineIdentity(type="SystemAssigned"),
-            hardware_profile=HardwareProfile(vm_size="Standard_B1s"),
-            os_profile=OSProfile(computer_name="vm1", admin_username="azureuser",
-                                 admin_password="N0t-a-real-password!"))).result()
+        vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", vm_body(
+            VirtualMachineIdentity(type="SystemAssigned"), "vm1",
+            nic(arm, f"/subscriptions/{sub}/resourcegroups/{rg}"))).result()
     principal = vm.identity.principal_id
     deployer = _deployer_object_id(kv_sim)
 

@@ -10,8 +10,6 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import (
-    HardwareProfile,
-    OSProfile,
     Sku,
     UserAssignedIdentitiesValue,
     VirtualMachine,
@@ -28,6 +26,7 @@ from sqlalchemy import select
 from arm_sim.db.engine import make_engine
 from arm_sim.db.models import IdentityEndpoint
 from tests.simserver import Sim
+from tests.vmspec import nic, properties, vm_body
 
 GRAPH = "https://graph.microsoft.com/.default"
 API = "2024-07-01"
@@ -51,11 +50,8 @@ def rg(sim: Sim, rg_name: str) -> str:
     return rg_name
 
 
-def _vm(identity: VirtualMachineIdentity | None = None, name: str = "vm1") -> VirtualMachine:
-    return VirtualMachine(location="eastus", identity=identity,
-                          hardware_profile=HardwareProfile(vm_size="Standard_B1s"),
-                          os_profile=OSProfile(computer_name=name, admin_username="azureuser",
-                                               admin_password="N0t-a-real-password!"))
+def _vm(nic_id: str, identity: VirtualMachineIdentity | None = None, name: str = "vm1") -> VirtualMachine:
+    return vm_body(identity, name, nic_id)
 
 
 def _extension(publisher: str | None, kind: str, **properties: Any) -> VirtualMachineExtension:
@@ -93,10 +89,10 @@ def _power_state(compute: ComputeManagementClient, rg: str, name: str) -> str:
 
 
 def test_vm_identity_lifecycle(sim: Sim, compute: ComputeManagementClient, msi: ManagedServiceIdentityClient,
-                               graph: httpx.Client, rg: str) -> None:
+                               graph: httpx.Client, rg: str, nic_id: str) -> None:
     uai1 = msi.user_assigned_identities.create_or_update(rg, "uai1", {"location": "eastus"})
     uai2 = msi.user_assigned_identities.create_or_update(rg, "uai2", {"location": "eastus"})
-    vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(_both(uai1.id, uai2.id))).result()
+    vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(nic_id, _both(uai1.id, uai2.id))).result()
     assert vm.provisioning_state == "Succeeded" and vm.time_created is not None
     assert uuid.UUID(vm.vm_id) and vm.os_profile.admin_password is None
     ident = vm.identity
@@ -134,17 +130,18 @@ def test_vm_identity_lifecycle(sim: Sim, compute: ComputeManagementClient, msi: 
         assert msi.user_assigned_identities.get(rg, uai.name).principal_id == uai.principal_id
         assert graph.get(f"/v1.0/servicePrincipals/{uai.principal_id}").status_code == 200
 
-    again = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(_both(uai1.id))).result()
+    again = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(nic_id, _both(uai1.id))).result()
     assert again.identity.principal_id != ident.principal_id and again.vm_id != vm.vm_id
     assert graph.get(f"/v1.0/servicePrincipals/{again.identity.principal_id}").status_code == 200
     assert _endpoint(sim, again.id)["key"] not in (row["key"], again.vm_id)  # a new VM, a new IMDS key
 
 
-def test_arm_protocol_and_read_only_properties(sim: Sim, rg: str) -> None:
+def test_arm_protocol_and_read_only_properties(sim: Sim, rg: str, nic_id: str) -> None:
     vm_id = f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/v2"
     with sim.http() as c:
         r = c.put(f"{vm_id}?api-version={API}", json={"location": "eastus", "identity": {"type": "SystemAssigned"},
-                                                      "properties": {"vmId": "not-mine", "userData": "dGVzdA=="}})
+                                                      "properties": {**properties(nic_id, "v2"), "vmId": "not-mine",
+                                                                     "userData": "dGVzdA=="}})
         assert r.status_code == 201, r.text
         assert r.json()["properties"]["provisioningState"] == "Creating" and "azure-asyncoperation" in r.headers
         assert c.get(r.headers["azure-asyncoperation"]).json()["status"] == "Succeeded"
@@ -167,8 +164,8 @@ def test_arm_protocol_and_read_only_properties(sim: Sim, rg: str) -> None:
         assert c.delete(f"{vm_id}?api-version={API}").status_code == 204
 
 
-def test_instance_view(compute: ComputeManagementClient, sim: Sim, rg: str) -> None:
-    vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm()).result()
+def test_instance_view(compute: ComputeManagementClient, sim: Sim, rg: str, nic_id: str) -> None:
+    vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(nic_id)).result()
     compute.virtual_machine_extensions.begin_create_or_update(rg, "vm1", "ext", _extension(
         "Microsoft.Azure.Extensions", "CustomScript", type_handler_version="2.1")).result()
     got = compute.virtual_machines.get(rg, "vm1", expand="instanceView")
@@ -187,8 +184,8 @@ def test_instance_view(compute: ComputeManagementClient, sim: Sim, rg: str) -> N
         assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidParameter"
 
 
-def test_power_actions(sim: Sim, compute: ComputeManagementClient, rg: str) -> None:
-    vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm()).result()
+def test_power_actions(sim: Sim, compute: ComputeManagementClient, rg: str, nic_id: str) -> None:
+    vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(nic_id)).result()
     vms = compute.virtual_machines
     vms.begin_power_off(rg, "vm1").result()
     vms.begin_deallocate(rg, "vm1").result()
@@ -214,8 +211,8 @@ def test_power_actions(sim: Sim, compute: ComputeManagementClient, rg: str) -> N
     assert _power_state(compute, rg, "vm1") == "running"
 
 
-def test_managed_identity_extension(sim: Sim, compute: ComputeManagementClient, rg: str) -> None:
-    vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(VirtualMachineIdentity(
+def test_managed_identity_extension(sim: Sim, compute: ComputeManagementClient, rg: str, nic_id: str) -> None:
+    vm = compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(nic_id, VirtualMachineIdentity(
         type="SystemAssigned"))).result()
     exts = compute.virtual_machine_extensions
     ext = exts.begin_create_or_update(rg, "vm1", "ManagedIdentityExtensionForLinux", _extension(
@@ -266,11 +263,11 @@ def test_scale_set_with_identity(compute: ComputeManagementClient, msi: ManagedS
 
 
 def test_bad_input(sim: Sim, compute: ComputeManagementClient, msi: ManagedServiceIdentityClient,
-                   graph: httpx.Client, rg: str) -> None:
+                   graph: httpx.Client, rg: str, nic_id: str) -> None:
     uai = msi.user_assigned_identities.create_or_update(rg, "uai1", {"location": "eastus"})
     missing = uai.id[:-1] + "9"
     with pytest.raises(HttpResponseError) as e:
-        compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(_both(uai.id, missing))).result()
+        compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(nic_id, _both(uai.id, missing))).result()
     assert e.value.status_code == 400 and e.value.error.code == "FailedIdentityOperation"
     with pytest.raises(ResourceNotFoundError):
         compute.virtual_machines.get(rg, "vm1")  # nothing was created, not even a principal
@@ -278,16 +275,16 @@ def test_bad_input(sim: Sim, compute: ComputeManagementClient, msi: ManagedServi
     flt = {"$filter": f"alternativeNames/any(x:startsWith(x,'{prefix}'))"}
     assert graph.get("/v1.0/servicePrincipals", params=flt).json()["value"] == []
     with pytest.raises(HttpResponseError) as e:
-        compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(VirtualMachineIdentity(
+        compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(nic_id, VirtualMachineIdentity(
             type="SystemAssigned, Bogus"))).result()
     assert e.value.status_code == 400
     assert graph.get("/v1.0/servicePrincipals", params=flt).json()["value"] == []
     with pytest.raises(ResourceNotFoundError):
         compute.virtual_machines.begin_update(rg, "nope", VirtualMachineUpdate(tags={})).result()
     with pytest.raises(HttpResponseError) as e:
-        compute.virtual_machines.begin_create_or_update(rg, "v" * 65, _vm()).result()
+        compute.virtual_machines.begin_create_or_update(rg, "v" * 65, _vm(nic_id)).result()
     assert e.value.status_code == 400 and e.value.error.code == "InvalidResourceName"
-    compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(VirtualMachineIdentity(
+    compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(nic_id, VirtualMachineIdentity(
         type="SystemAssigned"))).result()
     assert len(graph.get("/v1.0/servicePrincipals", params=flt).json()["value"]) == 1  # the filter finds them
     with pytest.raises(HttpResponseError) as e:
@@ -299,3 +296,45 @@ def test_bad_input(sim: Sim, compute: ComputeManagementClient, msi: ManagedServi
             "Microsoft.ManagedIdentity", "ManagedIdentityExtensionForLinux", settings={"port": "http"})).result()
     assert e.value.status_code == 400 and e.value.error.target == "settings.port"
     assert compute.virtual_machine_extensions.list(rg, "vm1").value == []
+
+
+def test_compute_refuses_a_vm_it_could_not_run(sim: Sim, rg: str, nic_id: str) -> None:
+    """CRP's own checks (InvalidParameter with a target): a VM needs a size, a disk to boot from (an image), an OS
+    profile to set up from that image, and a network interface that exists in its region. Nothing is stored."""
+    vm_id = f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/bad"
+    good = properties(nic_id, "bad")
+    missing_nic = f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/providers/Microsoft.Network/" \
+                  "networkInterfaces/nope"
+    with sim.http() as c:
+        elsewhere = nic(c, f"/subscriptions/{sim.subscription}/resourceGroups/{rg}", "nic-west", "westus")
+        cases: list[tuple[dict[str, Any], str, str]] = [
+            ({k: v for k, v in good.items() if k != "hardwareProfile"}, "InvalidParameter",
+             "Required parameter 'vmSize' is missing (null)."),
+            ({k: v for k, v in good.items() if k != "storageProfile"}, "InvalidParameter",
+             "Required parameter 'storageProfile' is missing (null)."),
+            (dict(good, storageProfile={}), "InvalidParameter",
+             "Required parameter 'imageReference' is missing (null)."),
+            ({k: v for k, v in good.items() if k != "osProfile"}, "InvalidParameter",
+             "Required parameter 'osProfile' is missing (null)."),
+            ({k: v for k, v in good.items() if k != "networkProfile"}, "InvalidParameter",
+             "Required parameter 'networkProfile' is missing (null)."),
+            (dict(good, networkProfile={"networkInterfaces": []}), "InvalidParameter",
+             "Required parameter 'networkInterfaces' is missing (null)."),
+            (dict(good, networkProfile={"networkInterfaces": [{"id": missing_nic}]}), "InvalidResourceReference",
+             f"Resource {missing_nic} referenced by resource {vm_id} was not found. Please make sure that the "
+             "referenced resource exists, and that both resources are in the same region."),
+            (dict(good, networkProfile={"networkInterfaces": [{"id": elsewhere}]}), "InvalidResourceReference",
+             f"Resource {elsewhere} referenced by resource {vm_id} was not found."),
+        ]
+        for props, code, message in cases:
+            r = c.put(f"{vm_id}?api-version={API}", json={"location": "eastus", "properties": props})
+            assert r.status_code == 400, (props, r.text)
+            assert r.json()["error"]["code"] == code and r.json()["error"]["message"].startswith(message), r.text
+        assert c.get(f"{vm_id}?api-version={API}").status_code == 404
+        # a disk attached as the OS disk needs neither an image nor an OS profile
+        attached = {k: v for k, v in good.items() if k not in ("storageProfile", "osProfile")}
+        attached["storageProfile"] = {"osDisk": {"createOption": "Attach", "osType": "Linux", "managedDisk": {
+            "id": f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/d"}}}
+        r = c.put(f"{vm_id}?api-version={API}", json={"location": "eastus", "properties": attached})
+        assert r.status_code == 201, r.text
+        assert c.delete(f"{vm_id}?api-version={API}").status_code == 202

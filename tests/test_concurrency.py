@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import vmspec
 from tests.concurrency_load import (
     GENERIC,
     GENERIC_API,
@@ -64,6 +65,7 @@ class Pair:
         self.ca, self.cb = client(self.a, token), client(self.b, token)
         self.graph = client(self.a, self.a.token(GRAPH_SCOPE))
         self.rg = group(self.ca, self.a, f"race-{uuid.uuid4().hex[:8]}")
+        self.nic = vmspec.nic(self.ca, self.rg)
 
     def close(self) -> None:
         for c in (self.ca, self.cb, self.graph):
@@ -115,11 +117,11 @@ def test_two_servers_enable_system_identity_with_one_etag(pair: Pair) -> None:
     for r in range(ROUNDS):
         name = f"vm{r}"
         vm = f"{pair.rg}/providers/{VM}/{name}"
-        made = pair.ca.put(vm, params={"api-version": VM_API}, json=vm_body(name))
+        made = pair.ca.put(vm, params={"api-version": VM_API}, json=vm_body(name, pair.nic))
         assert made.status_code in (200, 201), made.text
         etag = made.headers["etag"]
         pair.warm(vm, VM_API)
-        enable = vm_body(name, "SystemAssigned")
+        enable = vm_body(name, pair.nic, "SystemAssigned")
         rounds.append(race([partial(_send, c, "PUT", vm, VM_API, enable, {"If-Match": etag})
                             for c in (pair.ca, pair.cb)]))
         principals.append(principals_of(pair.graph, vm))
@@ -176,7 +178,7 @@ def test_two_servers_create_the_same_new_name(pair: Pair) -> None:
         name = f"new{r}"
         vm = f"{pair.rg}/providers/{VM}/{name}"
         pair.warm(pair.rg, "2025-04-01")
-        body = vm_body(name, "SystemAssigned")
+        body = vm_body(name, pair.nic, "SystemAssigned")
         shots = race([partial(_send, c, "PUT", vm, VM_API, body, {}) for c in (pair.ca, pair.cb)])
         rounds.append(shots)
         bad_shapes += [f"round {r}: {s.describe()}" for s in shots

@@ -20,11 +20,8 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import CredentialUnavailableError, ManagedIdentityCredential
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import (
-    HardwareProfile,
-    OSProfile,
     Sku,
     UserAssignedIdentitiesValue,
-    VirtualMachine,
     VirtualMachineIdentity,
     VirtualMachineScaleSet,
     VirtualMachineScaleSetIdentity,
@@ -32,6 +29,7 @@ from azure.mgmt.compute.models import (
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
 from tests.simserver import Sim
+from tests.vmspec import nic, vm_body
 
 VAULT = "https://vault.azure.net"
 GRAPH = "https://graph.microsoft.com/.default"
@@ -105,13 +103,6 @@ def inside(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     yield lambda url: monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", url)
 
 
-def vm_body(identity: VirtualMachineIdentity | None, name: str, **tags: str) -> VirtualMachine:
-    return VirtualMachine(location="eastus", identity=identity, tags=tags or None,
-                          hardware_profile=HardwareProfile(vm_size="Standard_B1s"),
-                          os_profile=OSProfile(computer_name=name, admin_username="azureuser",
-                                               admin_password="N0t-a-real-password!"))
-
-
 def identities(kind: str, *uai_ids: str) -> VirtualMachineIdentity:
     return VirtualMachineIdentity(type=kind, user_assigned_identities={
         i: UserAssignedIdentitiesValue() for i in uai_ids} or None)
@@ -134,11 +125,12 @@ def imds(base: str, resource: str = VAULT, headers: dict[str, str] | None = None
 # --- tests ----------------------------------------------------------------------------------------------------
 
 def test_tokens_for_every_identity_of_a_vm(sim: Sim, compute: ComputeManagementClient,
-                                           msi: ManagedServiceIdentityClient, rg: str, inside: Any) -> None:
+                                           msi: ManagedServiceIdentityClient, rg: str, nic_id: str,
+                                           inside: Any) -> None:
     uai1 = msi.user_assigned_identities.create_or_update(rg, "uai-a", {"location": "eastus"})
     uai2 = msi.user_assigned_identities.create_or_update(rg, "uai-b", {"location": "eastus"})
     vm = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-all", vm_body(identities("SystemAssigned, UserAssigned", uai1.id, uai2.id), "vm-all")).result()
+        rg, "vm-all", vm_body(identities("SystemAssigned, UserAssigned", uai1.id, uai2.id), "vm-all", nic_id)).result()
     ep = endpoint(sim, vm.id)
     assert set(ep) == {"kind", "endpoint"} and ep["kind"] == "vm"
     base, _, key = ep["endpoint"].rpartition("/vms/")
@@ -171,10 +163,10 @@ def test_tokens_for_every_identity_of_a_vm(sim: Sim, compute: ComputeManagementC
 
 
 def test_imds_protocol(sim: Sim, compute: ComputeManagementClient, msi: ManagedServiceIdentityClient,
-                       rg: str) -> None:
+                       rg: str, nic_id: str) -> None:
     uai = msi.user_assigned_identities.create_or_update(rg, "uai-p", {"location": "eastus"})
     vm = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-proto", vm_body(identities("SystemAssigned, UserAssigned", uai.id), "vm-proto", env="test",
+        rg, "vm-proto", vm_body(identities("SystemAssigned, UserAssigned", uai.id), "vm-proto", nic_id, env="test",
                                 team="id")).result()
     base = endpoint(sim, vm.id)["endpoint"]
 
@@ -234,7 +226,7 @@ def test_imds_protocol(sim: Sim, compute: ComputeManagementClient, msi: ManagedS
     c = r.json()["compute"]
     assert (c["name"], c["location"], c["resourceGroupName"], c["subscriptionId"]) == (
         "vm-proto", "eastus", rg, sim.subscription)
-    assert (c["vmId"], c["vmSize"], c["osType"], c["resourceId"]) == (vm.vm_id, "Standard_B1s", "", vm.id)
+    assert (c["vmId"], c["vmSize"], c["osType"], c["resourceId"]) == (vm.vm_id, "Standard_B1s", "Linux", vm.id)
     assert c["tags"] == "env:test;team:id" and c["tagsList"] == [{"name": "env", "value": "test"},
                                                                  {"name": "team", "value": "id"}]
     assert all(isinstance(v, str) for v in c.values() if not isinstance(v, dict | list))
@@ -280,12 +272,12 @@ def refusals(base: str) -> dict[str, tuple[int, Any]]:
 
 
 def test_reading_a_vm_does_not_open_its_imds(sim: Sim, compute: ComputeManagementClient,
-                                             msi: ManagedServiceIdentityClient, rg: str) -> None:
+                                             msi: ManagedServiceIdentityClient, rg: str, nic_id: str) -> None:
     """Issue 12: a Reader of the group sees the VM's vmId (public, as in Azure) but cannot use it at IMDS; only the
     VM's secret key, handed out to whoever runs as the VM, opens it."""
     uai = msi.user_assigned_identities.create_or_update(rg, "uai-read", {"location": "eastus"})
     vm = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-read", vm_body(identities("SystemAssigned, UserAssigned", uai.id), "vm-read")).result()
+        rg, "vm-read", vm_body(identities("SystemAssigned, UserAssigned", uai.id), "vm-read", nic_id)).result()
     reader = as_principal(sim, "imds-reader")
     with sim.http() as arm:
         whoami = jwt.decode(reader, options={"verify_signature": False})["oid"]
@@ -338,10 +330,11 @@ def test_reading_a_vm_does_not_open_its_imds(sim: Sim, compute: ComputeManagemen
     assert not any(key in json.dumps(e) for e in events(sim, resource=vm.id))
 
 
-def test_unknown_and_deleted_vm_keys_answer_alike(sim: Sim, compute: ComputeManagementClient, rg: str) -> None:
+def test_unknown_and_deleted_vm_keys_answer_alike(sim: Sim, compute: ComputeManagementClient, rg: str,
+                                                  nic_id: str) -> None:
     """A wrong key and the key of a deleted VM get the same IMDS refusals (400, never 404/5xx): no oracle."""
     vm = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-gone", vm_body(identities("SystemAssigned"), "vm-gone")).result()
+        rg, "vm-gone", vm_body(identities("SystemAssigned"), "vm-gone", nic_id)).result()
     base = endpoint(sim, vm.id)["endpoint"]
     assert imds(base).status_code == 200
     compute.virtual_machines.begin_delete(rg, "vm-gone").result()
@@ -366,14 +359,14 @@ def test_a_scale_sets_public_ids_open_no_imds(sim: Sim, compute: ComputeManageme
 
 
 def test_default_identity_choice(sim: Sim, compute: ComputeManagementClient, msi: ManagedServiceIdentityClient,
-                                 rg: str, inside: Any) -> None:
+                                 rg: str, nic_id: str, inside: Any) -> None:
     uai1 = msi.user_assigned_identities.create_or_update(rg, "uai-c", {"location": "eastus"})
     uai2 = msi.user_assigned_identities.create_or_update(rg, "uai-d", {"location": "eastus"})
     one = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-one", vm_body(identities("UserAssigned", uai1.id), "vm-one")).result()
+        rg, "vm-one", vm_body(identities("UserAssigned", uai1.id), "vm-one", nic_id)).result()
     two = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-two", vm_body(identities("UserAssigned", uai1.id, uai2.id), "vm-two")).result()
-    none = compute.virtual_machines.begin_create_or_update(rg, "vm-none", vm_body(None, "vm-none")).result()
+        rg, "vm-two", vm_body(identities("UserAssigned", uai1.id, uai2.id), "vm-two", nic_id)).result()
+    none = compute.virtual_machines.begin_create_or_update(rg, "vm-none", vm_body(None, "vm-none", nic_id)).result()
 
     # as in Azure: no system identity and a single user-assigned one → that one answers the default request
     inside(endpoint(sim, one.id)["endpoint"])
@@ -394,11 +387,12 @@ def test_default_identity_choice(sim: Sim, compute: ComputeManagementClient, msi
 
 
 def test_deleted_vm_and_deleted_identity(sim: Sim, compute: ComputeManagementClient,
-                                         msi: ManagedServiceIdentityClient, rg: str, inside: Any) -> None:
+                                         msi: ManagedServiceIdentityClient, rg: str, nic_id: str, inside: Any) -> None:
     keep = msi.user_assigned_identities.create_or_update(rg, "uai-keep", {"location": "eastus"})
     gone = msi.user_assigned_identities.create_or_update(rg, "uai-gone", {"location": "eastus"})
     vm = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-life", vm_body(identities("SystemAssigned, UserAssigned", keep.id, gone.id), "vm-life")).result()
+        rg, "vm-life", vm_body(identities("SystemAssigned, UserAssigned", keep.id, gone.id), "vm-life",
+                                       nic_id)).result()
     base = endpoint(sim, vm.id)["endpoint"]
     inside(base)
     assert verify(sim, mi_token(client_id=gone.client_id), VAULT)["oid"] == gone.principal_id
@@ -428,18 +422,18 @@ def test_deleted_vm_and_deleted_identity(sim: Sim, compute: ComputeManagementCli
     # the user-assigned identity survives the VM; a VM created again gets a new vmId and new principal
     assert msi.user_assigned_identities.get(rg, "uai-keep").principal_id == keep.principal_id
     again = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-life", vm_body(identities("SystemAssigned"), "vm-life")).result()
+        rg, "vm-life", vm_body(identities("SystemAssigned"), "vm-life", nic_id)).result()
     assert again.vm_id != vm.vm_id and again.identity.principal_id != vm.identity.principal_id
     inside(endpoint(sim, again.id)["endpoint"])
     assert verify(sim, mi_token(), VAULT)["oid"] == again.identity.principal_id
     assert imds(base).json() == NOT_FOUND
 
 
-def test_legacy_extension_endpoint(sim: Sim, compute: ComputeManagementClient, rg: str) -> None:
+def test_legacy_extension_endpoint(sim: Sim, compute: ComputeManagementClient, rg: str, nic_id: str) -> None:
     from azure.mgmt.compute.models import VirtualMachineExtension, VirtualMachineExtensionProperties
 
     vm = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-ext", vm_body(identities("SystemAssigned"), "vm-ext")).result()
+        rg, "vm-ext", vm_body(identities("SystemAssigned"), "vm-ext", nic_id)).result()
     base = endpoint(sim, vm.id)["endpoint"]
     url = f"{base}/extension/oauth2/token"
     r = httpx.get(url, params={"resource": VAULT}, headers={"Metadata": "true"})
@@ -458,9 +452,9 @@ def test_legacy_extension_endpoint(sim: Sim, compute: ComputeManagementClient, r
                                                  "error_description": "Required metadata header not specified"}
 
 
-def test_env_and_exec(sim: Sim, compute: ComputeManagementClient, rg: str) -> None:
+def test_env_and_exec(sim: Sim, compute: ComputeManagementClient, rg: str, nic_id: str) -> None:
     vm = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-cli", vm_body(identities("SystemAssigned"), "vm-cli")).result()
+        rg, "vm-cli", vm_body(identities("SystemAssigned"), "vm-cli", nic_id)).result()
     env = sim.env()
     out = subprocess.run([sys.executable, "-m", "arm_sim", "env", "--vm", "vm-cli", "-g", rg, "--format", "json"],
                          env=env, capture_output=True, text=True, timeout=60)
@@ -490,8 +484,10 @@ def test_certificates_roll_and_expire(fresh_sim: Sim, inside: Any) -> None:
             ManagedServiceIdentityClient(cred, sim.subscription, **sim.mgmt_kwargs()) as msi:
         resources.resource_groups.create_or_update("rg", {"location": "eastus"})
         uai = msi.user_assigned_identities.create_or_update("rg", "uai", {"location": "eastus"})
+        with sim.http() as arm:
+            nic_id = nic(arm, f"/subscriptions/{sim.subscription}/resourceGroups/rg")
         vm = compute.virtual_machines.begin_create_or_update("rg", "vm", vm_body(
-            identities("UserAssigned", uai.id), "vm")).result()
+            identities("UserAssigned", uai.id), "vm", nic_id)).result()
     inside(endpoint(sim, vm.id)["endpoint"])
     assert verify(sim, mi_token(), VAULT)["oid"] == uai.principal_id
 

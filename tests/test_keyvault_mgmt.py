@@ -18,7 +18,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.keyvault.secrets import SecretClient
 from azure.mgmt.compute import ComputeManagementClient
-from azure.mgmt.compute.models import HardwareProfile, OSProfile, VirtualMachine, VirtualMachineIdentity
+from azure.mgmt.compute.models import VirtualMachineIdentity
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from azure.mgmt.keyvault.models import (
     AccessPolicyEntry,
@@ -39,6 +39,7 @@ from azure.mgmt.keyvault.models import (
 )
 
 from tests.simserver import Sim, free_range, fresh_database_url
+from tests.vmspec import nic, vm_body
 
 API = "2023-07-01"
 DAY = 86400
@@ -113,12 +114,11 @@ def perms(vault: Any) -> dict[str, dict[str, list[str]]]:
             for p in vault.properties.access_policies}
 
 
-def vm_principal(compute: ComputeManagementClient, rg: str, name: str = "vm1") -> str:
-    vm = compute.virtual_machines.begin_create_or_update(rg, name, VirtualMachine(
-        location="eastus", identity=VirtualMachineIdentity(type="SystemAssigned"),
-        hardware_profile=HardwareProfile(vm_size="Standard_B1s"),
-        os_profile=OSProfile(computer_name=name, admin_username="azureuser",
-                             admin_password="N0t-a-real-password!"))).result()
+def vm_principal(sim: Sim, compute: ComputeManagementClient, rg: str, name: str = "vm1") -> str:
+    with sim.http() as arm:
+        nic_id = nic(arm, f"/subscriptions/{sim.subscription}/resourceGroups/{rg}")
+    vm = compute.virtual_machines.begin_create_or_update(rg, name, vm_body(
+        VirtualMachineIdentity(type="SystemAssigned"), name, nic_id)).result()
     return vm.identity.principal_id
 
 
@@ -131,7 +131,7 @@ def error(exc: HttpResponseError) -> tuple[int, str, str]:
 
 def test_vault_lifecycle(kv_sim: Sim, kv: KeyVaultManagementClient, compute: ComputeManagementClient,
                          rg: str) -> None:
-    principal = vm_principal(compute, rg)
+    principal = vm_principal(kv_sim, compute, rg)
     name = vault_name()
     vault = kv.vaults.begin_create_or_update(rg, name, params(kv_sim, [
         entry(kv_sim, principal, secrets=["get", "list"])])).result()
@@ -390,7 +390,7 @@ def test_soft_delete_disabled_purges_at_once(kv_sim: Sim, kv: KeyVaultManagement
 def test_orphaned_access_policy_stays_and_is_audited(kv_sim: Sim, kv: KeyVaultManagementClient,
                                                       compute: ComputeManagementClient, arm: httpx.Client,
                                                       rg: str) -> None:
-    principal = vm_principal(compute, rg, "vm-orphan")
+    principal = vm_principal(kv_sim, compute, rg, "vm-orphan")
     name = vault_name()
     vault = kv.vaults.begin_create_or_update(rg, name, params(kv_sim, [
         entry(kv_sim, principal, secrets=["get"])])).result()

@@ -29,7 +29,8 @@ from azure.mgmt.keyvault.models import (
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
 from tests.simserver import Sim, free_range, fresh_database_url
-from tests.test_imds import identities, vm_body
+from tests.test_imds import identities
+from tests.vmspec import nic, vm_body
 
 KV_SCOPE = "https://vault.azure.net/.default"
 SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
@@ -86,7 +87,10 @@ class Env:
         return vault
 
     def vm(self, name: str, identity: Any) -> Any:
-        return self.compute.virtual_machines.begin_create_or_update(self.rg, name, vm_body(identity, name)).result()
+        with self.sim.http() as arm:
+            nic_id = nic(arm, f"/subscriptions/{self.sim.subscription}/resourceGroups/{self.rg}")
+        return self.compute.virtual_machines.begin_create_or_update(self.rg, name, vm_body(identity, name,
+                                                                                           nic_id)).result()
 
     def endpoint(self, resource_id: str) -> dict[str, Any]:
         with self.sim.http() as arm:

@@ -21,6 +21,7 @@ from azure.identity import ManagedIdentityCredential
 from azure.mgmt.resource import ResourceManagementClient, SubscriptionClient
 
 from arm_sim.testing import ArmError, ArmSim, DeploymentFailed
+from arm_sim.testing.vm import nic, properties
 
 pytest_plugins = ["pytester"]
 
@@ -92,10 +93,11 @@ def test_managed_identity_env_of_a_vm_with_a_granted_identity(arm_sim: ArmSim, a
         {"properties": {"roleDefinitionId": f"/subscriptions/{arm_sim.subscription}/providers/"
                         f"Microsoft.Authorization/roleDefinitions/{READER}",
                         "principalId": uai["properties"]["principalId"], "principalType": "ServicePrincipal"}})
+    with arm_sim.http() as c:
+        nic_id = nic(c, rg)
     vm = put(arm_sim, f"{rg}/providers/Microsoft.Compute/virtualMachines/vm1", "2024-07-01", {
         "location": "eastus", "identity": {"type": "UserAssigned", "userAssignedIdentities": {uai["id"]: {}}},
-        "properties": {"hardwareProfile": {"vmSize": "Standard_B1s"}, "osProfile": {
-            "computerName": "vm1", "adminUsername": "azureuser", "adminPassword": "N0t-a-real-password!"}}})
+        "properties": properties(nic_id, "vm1")})
     env = arm_sim.managed_identity_env(vm["id"])
     assert set(env) == {"AZURE_POD_IDENTITY_AUTHORITY_HOST"}
     base, _, key = env["AZURE_POD_IDENTITY_AUTHORITY_HOST"].rpartition("/vms/")

@@ -16,16 +16,14 @@ from azure.identity import ClientSecretCredential, ManagedIdentityCredential
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import (
-    HardwareProfile,
-    OSProfile,
     UserAssignedIdentitiesValue,
-    VirtualMachine,
     VirtualMachineIdentity,
 )
 from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.resource import ResourceManagementClient
 
 from tests.simserver import Sim
+from tests.vmspec import vm_body
 
 ARM_SCOPE = "https://management.azure.com/.default"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
@@ -71,13 +69,6 @@ def denied(e: pytest.ExceptionInfo[HttpResponseError], code: str = "Authorizatio
     return str(e.value.error.message)
 
 
-def vm_body(identity: VirtualMachineIdentity | None, name: str) -> VirtualMachine:
-    return VirtualMachine(location="eastus", identity=identity,
-                          hardware_profile=HardwareProfile(vm_size="Standard_B1s"),
-                          os_profile=OSProfile(computer_name=name, admin_username="azureuser",
-                                               admin_password="N0t-a-real-password!"))
-
-
 def identities(kind: str, *uai_ids: str) -> VirtualMachineIdentity:
     return VirtualMachineIdentity(type=kind, user_assigned_identities={
         i: UserAssignedIdentitiesValue() for i in uai_ids} or None)
@@ -108,11 +99,11 @@ def inside(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 # --- tests ----------------------------------------------------------------------------------------------------
 
 def test_vm_identity_reads_only_what_its_assignments_allow(sim: Sim, compute: ComputeManagementClient,
-                                                          msi: ManagedServiceIdentityClient, rg: str,
+                                                          msi: ManagedServiceIdentityClient, rg: str, nic_id: str,
                                                           inside: Any) -> None:
     uai = msi.user_assigned_identities.create_or_update(rg, "uai-side", {"location": "eastus"})
     vm = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-reader", vm_body(identities("SystemAssigned, UserAssigned", uai.id), "vm-reader")).result()
+        rg, "vm-reader", vm_body(identities("SystemAssigned, UserAssigned", uai.id), "vm-reader", nic_id)).result()
     assert vm.identity.principal_id and vm.identity.principal_id != uai.principal_id
     rg_id = f"/subscriptions/{sim.subscription}/resourceGroups/{rg}"
     inside(imds_endpoint(sim, vm.id))
@@ -153,7 +144,7 @@ def test_vm_identity_reads_only_what_its_assignments_allow(sim: Sim, compute: Co
 
 
 def test_attaching_a_user_assigned_identity_needs_managed_identity_operator(
-        sim: Sim, compute: ComputeManagementClient, msi: ManagedServiceIdentityClient, rg: str) -> None:
+        sim: Sim, compute: ComputeManagementClient, msi: ManagedServiceIdentityClient, rg: str, nic_id: str) -> None:
     uai = msi.user_assigned_identities.create_or_update(rg, "uai-guarded", {"location": "eastus"})
     rg_id = f"/subscriptions/{sim.subscription}/resourceGroups/{rg}"
     with sim.http() as c:
@@ -166,13 +157,13 @@ def test_attaching_a_user_assigned_identity_needs_managed_identity_operator(
             ComputeManagementClient(cred, sim.subscription, **sim.mgmt_kwargs()) as operator:
         # Virtual Machine Contributor is enough for a VM with only a system identity
         plain = operator.virtual_machines.begin_create_or_update(
-            rg, "vm-plain", vm_body(identities("SystemAssigned"), "vm-plain")).result()
+            rg, "vm-plain", vm_body(identities("SystemAssigned"), "vm-plain", nic_id)).result()
         assert plain.identity.principal_id
 
         # …not for one that names a user-assigned identity: that needs assign/action on the identity
         with pytest.raises(HttpResponseError) as e:
             operator.virtual_machines.begin_create_or_update(
-                rg, "vm-uai", vm_body(identities("UserAssigned", uai.id), "vm-uai")).result()
+                rg, "vm-uai", vm_body(identities("UserAssigned", uai.id), "vm-uai", nic_id)).result()
         message = denied(e, "LinkedAuthorizationFailed")
         assert ASSIGN in message and oid in message and uai.id.lower() in message.lower()
         with pytest.raises(ResourceNotFoundError):
@@ -181,16 +172,17 @@ def test_attaching_a_user_assigned_identity_needs_managed_identity_operator(
         # Managed Identity Operator on the identity: the same request succeeds
         assign(sim, uai.id, MI_OPERATOR, oid)
         vm = operator.virtual_machines.begin_create_or_update(
-            rg, "vm-uai", vm_body(identities("UserAssigned", uai.id), "vm-uai")).result()
+            rg, "vm-uai", vm_body(identities("UserAssigned", uai.id), "vm-uai", nic_id)).result()
         attached = vm.identity.user_assigned_identities
         assert {k.lower() for k in attached} == {uai.id.lower()}
         assert next(iter(attached.values())).principal_id == uai.principal_id
 
 
 def test_assignment_outlives_its_principal(sim: Sim, credential: Any, compute: ComputeManagementClient, rg: str,
+                                           nic_id: str,
                                            inside: Any) -> None:
     vm = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-gone", vm_body(identities("SystemAssigned"), "vm-gone")).result()
+        rg, "vm-gone", vm_body(identities("SystemAssigned"), "vm-gone", nic_id)).result()
     principal = vm.identity.principal_id
     rg_id = f"/subscriptions/{sim.subscription}/resourceGroups/{rg}"
     assignment = assign(sim, rg_id, READER, principal)
@@ -208,7 +200,7 @@ def test_assignment_outlives_its_principal(sim: Sim, credential: Any, compute: C
 
     # the orphan grants nothing to the VM created again under the same name: a new principal, no access
     again = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-gone", vm_body(identities("SystemAssigned"), "vm-gone")).result()
+        rg, "vm-gone", vm_body(identities("SystemAssigned"), "vm-gone", nic_id)).result()
     assert again.identity.principal_id != principal
     inside(imds_endpoint(sim, again.id))
     with ManagedIdentityCredential() as cred, arm_as(sim, cred) as arm:
@@ -217,10 +209,10 @@ def test_assignment_outlives_its_principal(sim: Sim, credential: Any, compute: C
         assert again.identity.principal_id in denied(e)
 
 
-def test_imds_token_is_for_arm(sim: Sim, compute: ComputeManagementClient, rg: str, inside: Any) -> None:
+def test_imds_token_is_for_arm(sim: Sim, compute: ComputeManagementClient, rg: str, nic_id: str, inside: Any) -> None:
     """The token IMDS hands out for ARM carries the VM principal's oid, which is what ARM judges."""
     vm = compute.virtual_machines.begin_create_or_update(
-        rg, "vm-token", vm_body(identities("SystemAssigned"), "vm-token")).result()
+        rg, "vm-token", vm_body(identities("SystemAssigned"), "vm-token", nic_id)).result()
     inside(imds_endpoint(sim, vm.id))
     with ManagedIdentityCredential() as cred:
         token = cred.get_token(ARM_SCOPE).token

@@ -13,6 +13,7 @@ from azure.mgmt.keyvault.models import VaultAccessPolicyParameters, VaultAccessP
 
 from tests import test_keyvault_secrets as secrets_module
 from tests.test_keyvault_secrets import KV_SCOPE, Env, unique
+from tests.vmspec import nic, properties
 
 KV_API = {"api-version": "2023-07-01"}
 VM_API = {"api-version": "2024-07-01"}
@@ -101,8 +102,8 @@ def test_update_access_policy_with_the_sdk(env: Env, arm: httpx.Client) -> None:
 
 def test_actions_write_through_the_service(env: Env, arm: httpx.Client) -> None:
     vm = _id(env, "Microsoft.Compute/virtualMachines", unique("vm"))
-    r = arm.put(vm, params=VM_API, json={"location": "eastus", "properties": {
-        "hardwareProfile": {"vmSize": "Standard_B1s"}}})
+    r = arm.put(vm, params=VM_API, json={"location": "eastus", "properties": properties(
+        nic(arm, f"/subscriptions/{env.sim.subscription}/resourceGroups/{env.rg}"), "vm")})
     assert r.status_code == 201, r.text
     etag = _etag(arm, vm, VM_API)
     assert arm.post(f"{vm}/powerOff", params=VM_API).status_code == 200

@@ -13,7 +13,7 @@ from arm_sim.core import ids
 from arm_sim.core.errors import bad_request, not_implemented
 from arm_sim.core.identity_types import BOTH_WITH_SPACE
 from arm_sim.domain.context import Ctx
-from arm_sim.providers import compute_extensions, compute_power, compute_vm
+from arm_sim.providers import compute_extensions, compute_power, compute_profiles, compute_vm
 from arm_sim.providers.base import ActionResult, Doc, Provider
 from arm_sim.providers.compute_extensions import EXTENSION
 from arm_sim.providers.compute_vm import VM, VMSS
@@ -34,6 +34,8 @@ class ComputeProvider(Provider):
         if kind in (VM, VMSS):
             compute_vm.check_name(kind, path.name)
             compute_vm.validate(kind, doc, before)
+        if kind == VM:
+            compute_profiles.check_vm(ctx, path, doc)
         elif kind == EXTENSION:
             compute_extensions.validate(ctx, path, doc, before)
 
