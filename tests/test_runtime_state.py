@@ -182,6 +182,23 @@ def test_storage_names_are_global(sim: Sim, arm: httpx.Client, rg: str) -> None:
                     json={"name": "Bad!"}).json()["reason"] == "AccountNameInvalid"
 
 
+def test_an_account_has_its_default_services(arm: httpx.Client, rg: str) -> None:
+    """blobServices/default and its siblings exist with the account, as in Azure: a container needs no setup."""
+    rid = storage_id(rg, unique("st"))
+    put(arm, rid, "storage", {"location": "eastus", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}}, status=200)
+    for services in ("blobServices", "fileServices", "queueServices", "tableServices"):
+        listed = arm.get(f"{rid}/{services}", params={"api-version": API["storage"]}).json()["value"]
+        assert [s["name"] for s in listed] == ["default"], (services, listed)
+    r = arm.put(f"{rid}/blobServices/default/containers/logs", params={"api-version": API["storage"]},
+                json={"properties": {}})
+    assert r.status_code in (200, 201), r.text
+    files = storage_id(rg, unique("st"))
+    put(arm, files, "storage", {"location": "eastus", "kind": "FileStorage", "sku": {"name": "Premium_LRS"}},
+        status=200)
+    assert [s["name"] for s in arm.get(f"{files}/blobServices", params={"api-version": API["storage"]}).json()[
+        "value"]] == []  # a FileStorage account has file shares only
+
+
 def test_storage_through_the_generic_sdk_client(sim: Sim, rg: str) -> None:
     rm = sim.resource_client()
     name = unique("st")

@@ -23,11 +23,12 @@ from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.db.models import Resource
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
-from arm_sim.providers.base import ActionResult, Doc
+from arm_sim.providers.base import ActionResult, Doc, Effect, PutResource
 from arm_sim.providers.computed import TypedProvider, account_key, kind_of, member, props, require_object, sim_state
 
 ACCOUNT = "microsoft.storage/storageaccounts"
 SUFFIX = "core.windows.net"
+SERVICES_API = "2023-01-01"  # the api-version the account's default service resources are written with
 SAS_VERSION = "2015-04-05"  # what the Storage RP's listAccountSas/listServiceSas sign with
 _NAME = re.compile(r"^[a-z0-9]{3,24}$")
 # endpoint services per account kind (StorageV2 when no kind is given)
@@ -125,9 +126,20 @@ class StorageProvider(TypedProvider):
             raise DomainError(409, "StorageAccountAlreadyTaken",
                               f"The storage account named {path.name} is already taken.", target=path.name)
 
-    def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> None:
+    def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> list[Effect] | None:
         if kind_of(after) != ACCOUNT:
-            return
+            return None
+        self._account(ctx, after)
+        if before is not None:
+            return None
+        # every account has its services' `default` resources from the start, as in Azure (containers, shares,
+        # queues and tables are created under them)
+        services = _SERVICES.get(str(after.get("kind") or "StorageV2").lower(), _ALL_SERVICES)
+        return [PutResource(f"{after['id']}/{service}Services/default", {"properties": {}}, SERVICES_API)
+                for service in ("blob", "file", "queue", "table") if service in services]
+
+    @staticmethod
+    def _account(ctx: Ctx, after: Doc) -> None:
         state, p, name = _ensure_keys(ctx, after), props(after), after["name"]
         services = _SERVICES.get(str(after.get("kind") or "StorageV2").lower(), _ALL_SERVICES)
         location = after.get("location") or ""
