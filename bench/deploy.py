@@ -7,7 +7,7 @@ The template (generated here, no copy loops: each resource written out) holds, f
      from reference() of the identity (so each waits for its identity);
   10 Key Vault vaults, each with an access policy for one identity's principal (reference() again), when the Key
      Vault provider is there (checked first: the vault must come back with a vaultUri), else 10 more generic ones;
-  90 generic resources (Microsoft.Bench/widgets, stored generically).
+  90 generic resources (Microsoft.Relay/namespaces, stored generically).
 The REST side is one sequential keep-alive client doing the equivalent PUTs in dependency order (identities first,
 reading each principalId from the PUT's answer). Each round uses fresh resource groups and names for both sides;
 the order alternates between rounds, and both sides start after a --settle pause (the simulator refills its pool
@@ -49,7 +49,7 @@ UAI_API = "2023-01-31"
 RA_API = "2022-04-01"
 KV = "Microsoft.KeyVault/vaults"
 KV_API = "2023-07-01"
-GENERIC = "Microsoft.Bench/widgets"
+GENERIC = "Microsoft.Relay/namespaces"  # a real type arm-sim stores generically
 GENERIC_API = "2024-01-01"
 DEPLOY_API = "2025-04-01"
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"

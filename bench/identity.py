@@ -49,7 +49,7 @@ from arm_sim.testing.server import Sim
 from arm_sim.testing.vm import nic, properties
 
 VM_API = "2024-07-01"
-GENERIC = "Microsoft.Bench/widgets"
+GENERIC = "Microsoft.Relay/namespaces"  # a real type arm-sim stores generically
 GENERIC_API = "2024-01-01"
 ARM_RESOURCE = "https://management.azure.com/"
 MAX_COPY = 800  # ARM's limit on one copy loop

@@ -28,7 +28,7 @@ from tests import vmspec
 
 GROUPS_API = "2025-04-01"
 DEPLOY_API = "2025-04-01"
-GENERIC = "Microsoft.LoadTest/counters"  # no provider of its own: stored generically, cheap to write
+GENERIC = "Microsoft.Relay/namespaces"  # a real type arm-sim has no provider for: stored generically, cheap to write
 GENERIC_API = "2024-01-01"
 VM = "Microsoft.Compute/virtualMachines"
 VM_API = "2024-07-01"
@@ -424,7 +424,7 @@ def mixed_run(servers: Sequence[Sim], config: MixConfig) -> MixResult:
 # --- latency while a large template deploys ----------------------------------------------------------------------
 
 
-def copy_template(count: int, resource_type: str = "Microsoft.LoadTest/widgets") -> dict[str, Any]:
+def copy_template(count: int, resource_type: str = "Microsoft.ServiceBus/namespaces") -> dict[str, Any]:
     """`count` cheap generic resources in copy loops of LOOP_SIZE each, named as `widget_name` says."""
     loops, left, k = [], count, 0
     while left > 0:

@@ -13,7 +13,7 @@ import pytest
 from tests.simserver import Sim
 from tests.test_keyvault_secrets import Env, claims_of
 
-V = "2023-01-01"
+V = "2024-03-01"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 METHODS = ("PUT", "GET", "DELETE", "PATCH", "HEAD")
 
@@ -132,9 +132,9 @@ def test_well_formed_extension_resources_keep_working(sim: Sim, env: Env, arm: h
     assert ra.lower() in [x["id"].lower() for x in listed.json()["value"]]
     assert _send(arm, "DELETE", ra, version="2022-04-01").status_code == 200
     # generic children of generic types are still stored as given
-    child = f"{parent}/databases/db1"
+    child = f"{parent}/firewallRules/db1"
     assert _send(arm, "PUT", child, {"properties": {}}).status_code == 201
-    assert _send(arm, "GET", child).json()["type"] == "Microsoft.Cache/redis/databases"
+    assert _send(arm, "GET", child).json()["type"] == "Microsoft.Cache/redis/firewallRules"
 
 
 def test_closed_children_of_modelled_types(sim: Sim, env: Env, arm: httpx.Client) -> None:

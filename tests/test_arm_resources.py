@@ -7,7 +7,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from tests.simserver import Sim
 
-V = "2023-01-01"
+V = "2024-03-01"
 
 
 def _rg(sim: Sim, name: str) -> str:
@@ -70,7 +70,7 @@ def test_listing_filters_and_paging(sim: Sim, rg_name: str) -> None:
     rg = _rg(sim, rg_name)
     for i in range(5):
         rm.resources.begin_create_or_update_by_id(
-            f"{rg}/providers/Microsoft.Web/serverfarms/plan{i}", V,
+            f"{rg}/providers/Microsoft.Web/serverfarms/plan{i}", "2024-04-01",
             {"location": "eastus", "tags": {"tier": "gold" if i % 2 else "silver"}, "properties": {}}).result()
     rm.resources.begin_create_or_update_by_id(f"{rg}/providers/Microsoft.Cache/redis/other", V,
                                               {"location": "eastus", "properties": {}}).result()
@@ -133,7 +133,7 @@ def test_bad_resource_input(sim: Sim, rg_name: str) -> None:
         r = c.delete(f"{rg}/providers/Microsoft.Cache/redis/missing?api-version={V}")
         assert r.status_code == 204
         r = c.put(f"/subscriptions/{sim.subscription}/resourceGroups/nope-{rg_name}/providers/Microsoft.Storage/"
-                  f"storageAccounts/s1?api-version={V}", json={"location": "eastus"})
+                  "storageAccounts/s1?api-version=2023-01-01", json={"location": "eastus"})
         assert r.status_code == 404 and r.json()["error"]["code"] == "ResourceGroupNotFound"
         assert c.get(f"{rg}/resources?api-version={V}").json()["value"] == []
 

@@ -40,7 +40,7 @@ from tests.simserver import Sim, fresh_database_url
 RESOURCES = int(env_number("ARM_SIM_LOOP_RESOURCES", 1000))
 MEDIAN_LIMIT = env_number("ARM_SIM_LOOP_MEDIAN_MS", 100) / 1000  # seconds
 MAX_LIMIT = env_number("ARM_SIM_LOOP_MAX_MS", 2500) / 1000
-WIDGETS = "Microsoft.LoadTest/widgets"
+WIDGETS = "Microsoft.ServiceBus/namespaces"
 
 
 @pytest.fixture(scope="module")

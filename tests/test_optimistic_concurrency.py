@@ -28,7 +28,7 @@ from arm_sim.domain.runtime import Runtime
 from arm_sim.resources import groups, service
 from tests.simserver import fresh_database_url
 
-API = "2023-01-01"
+API = "2024-01-01"
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def two(tmp_path: Path) -> Iterator[tuple[Runtime, Runtime, str]]:
         assert boot is not None
         sub = boot.subscription_id
         groups.put(ctx, sub, "rg", {"location": "eastus"})
-    yield first, second, f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Sim/widgets"
+    yield first, second, f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Relay/namespaces"
     engine.dispose()
     bind = first.sessions.kw["bind"]
     bind.dispose()

@@ -45,7 +45,7 @@ RG_API = "2025-04-01"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 API = {"storage": "2023-05-01", "network": "2024-05-01", "workspace": "2022-10-01", "insights": "2020-02-02",
        "sql": "2023-08-01", "acr": "2023-07-01", "aci": "2023-05-01", "app": "2024-03-01", "aks": "2024-09-01",
-       "script": "2023-08-01", "msi": "2023-01-31"}
+       "script": "2023-08-01", "msi": "2023-01-31", "diagnostics": "2021-05-01-preview"}
 
 
 def unique(prefix: str) -> str:
@@ -307,7 +307,7 @@ def test_application_insights_and_other_insights_types(arm: httpx.Client, rg: st
     # diagnostic settings (an extension resource of the same namespace) stay generic
     diag = f"{comp}/providers/Microsoft.Insights/diagnosticSettings/send"
     body = {"properties": {"workspaceId": "/x", "logs": [{"category": "AppTraces", "enabled": True}]}}
-    shown = put(arm, diag, "insights", body)
+    shown = put(arm, diag, "diagnostics", body)
     assert shown["properties"] == dict(body["properties"], provisioningState="Succeeded")
     assert not isinstance(provider_for("microsoft.insights/diagnosticsettings"), ApplicationInsightsProvider)
 

@@ -107,7 +107,7 @@ def slow_deployment(sim: Sim, resources: int = 1600) -> tuple[threading.Thread, 
     sub = f"/subscriptions/{sim.subscription}"
     with sim.http() as c:
         assert c.put(f"{sub}/resourcegroups/slow?{API}", json={"location": "eastus"}).status_code in (200, 201)
-    loops = [{"type": "Microsoft.Storage/slowThings", "apiVersion": "2023-01-01", "location": "eastus",
+    loops = [{"type": "Microsoft.EventHub/namespaces", "apiVersion": "2024-01-01", "location": "eastus",
               "name": f"[concat('r{i}-', copyIndex())]", "copy": {"name": f"c{i}", "count": 800}}
              for i in range(resources // 800)]
     body = {"properties": {"mode": "Incremental", "template": {
@@ -186,8 +186,8 @@ def test_b_sigterm_lets_a_request_in_flight_finish_and_exits_0(new_sim: Any) -> 
         r = c.get(f"/subscriptions/{sim.subscription}/resourcegroups/slow/providers/Microsoft.Resources/deployments/"
                   f"big?{API}")
         assert r.json()["properties"]["provisioningState"] == "Succeeded"
-        last = c.get(f"/subscriptions/{sim.subscription}/resourceGroups/slow/providers/Microsoft.Storage/slowThings/"
-                     f"r1-799?api-version=2023-01-01")
+        last = c.get(f"/subscriptions/{sim.subscription}/resourceGroups/slow/providers/Microsoft.EventHub/namespaces/"
+                     f"r1-799?api-version=2024-01-01")
         assert last.status_code == 200, last.text
 
 

@@ -35,6 +35,7 @@ class Settings:
     client_id: str | None = None
     client_secret: str | None = None
     shutdown_grace: float = 30.0  # seconds in-flight requests may run on after SIGTERM before they get a 503
+    unknown_types: str = "refuse"  # refuse | store: a type Azure's catalogue lacks is refused, or stored as given
     extra: dict[str, str] = field(default_factory=dict)
 
     @cached_property  # (resolving the path touches the file system; token caches key on this per request)
@@ -59,6 +60,9 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
     if lro not in ("async", "sync"):
         raise ValueError("ARM_SIM_LRO must be 'async' or 'sync'")
     rbac = e.get("ARM_SIM_RBAC", "enforce").lower()
+    unknown_types = e.get("ARM_SIM_UNKNOWN_TYPES", "refuse").lower()
+    if unknown_types not in ("refuse", "store"):
+        raise ValueError("ARM_SIM_UNKNOWN_TYPES must be 'refuse' or 'store'")
     if rbac not in ("enforce", "audit", "off"):
         raise ValueError("ARM_SIM_RBAC must be 'enforce', 'audit' or 'off'")
     grace = float(e.get("ARM_SIM_SHUTDOWN_GRACE", "30") or 30)
@@ -81,4 +85,5 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         client_id=e.get("ARM_SIM_CLIENT_ID") or None,
         client_secret=e.get("ARM_SIM_CLIENT_SECRET") or None,
         shutdown_grace=grace,
+        unknown_types=unknown_types,
     )

@@ -48,6 +48,8 @@ class Ctx:
     epoch: str = ""
     # commit what the unit wrote so far and go on (domain.runtime.Unit.checkpoint); a no-op outside a Runtime unit
     checkpoint: Callable[[], None] = field(default=lambda: None)
+    # what the answer must tell the client beyond its body (a type stored under ARM_SIM_UNKNOWN_TYPES=store)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def actor(self) -> str | None:

@@ -24,7 +24,7 @@ from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import ActionResult, Doc, Provider
 from arm_sim.providers.catalog import check_types, normalize_location
 from arm_sim.providers.registry import provider_for
-from arm_sim.resources import effects, identity, locks, scope
+from arm_sim.resources import effects, identity, locks, preflight, scope
 from arm_sim.resources.documents import EXTRA_FIELDS, SIM_STATE, check_name, check_tags, request_object, to_doc
 
 # Types that live inside a scope without a location of their own (proxy and extension types).
@@ -142,6 +142,8 @@ def put(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match: s
         check_types(part, action=False, api_version=api_version)
     for name in path.parts[-1].names:
         check_name(name)
+    location = body.get("location")
+    preflight.check(ctx, path, api_version, location if isinstance(location, str) else None)
     locks.check(ctx, path.id, "write")
     parent_key = scope.check_parent(ctx, path)
     provider = provider_for(path.resource_type.lower())

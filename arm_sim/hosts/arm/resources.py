@@ -13,7 +13,7 @@ from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm import authorize, lro
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.http import json_response
-from arm_sim.resources import listing, service
+from arm_sim.resources import listing, preflight, service
 from arm_sim.resources.documents import to_doc
 
 
@@ -31,6 +31,8 @@ def handle(ctx: Ctx, call: Call) -> Response:
             return lro.action(ctx, call, *service.action(ctx, path, call.body, call.api_version))
         raise DomainError(405, "MethodNotAllowed", f"The method '{m}' is not allowed on a collection.")
     long_running = service.is_async(path.resource_type)
+    if m in ("GET", "HEAD", "PATCH", "DELETE"):  # ARM answers an api-version the type lacks before anything else
+        preflight.check(ctx, path, call.api_version, None, write=False)
     if m == "PUT":
         doc, created = service.put(ctx, path, call.body, call.api_version,
                                    if_match=call.headers.get("if-match"),

@@ -69,7 +69,10 @@ async def arm(rt: Runtime, scope: Scope, receive: Receive) -> Response:
         host = headers.get("host")
         base = f"https://{host}" if host else rt.settings.public_url
         call = Call(method, path, arm_path, q, request_body, headers, base)
-        return dispatch.dispatch(ctx, call)
+        response = dispatch.dispatch(ctx, call)
+        if ctx.warnings:
+            response.headers["x-ms-arm-sim-warning"] = " ".join(dict.fromkeys(ctx.warnings))
+        return response
 
     def answer() -> Response:
         try:
