@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from arm_sim.deployments import runtime
 from arm_sim.templates import EvalContext, Evaluator, InvalidTemplateError, expression_text, is_expression, unescape
+from arm_sim.templates.checks import function_not_valid, variable_not_found
 from arm_sim.templates.errors import not_expected
 from arm_sim.templates.values import is_int
 
@@ -143,8 +144,7 @@ class DeploymentContext(EvalContext):
         if key in self._values:
             return self._values[key]
         if key not in self._variables and key not in self._copies:
-            raise InvalidTemplateError(f"The template variable '{name}' is not found. Please see "
-                                       "https://aka.ms/arm-syntax-variables for usage details.")
+            raise variable_not_found(name)
         if key in self._expanding:
             raise InvalidTemplateError(f"The template variable '{name}' is defined in a cycle: "
                                        f"{' -> '.join([*self._expanding, key])}.")
@@ -175,7 +175,7 @@ class DeploymentContext(EvalContext):
             return self.outer.user_function(namespace, name)
         found = self._functions.get(f"{namespace}.{name}".lower())
         if found is None:
-            raise InvalidTemplateError(f"The template function '{namespace}.{name}' is not defined.")
+            raise function_not_valid(f"{namespace}.{name}")
         return found
 
     # -- deployment and scope ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """One deployment run: prepare (parameters, expansion, dependency order), then execute, then record.
 
-`prepare` does everything ARM does before the first resource deploys; any problem is a synchronous 400
-(`InvalidTemplate`). `execute` (deployments/execute.py) deploys in order, each resource in a savepoint.
+`prepare` does everything ARM does before the first resource deploys (deployments/validation.py); any problem is
+a synchronous 400 (`InvalidTemplate`, or what ARM's preflight says). `execute` (deployments/execute.py) deploys
+in order, each resource in a savepoint.
 The `Run` also answers the deployment-side hooks of its `DeploymentContext` (reference, list*, deployment()).
 """
 
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
 from arm_sim.db.models import Deployment
-from arm_sim.deployments import errors, graph, keyvault_refs, runtime
+from arm_sim.deployments import errors, graph, keyvault_refs, runtime, validation
 from arm_sim.deployments.context import DeploymentContext
 from arm_sim.deployments.errors import Source
 from arm_sim.deployments.expand import Expander, Plan, Planned
@@ -90,8 +91,9 @@ class Run:
         for prop in _REQUIRED:
             if prop not in self.template:
                 raise errors.TemplateError(f"Deployment template validation failed: 'Required property '{prop}' not "
-                                           "found in JSON. Path '', line 1, position 1.'", line=1, column=1, path="")
+                                           "found in JSON. Path '', line 1, position 1.'.", line=1, column=1, path="")
         check_syntax(self.template, self.source)
+        validation.check_names(self)
         self.eval = DeploymentContext(self, outer=self.parent.eval if self.outer and self.parent else None)
         supplied = {} if self.outer else self.request.parameters
         self.parameters = Parameters(self.template, supplied, self.source,
@@ -101,6 +103,7 @@ class Run:
         self.plan = Expander(self.eval, self.target, self.source).build(self.template.get("resources"))
         self.order = graph.link(self.plan, self.eval, self.source)
         self._check_outputs()
+        validation.validate(self)
 
     def _check_outputs(self) -> None:
         outputs = self.template.get("outputs") or {}
@@ -176,9 +179,10 @@ def check_syntax(value: Any, source: Source, path: tuple[str | int, ...] = ()) -
             try:
                 parse(expression_text(value))
             except InvalidTemplateError as e:
-                raise errors.at(source, path, e.message, help_text="Please see https://aka.ms/arm-template-expressions"
-                                " for usage details.", prefix="Deployment template language expression evaluation "
-                                "failed") from None
+                line, col = source.locate(path)
+                raise errors.TemplateError(f"Deployment template language expression evaluation failed: '{e.message}'. "
+                                           f"{errors.EXPRESSIONS_HELP}", line=line, column=col,
+                                           path=source.path(path)) from None
     elif isinstance(value, dict):
         for k, v in value.items():
             check_syntax(k, source, path)

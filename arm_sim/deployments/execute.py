@@ -19,14 +19,13 @@ from arm_sim.db.models import Deployment
 from arm_sim.deployments import errors, request, store
 from arm_sim.deployments.engine import Run, fail_record_properties
 from arm_sim.deployments.expand import Planned
+from arm_sim.deployments.graph import body_fields
 from arm_sim.deployments.outputs import complete_mode, evaluate_outputs
 from arm_sim.deployments.parameters import TYPES
 from arm_sim.domain import rbac
 from arm_sim.domain.clock import iso
 from arm_sim.resources import groups, scope, service
 
-BODY_FIELDS = {f.lower(): f for f in ("tags", "sku", "kind", "plan", "identity", "properties", "zones",
-                                      "extendedLocation", "managedBy")}
 VOLATILE = ("etag", "systemData")  # change on every write: not a difference in the resource
 FAILED = "At least one resource deployment operation failed. Please list deployment operations for details. " \
          "Please see https://aka.ms/arm-deployment-operations for usage details."
@@ -78,12 +77,12 @@ def _target(p: Planned) -> dict[str, Any]:
 
 
 def evaluate_body(run: Run, p: Planned) -> dict[str, Any]:
-    raw = {BODY_FIELDS[k.lower()]: v for k, v in p.decl.items() if k.lower() in BODY_FIELDS}
+    raw = body_fields(p)
     try:
         with run.eval.phase(True, p.loops):
             body: dict[str, Any] = run.eval.value(raw)  # an object evaluates to an object
     except DomainError as e:
-        raise errors.runtime(e, run.source, (*p.path, "properties"), p.id) from None
+        raise errors.runtime(e, run.source, p.path, p.id, (*p.path, "properties")) from None
     if p.location is not None:
         body["location"] = p.location
     return body
@@ -166,7 +165,7 @@ def deploy_nested(run: Run, p: Planned) -> None:
             with run.eval.phase(True, p.loops):
                 props = run.eval.value(raw)
         except DomainError as e:
-            raise errors.runtime(e, run.source, (*p.path, "properties"), p.id) from None
+            raise errors.runtime(e, run.source, p.path, p.id, (*p.path, "properties")) from None
         if template is not None:
             props["template"] = template  # evaluated by the nested run, in its own (or its parent's) context
         body: dict[str, Any] = {"properties": props}

@@ -172,6 +172,19 @@ class Expander:
             what = f"resource '{decl.get('name', '')}'"
             raise errors.wrap(e, self.source, (*path, field_name), what=what) from None
 
+    def _depends_on(self, decl: dict[str, Any], path: Path, loops: list[tuple[str, int, bool]]) -> Any:
+        raw = decl.get("dependsOn", [])
+        entries = list(enumerate(raw)) if isinstance(raw, list) else [(None, raw)]
+        out = []
+        for i, entry in entries:
+            try:
+                with self.ctx.phase(False, loops):
+                    out.append(self.ctx.value(entry))
+            except InvalidTemplateError as e:  # ARM says these plainly, with the entry's place
+                where = (*path, "dependsOn") if i is None else (*path, "dependsOn", i)
+                raise errors.plain(self.source, where, e.message) from None
+        return out if isinstance(raw, list) else out[0]
+
     def declare(self, decl: Any, path: Path, sym: str | None, parent: Planned | None,
                 loops: list[tuple[str, int, bool]]) -> None:
         if not isinstance(decl, dict):
@@ -217,7 +230,7 @@ class Expander:
         scope = self._eval(decl, path, "scope", loops) if "scope" in decl else None
         group = self._eval(decl, path, "resourceGroup", loops) if "resourceGroup" in decl else None
         sub = self._eval(decl, path, "subscriptionId", loops) if "subscriptionId" in decl else None
-        depends = self._eval(decl, path, "dependsOn", loops) if "dependsOn" in decl else []
+        depends = self._depends_on(decl, path, loops)
         if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
             raise errors.at(self.source, (*path, "dependsOn"), "The 'dependsOn' property must be an array of "
                             "strings", what=what)

@@ -24,6 +24,16 @@ _STATIC_FIELDS = frozenset({"type", "name", "apiversion", "copy", "condition", "
                             "scope", "resourcegroup", "subscriptionid", "existing", "location"})
 
 
+# what a resource's PUT body is made of, evaluated when the resource deploys
+BODY_FIELDS = {f.lower(): f for f in ("tags", "sku", "kind", "plan", "identity", "properties", "zones",
+                                      "extendedLocation", "managedBy")}
+
+
+def body_fields(p: Planned) -> dict[str, Any]:
+    """The resource's body fields as the template wrote them (unevaluated), under their canonical names."""
+    return {BODY_FIELDS[k.lower()]: v for k, v in p.decl.items() if k.lower() in BODY_FIELDS}
+
+
 def runtime_fields(p: Planned) -> dict[str, Any]:
     out = {k: v for k, v in p.decl.items() if k.lower() not in _STATIC_FIELDS}
     if p.is_deployment and isinstance(out.get("properties"), dict):  # the nested template is its own business
@@ -59,11 +69,11 @@ def link(plan: Plan, ctx: DeploymentContext, source: Source) -> list[Planned]:
     for p in plan.items:
         if not p.deployable:
             continue
-        for i, entry in enumerate(p.depends_on):
+        for entry in p.depends_on:
             targets = plan.loops.get(entry.lower()) if entry.lower() in plan.loops else plan.find(entry)
             if not targets and entry.lower() not in plan.loops:
-                raise errors.at(source, (*p.path, "dependsOn", i), f"The resource '{entry}' is not defined in the "
-                                "template", what=f"resource '{p.decl.get('name', '')}'")
+                raise errors.plain(source, None, f"The resource '{shown(entry)}' is not defined in the template. "
+                                   f"{errors.SYNTAX_HELP}")
             p.deps.update(t.key for t in targets or [])
         p.deps.update(implicit_targets(plan, ctx, p))
         if p.parent:
@@ -76,6 +86,13 @@ def link(plan: Plan, ctx: DeploymentContext, source: Source) -> list[Planned]:
         p.deps.discard(p.key)
         p.deps &= deployable
     return order(plan, source)
+
+
+def shown(entry: str) -> str:
+    """A dependsOn entry as ARM names it in errors: an id by its provider part (`Microsoft.Web/sites/app`)."""
+    if entry.startswith("/") and "/providers/" in entry.lower():
+        return entry[entry.lower().rindex("/providers/") + len("/providers/"):]
+    return entry
 
 
 def order(plan: Plan, source: Source) -> list[Planned]:

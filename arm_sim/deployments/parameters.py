@@ -14,10 +14,12 @@ from typing import Any
 from arm_sim.core.errors import DomainError
 from arm_sim.deployments import errors
 from arm_sim.deployments.errors import Source, TemplateError
-from arm_sim.templates import EvalContext, InvalidTemplateError, expand
+from arm_sim.templates import EvalContext, expand
+from arm_sim.templates.checks import parameter_not_found
 from arm_sim.templates.values import deep_equals, is_int, type_name
 
 PARAMETER_HELP = "Please see https://aka.ms/arm-create-parameter-file for usage details."
+SYNTAX_HELP = "Please see https://aka.ms/arm-syntax-parameters for usage details."
 # lower-case declared type -> the capitalised name GET echoes, and the JSON types that satisfy it
 TYPES: dict[str, tuple[str, tuple[type, ...]]] = {
     "string": ("String", (str,)), "securestring": ("SecureString", (str,)), "int": ("Int", (int,)),
@@ -67,8 +69,7 @@ class Parameters:
     def get(self, name: str, ctx: EvalContext) -> Any:
         key = name.lower()
         if key not in self.declared:
-            raise InvalidTemplateError(f"The template parameter '{name}' is not found. Please see "
-                                       "https://aka.ms/arm-syntax-parameters for usage details.")
+            raise parameter_not_found(name)
         if key not in self.values:
             self.values[key] = self._resolve(key, ctx)
         return self.values[key]
@@ -97,8 +98,8 @@ class Parameters:
             line, col = self.source.locate(path)
             raise TemplateError(
                 f"Deployment template validation failed: 'The value for the template parameter '{name}' at line "
-                f"'{line}' and column '{col}' is not provided. {PARAMETER_HELP}'", line=line, column=col,
-                path=f"properties.template.parameters.{name}")
+                f"'{line}' and column '{col}' is not provided. {PARAMETER_HELP}'.", line=line, column=col,
+                path=self.source.path(path))
         self._check(key, name, decl, value)
         return value
 
@@ -115,10 +116,14 @@ class Parameters:
             ctx.allow_nondeterministic = saved
             self._resolving.pop()
 
-    def _fail(self, name: str, message: str) -> TemplateError:
-        line, col = self.source.locate(("parameters", name))
-        return TemplateError(f"Deployment template validation failed: '{message} {PARAMETER_HELP}'", line=line,
-                             column=col, path=f"properties.template.parameters.{name}")
+    def _fail(self, name: str, message: str, help_text: str | None = SYNTAX_HELP) -> TemplateError:
+        path = ("parameters", name)
+        line, col = self.source.locate(path)
+        text = message.replace("{at}", f" at line '{line}' and column '{col}'", 1)
+        if help_text:
+            text = f"{text} {help_text}"
+        return TemplateError(f"Deployment template validation failed: '{text}'.", line=line, column=col,
+                             path=self.source.path(path))
 
     def _check(self, key: str, name: str, decl: dict[str, Any], value: Any) -> None:
         kind = self.type_of(key)
@@ -128,8 +133,9 @@ class Parameters:
             wanted = TYPES[kind][1]
             ok = isinstance(value, wanted) and not (kind == "int" and not is_int(value))
             if not ok:
-                raise self._fail(name, f"Template parameter JToken type is not valid. Expected '{_EXPECTED[kind]}'. "
-                                       f"Actual '{type_name(value)}'.")
+                raise self._fail(name, f"The provided value for the template parameter '{name}' is not valid. Expected "
+                                       f"a value of type '{_EXPECTED[kind]}', but received a value of type "
+                                       f"'{type_name(value)}'.", PARAMETER_HELP)
         elif kind:
             raise self._fail(name, f"The template parameter '{name}' has an invalid type '{decl.get('type')}'.")
         allowed = decl.get("allowedValues")
@@ -138,8 +144,9 @@ class Parameters:
             bad = [v for v in items if not any(deep_equals(v, a) for a in allowed)]
             if bad:
                 shown = ",".join(str(a) for a in allowed)
-                raise self._fail(name, f"The provided value '{bad[0]}' for the template parameter '{name}' is not "
-                                       f"valid. The parameter value is not part of the allowed value(s): '{shown}'.")
+                raise self._fail(name, f"The provided value '{bad[0]}' for the template parameter '{name}'{{at}} is "
+                                       f"not valid. The parameter value is not part of the allowed value(s): "
+                                       f"'{shown}'.", None)
         for bound, test, words in (("minValue", operator.ge, "greater than or equal to"),
                                    ("maxValue", operator.le, "less than or equal to")):
             if is_int(decl.get(bound)) and is_int(value) and not test(value, decl[bound]):

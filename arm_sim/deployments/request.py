@@ -102,7 +102,8 @@ def parse(settings: Settings, body: Any, *, parent_uri: str | None = None, neste
     tags = body.get("tags") or {}
     echo = {k: props[k] for k in ("debugSetting", "onErrorDeployment", "validationLevel") if props.get(k)}
     return DeploymentRequest(
-        mode=mode, template=template, source=Source(template, text), parameters=parameters,
+        mode=mode, template=template, source=Source(template, text, "" if has_link else "properties.template."),
+        parameters=parameters,
         location=location if isinstance(location, str) else None, tags=tags if isinstance(tags, dict) else {},
         template_link=template_link, parameters_link=parameters_link,
         inner_scope=(scope == "inner") if nested and not has_link else True, echo=echo)
