@@ -135,6 +135,13 @@ def slow_deployment(sim: Sim, resources: int = 1600) -> tuple[threading.Thread, 
     return thread, result
 
 
+def quiet_exit(sim: Sim) -> None:
+    """The server stopped as asked: no ERROR line, no traceback, and its discovery files are gone."""
+    log = (sim.home / "server.log").read_text()
+    assert "ERROR" not in log and "Traceback" not in log, log[-3000:]
+    assert not (sim.home / "server.json").exists() and not (sim.home / "credentials.json").exists()
+
+
 def refused(port: int, within: float = 5.0) -> bool:
     """Whether new connections to `port` are refused (soon: the server notices its signal within a tick)."""
     deadline = time.monotonic() + within
@@ -180,6 +187,7 @@ def test_b_sigterm_lets_a_request_in_flight_finish_and_exits_0(new_sim: Any) -> 
     assert response.json()["properties"]["provisioningState"] == "Succeeded"
     assert sim.proc.wait(30) == 0
     assert wait_gone(tree) == []
+    quiet_exit(sim)
     sim.proc = None
     sim.start()  # the deployment's work was committed, all of it
     with sim.http() as c:
@@ -215,6 +223,20 @@ def test_b_an_idle_keep_alive_connection_does_not_hold_the_exit_up(new_sim: Any)
         sim.proc.send_signal(signal.SIGTERM)
         assert sim.proc.wait(30) == 0
     assert time.monotonic() - started < 10
+    quiet_exit(sim)
+
+
+def test_b_sigterm_while_starting_exits_0_quietly(new_sim: Any) -> None:
+    sim = new_sim()
+    sim.home.mkdir(parents=True)
+    for delay in (0.8, 2.5):  # loading the code, then binding and migrating (on a loaded machine: later)
+        with open(sim.home / "server.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "arm_sim", "serve"], env=sim.env(), stdout=log,
+                                    stderr=subprocess.STDOUT)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, (sim.home / "server.log").read_text()
+        quiet_exit(sim)
 
 
 def test_b_the_grace_is_a_setting() -> None:
@@ -299,6 +321,7 @@ def test_c_sigterm_reaches_the_workers_and_requests_in_flight_finish(new_sim: An
     assert response.status_code == 201, response.text
     assert proc.wait(30) == 0
     assert wait_gone(tree) == []
+    quiet_exit(sim)
 
 
 def test_c_workers_must_be_a_positive_number() -> None:
@@ -307,3 +330,12 @@ def test_c_workers_must_be_a_positive_number() -> None:
     for bad in ("0", "-2", "two"):
         with pytest.raises(SystemExit):
             _parser().parse_args(["serve", "--workers", bad])
+
+
+def test_serve_ports_flags() -> None:
+    args = _parser().parse_args(["serve", "--port", "0", "--imds-port", "0", "--vault-ports", "9000-9009"])
+    assert (args.port, args.imds_port, args.vault_ports) == (0, 0, (9000, 9009))
+    assert _parser().parse_args(["serve", "--vault-ports", "9100"]).vault_ports == (9100, 9100)
+    for bad in (["--port", "65536"], ["--port", "x"], ["--vault-ports", "9-8"], ["--vault-ports", "0-3"]):
+        with pytest.raises(SystemExit):
+            _parser().parse_args(["serve", *bad])

@@ -70,3 +70,4 @@ class WorkerSpec:
     fds: dict[str, list[int]]
     tls_files: tuple[str, str]
     parent: int
+    ready_fd: int | None = None  # a pipe's write end: the worker writes one byte to it once it serves

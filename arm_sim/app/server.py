@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import pickle
+import signal
 import socket
 import sys
 from collections.abc import Iterator
+from types import FrameType
 
 import uvicorn
 from starlette.types import ASGIApp
 
-from arm_sim.app import Apps, create_apps, prepare, tls
+from arm_sim.app import Apps, announce, create_apps, prepare, tls
 from arm_sim.app.drain import UVICORN_MARGIN, Drain
 from arm_sim.app.listeners import Listeners, WorkerSpec
 from arm_sim.app.supervisor import SIGNALS, Supervisor
@@ -47,17 +50,28 @@ def _config(app: ASGIApp, settings: Settings, tls_files: tuple[str, str] | None)
 
 async def serve_async(settings: Settings, apps: Apps | None = None, ready: asyncio.Event | None = None, *,
                       worker: WorkerSpec | None = None) -> None:
-    """Serve until SIGTERM/SIGINT (or, for a worker, until its supervisor is gone)."""
+    """Serve until SIGTERM/SIGINT (or, for a worker, until its supervisor is gone).
+
+    A single server binds its listeners first (so that `--port 0` has its real port before anything hands out a
+    URL), migrates, serves, and once every listener serves writes `server.json` and prints the ready line
+    (app/announce.py). A worker of `serve --workers N` tells its supervisor instead, which announces them all."""
     if worker is None:
-        cert, key = tls.ensure(settings.home, settings.public_host)
-        runtime = prepare(settings)
-        files = (str(cert), str(key))
-    else:  # the supervisor migrated and made the certificates
-        runtime, files = None, worker.tls_files
+        socks = Listeners.bind(settings)
+        try:
+            settings = announce.with_real_ports(settings, socks)
+            cert, key = tls.ensure(settings.home, settings.public_host, settings.host)
+            runtime = prepare(settings)
+            creds = announce.credentials(runtime, os.getpid())
+        except BaseException:
+            socks.close()
+            raise
+        files: tuple[str, str] = (str(cert), str(key))
+    else:  # the supervisor bound, migrated and made the certificates
+        runtime, files, creds = None, worker.tls_files, None
+        socks = Listeners.adopt(worker.fds)
     POOL.start()  # identity certificates need RSA keys: make them ahead of need
     try:
         apps = apps or create_apps(settings, runtime)
-        socks = Listeners.adopt(worker.fds) if worker is not None else Listeners.bind(settings)
         drain = Drain(settings.shutdown_grace)
         servers = [_Server(_config(drain.wrap(apps.main_listener), settings, files)),
                    _Server(_config(drain.wrap(apps.identity), settings, None)),
@@ -67,33 +81,62 @@ async def serve_async(settings: Settings, apps: Apps | None = None, ready: async
         loop = asyncio.get_running_loop()
 
         def stop() -> None:
+            if worker is None:
+                announce.withdraw(settings)  # a stopping server takes no new requests: nobody should find it
             drain.stop(servers)
 
         for sig in SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop)
+        if _early_signals:  # asked to stop while starting: stop as soon as it can, quietly
+            stop()
         if worker is not None:
             def supervisor_gone() -> None:
                 with contextlib.suppress(RuntimeError):  # the loop is closed: this worker is exiting anyway
                     loop.call_soon_threadsafe(stop)
 
             watch_parent(worker.parent, supervisor_gone)
-        else:
-            lo, hi = settings.vault_ports
-            print(f"arm-sim {settings.public_url} (identity {settings.imds_url}, vaults {lo}-{hi}, "
-                  f"data {settings.home.resolve()})", flush=True)
         tasks = [asyncio.create_task(server.serve(sockets=s)) for server, s in listeners]
-        if ready is not None:
+
+        async def when_serving() -> None:
             while not all(server.started for server in servers):
+                if any(task.done() for task in tasks):
+                    return  # a listener failed to start: the gather below raises
                 await asyncio.sleep(0.01)
-            ready.set()
-        await asyncio.gather(*tasks)
+            if drain.stopping:
+                return
+            if creds is not None:
+                announce.publish(settings, creds)
+            elif worker is not None and worker.ready_fd is not None:
+                with contextlib.suppress(OSError):  # the supervisor is gone: this worker stops anyway
+                    os.write(worker.ready_fd, b"1")
+                    os.close(worker.ready_fd)
+            if ready is not None:
+                ready.set()
+
+        announcing = asyncio.create_task(when_serving())
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            announcing.cancel()
+            if worker is None:
+                announce.withdraw(settings)
         await drain.finish()
     finally:
         POOL.stop()
 
 
+_early_signals: list[int] = []
+
+
+def _remember(sig: int, _frame: FrameType | None) -> None:
+    _early_signals.append(sig)
+
+
 def _run(settings: Settings, worker: WorkerSpec | None = None) -> None:
+    if worker is None:  # a signal while migrating or binding stops the server once it can, as one afterwards does
+        for sig in SIGNALS:
+            signal.signal(sig, _remember)
     try:
         import uvloop
     except ImportError:
@@ -105,7 +148,11 @@ def _run(settings: Settings, worker: WorkerSpec | None = None) -> None:
 def worker_main() -> None:
     """A worker process's entry point (started by `_Supervisor`)."""
     spec: WorkerSpec = pickle.load(sys.stdin.buffer)
-    sys.stdin.close()
+    # /dev/null in place of the spent pipe, not a closed fd 0: a pipe opened later would take fd 0, and whatever
+    # still thinks of fd 0 as stdin could close it under its new owner (the key pool's wake-up pipe at exit)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
     _run(spec.settings, spec)
 
 

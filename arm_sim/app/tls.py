@@ -26,21 +26,31 @@ def _write(path: Path, data: bytes, private: bool = False) -> None:
         os.chmod(path, 0o600)
 
 
-def _sans(public_host: str) -> list[x509.GeneralName]:
+def _sans(*hosts: str) -> list[x509.GeneralName]:
+    """localhost and the loopback addresses, and each of `hosts` (a name or an address; a wildcard listen address
+    such as 0.0.0.0 names no host and is left out). Ports play no part: a certificate holds for every port."""
     names: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                                      x509.IPAddress(ipaddress.ip_address("::1"))]
-    try:
-        ip = ipaddress.ip_address(public_host)
-        if x509.IPAddress(ip) not in names:
-            names.append(x509.IPAddress(ip))
-    except ValueError:
-        if public_host != "localhost":
-            names.append(x509.DNSName(public_host))
+    for host in hosts:
+        host = host.strip().strip("[]")
+        name: x509.GeneralName
+        try:
+            ip = ipaddress.ip_address(host)
+            if ip.is_unspecified:
+                continue
+            name = x509.IPAddress(ip)
+        except ValueError:
+            if not host:
+                continue
+            name = x509.DNSName(host.lower())
+        if name not in names:
+            names.append(name)
     return names
 
 
-def ensure(home: Path, public_host: str) -> tuple[Path, Path]:
-    """Create the CA and a server certificate if missing (or if the public host changed).
+def ensure(home: Path, public_host: str, *also: str) -> tuple[Path, Path]:
+    """Create the CA and a server certificate if missing, or if it does not name `public_host` and `also` (e.g. the
+    listen address), or expires within 30 days.
 
     Returns (server cert chain PEM, server key PEM)."""
     home.mkdir(parents=True, exist_ok=True)
@@ -69,7 +79,7 @@ def ensure(home: Path, public_host: str) -> tuple[Path, Path]:
     # ca-key.pem is the CA's signing key (written above): load_pem_private_key is typed for any private key
     issuer_key = cast(CertificateIssuerPrivateKeyTypes,
                       serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None))
-    wanted = _sans(public_host)
+    wanted = _sans(public_host, *also)
     if cert_path.exists():
         current = x509.load_pem_x509_certificate(cert_path.read_bytes())
         sans = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

@@ -9,16 +9,13 @@ deployment exits 1 with ARM's error.
 from __future__ import annotations
 
 import json
-import ssl
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from arm_sim.core.settings import Settings
+from arm_sim.cli.client import Client as Arm
+from arm_sim.cli.client import CommandError, Server
 from arm_sim.deployments import jsonc
 
 API = "2025-04-01"
@@ -26,45 +23,8 @@ _MARKS = {"Create": "+", "Modify": "~", "NoChange": "=", "Delete": "-", "Ignore"
           "Deploy": "!"}
 
 
-class DeployError(Exception):
+class DeployError(CommandError):
     """Something to print before exiting non-zero."""
-
-
-class Arm:
-    """A minimal ARM client (the standard library only: the CLI must not need the test dependencies)."""
-
-    def __init__(self, values: dict[str, str]) -> None:
-        self.url = values["ARM_SIM_URL"]
-        self.ssl = ssl.create_default_context(cafile=values["ARM_SIM_CA"])
-        form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": values["ARM_SIM_CLIENT_ID"],
-                                       "client_secret": values["ARM_SIM_CLIENT_SECRET"],
-                                       "scope": "https://management.azure.com/.default"}).encode()
-        _, token = self._send("POST", f"{self.url}/{values['ARM_SIM_TENANT']}/oauth2/v2.0/token", form,
-                              {"Content-Type": "application/x-www-form-urlencoded"})
-        self.token = token["access_token"]
-
-    def _send(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
-        req = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, context=self.ssl, timeout=600) as resp:
-                raw = resp.read()
-                self.headers = dict(resp.headers)
-                return resp.status, json.loads(raw) if raw else None
-        except urllib.error.HTTPError as e:
-            raw = e.read()
-            body = json.loads(raw) if raw else {}
-            err = body.get("error", body) if isinstance(body, dict) else body
-            raise DeployError(f"{err.get('code', e.code)}: {err.get('message', '')}" if isinstance(err, dict)
-                              else str(err)) from None
-        except urllib.error.URLError as e:
-            raise DeployError(f"cannot reach the simulator at {self.url}: {e.reason} (is `arm-sim serve` running?)") \
-                from None
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        url = path if path.startswith("https://") else f"{self.url}{path}?api-version={API}"
-        data = json.dumps(body).encode() if body is not None else None
-        return self._send(method, url, data, {"Authorization": f"Bearer {self.token}",
-                                              "Content-Type": "application/json"})
 
 
 def parameter_values(template: dict[str, Any], specs: list[str]) -> dict[str, Any]:
@@ -109,7 +69,7 @@ def _table(rows: list[tuple[str, str, str]], out: Any) -> None:
 
 
 def _what_if(arm: Arm, base: str, body: dict[str, Any], out: Any) -> int:
-    _, result = arm.call("POST", f"{base}/whatIf", body)
+    result = arm.call("POST", f"{base}/whatIf", body).body
     for change in (result or {}).get("properties", {}).get("changes", []):
         kind = change["changeType"]
         print(f"{_MARKS.get(kind, '?')} {kind:<11} {change['resourceId']}", file=out)
@@ -121,10 +81,8 @@ def _what_if(arm: Arm, base: str, body: dict[str, Any], out: Any) -> int:
     return 0
 
 
-def deploy(settings: Settings, group: str, template_path: str, specs: list[str], name: str | None, mode: str,
+def deploy(server: Server, group: str, template_path: str, specs: list[str], name: str | None, mode: str,
            what_if: bool, out: Any = sys.stdout) -> int:
-    from arm_sim.app.admin import env_values
-
     try:
         text = Path(template_path).read_text(encoding="utf-8-sig")
         template = jsonc.loads(text)
@@ -132,24 +90,22 @@ def deploy(settings: Settings, group: str, template_path: str, specs: list[str],
         raise DeployError(f"cannot read the template {template_path}: {e}") from None
     if not isinstance(template, dict):
         raise DeployError(f"{template_path} is not a template (a JSON object)")
-    values = env_values(settings)
-    arm = Arm(values)
+    arm = Arm(server)
     name = name or Path(template_path).stem
-    base = f"/subscriptions/{values['ARM_SIM_SUBSCRIPTION']}/resourcegroups/{group}/providers/" \
+    base = f"/subscriptions/{server.creds.subscription}/resourcegroups/{group}/providers/" \
            f"Microsoft.Resources/deployments/{name}"
     body = {"properties": {"mode": mode, "template": template, "parameters": parameter_values(template, specs)}}
     if what_if:
         return _what_if(arm, base, body, out)
     print(f"Deploying '{name}' to resource group '{group}' …", file=out)
-    _, doc = arm.call("PUT", base, body)
-    status_url = arm.headers.get("Azure-AsyncOperation")
+    status_url = arm.call("PUT", base, body).headers.get("azure-asyncoperation")
     while status_url:
-        _, status = arm.call("GET", status_url)
+        status = arm.call("GET", status_url).body
         if status.get("status") in ("Succeeded", "Failed", "Canceled"):
             break
         time.sleep(1)
-    _, doc = arm.call("GET", base)
-    _, ops = arm.call("GET", f"{base}/operations")
+    doc = arm.call("GET", base).body
+    ops = arm.call("GET", f"{base}/operations").body
     for op in ops.get("value", []):
         p = op["properties"]
         target = p.get("targetResource") or {}

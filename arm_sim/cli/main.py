@@ -1,13 +1,23 @@
-"""`arm-sim serve|migrate|env|exec|clock|reset|openapi|deploy`."""
+"""`arm-sim serve|migrate|env|exec|clock|reset|openapi|deploy`.
+
+`env`, `exec`, `deploy` and `clock` talk to the server running for the home (found through server.json, see
+core/discovery.py) and import only what they need: nothing of the database stack or the web framework
+(tests/test_discovery.py checks it, bench/cli_start.py measures it). `serve`, `migrate`, `reset` and `openapi`
+load the whole application, as they must.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from arm_sim.core.settings import Settings, from_env
+from arm_sim.core.settings import Settings, from_env, port_range
+
+if TYPE_CHECKING:
+    from arm_sim.cli.client import Server
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -16,29 +26,37 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--home", help="data directory (ARM_SIM_HOME, default ./.arm-sim)")
     p.add_argument("--database-url", help="SQLAlchemy URL (ARM_SIM_DATABASE_URL, default SQLite in the home)")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="run the simulator (migrates first)")
-    s.add_argument("--host")
-    s.add_argument("--public-host")
-    s.add_argument("--port", type=int)
-    s.add_argument("--imds-port", type=int)
+    s = sub.add_parser("serve", help="run the simulator (migrates first)",
+                       description="Run the simulator. Once every listener serves it writes HOME/server.json (the "
+                                   "real URLs and ports) and prints one line: `arm-sim ready URL (identity URL, "
+                                   "vaults LO-HI, data HOME)`.")
+    s.add_argument("--host", help="the address to listen on (ARM_SIM_HOST, default 127.0.0.1)")
+    s.add_argument("--public-host", help="the host name in the URLs handed out and in the certificate "
+                                         "(ARM_SIM_PUBLIC_HOST, default localhost)")
+    s.add_argument("--port", type=_port, help="the HTTPS port of ARM, Entra ID, Graph and /_sim (ARM_SIM_PORT, "
+                                              "default 8443; 0: a free one)")
+    s.add_argument("--imds-port", type=_port, help="the identity endpoints' HTTP port (ARM_SIM_IMDS_PORT, default "
+                                                   "8480; 0: a free one)")
+    s.add_argument("--vault-ports", type=_port_range, metavar="LO-HI",
+                   help="the Key Vault ports, one per vault (ARM_SIM_VAULT_PORTS, default 8600-8699)")
     s.add_argument("--log-level")
     s.add_argument("--workers", type=_positive, default=1, metavar="N",
                    help="server processes sharing the listeners and the database (default 1; PostgreSQL for N > 1 "
                         "is best, SQLite works)")
     sub.add_parser("migrate", help="apply database migrations")
-    e = sub.add_parser("env", help="print client settings as shell exports, JSON or dotenv")
+    e = sub.add_parser("env", help="print the running server's client settings as shell exports, JSON or dotenv")
     e.add_argument("--format", choices=["shell", "json", "dotenv"], default="shell")
     _inside_args(e, "add the identity endpoint variables of")
     x = sub.add_parser("exec", help="run a command as if inside a VM or site: exec --vm NAME [-g RG] -- CMD ...")
     _inside_args(x, "run as if inside", required=True)
     x.add_argument("cmd", nargs=argparse.REMAINDER, help="the command and its arguments, after --")
-    c = sub.add_parser("clock", help="show or change the simulated clock")
+    c = sub.add_parser("clock", help="show or change the simulated clock (through the running server, if any)")
     c.add_argument("action", nargs="?", choices=["show", "advance", "freeze", "unfreeze"], default="show")
     c.add_argument("duration", nargs="?", help="for advance: 46d, 2h30m, 90s")
-    sub.add_parser("reset", help="forget all state (keeps the TLS files)")
+    sub.add_parser("reset", help="forget all state (keeps the TLS files; stop the server first)")
     o = sub.add_parser("openapi", help="write the OpenAPI document of each listener")
     o.add_argument("--out", default="openapi")
-    d = sub.add_parser("deploy", help="deploy an ARM template to a running simulator: deploy -g RG TEMPLATE [-p k=v]")
+    d = sub.add_parser("deploy", help="deploy an ARM template to the running simulator: deploy -g RG TEMPLATE [-p k=v]")
     d.add_argument("-g", "--resource-group", required=True, metavar="RG", help="the target resource group")
     d.add_argument("template", help="the template file (JSON, comments allowed)")
     d.add_argument("-p", "--parameters", action="append", default=[], metavar="K=V|@FILE",
@@ -59,29 +77,28 @@ def _positive(text: str) -> int:
     return n
 
 
+def _port(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if not 0 <= n < 65536:
+        raise argparse.ArgumentTypeError(f"must be a port number (0 for a free one): {text!r}")
+    return n
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    try:
+        return port_range(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _inside_args(p: argparse.ArgumentParser, what: str, required: bool = False) -> None:
     which = p.add_mutually_exclusive_group(required=required)
     which.add_argument("--vm", metavar="NAME", help=f"{what} this virtual machine (AZURE_POD_IDENTITY_AUTHORITY_HOST)")
     which.add_argument("--site", metavar="NAME", help=f"{what} this App Service site (IDENTITY_ENDPOINT/HEADER)")
     p.add_argument("-g", "--resource-group", metavar="RG", help="the resource group, when the name is not unique")
-
-
-def _exec(settings: Settings, args: argparse.Namespace) -> int:
-    import os
-    import subprocess
-
-    from arm_sim.app.admin import exec_env
-
-    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-    if not cmd:
-        print("arm-sim exec needs a command after --, e.g. arm-sim exec --vm vm1 -- python app.py", file=sys.stderr)
-        return 2
-    env = exec_env(settings, args.vm, args.site, args.resource_group, dict(os.environ))
-    try:
-        return subprocess.run(cmd, env=env).returncode
-    except FileNotFoundError:
-        print(f"arm-sim exec: command not found: {cmd[0]}", file=sys.stderr)
-        return 127
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -90,59 +107,152 @@ def settings_from(args: argparse.Namespace) -> Settings:
         home=Path(args.home) if args.home else None, database_url=args.database_url,
         host=getattr(args, "host", None), public_host=getattr(args, "public_host", None),
         port=getattr(args, "port", None), imds_port=getattr(args, "imds_port", None),
-        log_level=getattr(args, "log_level", None),
+        vault_ports=getattr(args, "vault_ports", None), log_level=getattr(args, "log_level", None),
     )
+
+
+def _home(args: argparse.Namespace) -> Path:
+    """The home a command's server is found in (without reading, or validating, every other setting)."""
+    return Path(args.home or os.environ.get("ARM_SIM_HOME") or ".arm-sim")
+
+
+def _values(server: Server, args: argparse.Namespace) -> dict[str, str]:
+    from arm_sim.cli import client
+
+    values = client.env_values(server)
+    if args.vm or args.site:
+        values |= client.identity_env(client.Client(server), args.vm, args.site, args.resource_group)
+    return values
+
+
+def _env(args: argparse.Namespace) -> int:
+    from arm_sim.cli import client
+
+    print(client.format_env(_values(client.find(_home(args)), args), args.format))
+    return 0
+
+
+def _exec(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from arm_sim.cli import client
+
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        print("arm-sim exec needs a command after --, e.g. arm-sim exec --vm vm1 -- python app.py", file=sys.stderr)
+        return 2
+    env = client.inside_env(_values(client.find(_home(args)), args), dict(os.environ))
+    try:
+        return subprocess.run(cmd, env=env).returncode
+    except FileNotFoundError:
+        print(f"arm-sim exec: command not found: {cmd[0]}", file=sys.stderr)
+        return 127
+
+
+def _clock(args: argparse.Namespace) -> int:
+    import json
+
+    from arm_sim.cli import client
+
+    if args.action == "advance" and not args.duration:
+        print("arm-sim clock advance needs a duration such as 46d", file=sys.stderr)
+        return 2
+    try:
+        server = client.find(_home(args))
+    except client.NoServer:  # the clock lives in the database: change it there (it loads the whole stack)
+        from arm_sim.app.admin import clock_command
+        from arm_sim.core.errors import DomainError
+
+        try:
+            state = clock_command(settings_from(args), args.action, args.duration)
+        except DomainError as e:
+            raise client.CommandError(f"{e.code}: {e.message}") from None
+    else:
+        c = client.Client(server)
+        if args.action == "show":
+            state = c.call("GET", "/_sim/clock", api_version=None).body
+        else:
+            body = {"duration": args.duration} if args.action == "advance" else {}
+            state = c.call("POST", f"/_sim/clock/{args.action}", body, api_version=None).body
+    print(json.dumps(state, indent=2))
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    from arm_sim.cli import client
+
+    try:
+        server = client.find(_home(args))
+    except client.NoServer:
+        pass
+    else:
+        raise client.CommandError(f"the server of home {server.home} (pid {server.info.pid}) is running: stop it "
+                                  "first (it keeps caches of the state that reset forgets)")
+    from arm_sim.app.admin import reset
+
+    reset(settings_from(args))
+    print("state reset")
+    return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from arm_sim.cli import client
+    from arm_sim.cli.deploy import deploy
+
+    return deploy(client.find(_home(args)), args.resource_group, args.template, args.parameters, args.name,
+                  args.mode, args.what_if)
+
+
+def _quit(_sig: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, _quit)  # stopped while loading: nothing to undo (serve takes the signals over)
+    from arm_sim.app.server import serve
+
+    serve(settings_from(args), args.workers)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from arm_sim.app import prepare
+
+    prepare(settings_from(args))
+    print("migrations applied")
+    return 0
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    from arm_sim.app.admin import write_openapi
+
+    for path in write_openapi(settings_from(args), Path(args.out)):
+        print(path)
+    return 0
+
+
+_COMMANDS = {"serve": _serve, "migrate": _migrate, "env": _env, "exec": _exec, "clock": _clock, "reset": _reset,
+             "deploy": _deploy, "openapi": _openapi}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = settings_from(args)
-    if args.command == "serve":
-        from arm_sim.app.server import serve
+    from arm_sim.cli.client import CommandError
 
-        serve(settings, args.workers)
-    elif args.command == "migrate":
-        from arm_sim.app import prepare
-
-        prepare(settings)
-        print("migrations applied")
-    elif args.command in ("env", "exec"):
-        from arm_sim.app.admin import CommandError, env_values, format_env
-
-        try:
-            if args.command == "exec":
-                return _exec(settings, args)
-            print(format_env(env_values(settings, args.vm, args.site, args.resource_group), args.format))
-        except CommandError as e:
-            print(f"arm-sim {args.command}: {e}", file=sys.stderr)
-            return 1
-    elif args.command == "clock":
-        from arm_sim.app.admin import clock_command
-
-        if args.action == "advance" and not args.duration:
-            print("arm-sim clock advance needs a duration such as 46d", file=sys.stderr)
-            return 2
-        print(json.dumps(clock_command(settings, args.action, args.duration), indent=2))
-    elif args.command == "reset":
-        from arm_sim.app.admin import reset
-
-        reset(settings)
-        print("state reset")
-    elif args.command == "deploy":
-        from arm_sim.cli.deploy import DeployError, deploy
-
-        try:
-            return deploy(settings, args.resource_group, args.template, args.parameters, args.name, args.mode,
-                          args.what_if)
-        except DeployError as e:
-            print(f"arm-sim deploy: {e}", file=sys.stderr)
-            return 1
-    elif args.command == "openapi":
-        from arm_sim.app.admin import write_openapi
-
-        for path in write_openapi(settings, Path(args.out)):
-            print(path)
-    return 0
+    try:
+        return _COMMANDS[args.command](args)
+    except CommandError as e:
+        print(f"arm-sim {args.command}: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:  # a bad ARM_SIM_* setting (from_env says which)
+        if "ARM_SIM_" not in str(e) and "port range" not in str(e):
+            raise
+        print(f"arm-sim: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 
-def _port_range(text: str) -> tuple[int, int]:
-    lo, _, hi = text.partition("-")
-    first = int(lo)
-    last = int(hi) if hi else first
+def port_range(text: str) -> tuple[int, int]:
+    """`8600-8699` (or a single port) -> (8600, 8699); ValueError for anything else."""
+    lo, _, hi = text.strip().partition("-")
+    try:
+        first = int(lo)
+        last = int(hi) if hi else first
+    except ValueError:
+        raise ValueError(f"bad port range {text!r}: give LO-HI, e.g. 8600-8699") from None
     if not (0 < first <= last < 65536):
-        raise ValueError(f"bad port range {text!r}")
+        raise ValueError(f"bad port range {text!r}: give LO-HI, e.g. 8600-8699")
     return first, last
 
 
@@ -54,7 +59,29 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
 
 
-def from_env(env: dict[str, str] | None = None) -> Settings:
+def _port(e: Mapping[str, str], name: str, default: str) -> int:
+    text = e.get(name, default) or default
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port < 65536:
+        raise ValueError(f"{name} must be a port number (0 for a free one), not {text!r}")
+    return port
+
+
+def _number(e: Mapping[str, str], name: str, default: str) -> float:
+    text = e.get(name, default) or default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a number of seconds, 0 or more, not {text!r}")
+    return value
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
     e = os.environ if env is None else env
     lro = e.get("ARM_SIM_LRO", "async").lower()
     if lro not in ("async", "sync"):
@@ -65,21 +92,23 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         raise ValueError("ARM_SIM_UNKNOWN_TYPES must be 'refuse' or 'store'")
     if rbac not in ("enforce", "audit", "off"):
         raise ValueError("ARM_SIM_RBAC must be 'enforce', 'audit' or 'off'")
-    grace = float(e.get("ARM_SIM_SHUTDOWN_GRACE", "30") or 30)
-    if not 0 <= grace < float("inf"):
-        raise ValueError("ARM_SIM_SHUTDOWN_GRACE must be a number of seconds, 0 or more")
+    grace = _number(e, "ARM_SIM_SHUTDOWN_GRACE", "30")
+    try:
+        vault_ports = port_range(e.get("ARM_SIM_VAULT_PORTS", "8600-8699"))
+    except ValueError as error:
+        raise ValueError(f"ARM_SIM_VAULT_PORTS: {error}") from None
     return Settings(
         home=Path(e.get("ARM_SIM_HOME", ".arm-sim")),
         database_url=e.get("ARM_SIM_DATABASE_URL", ""),
         host=e.get("ARM_SIM_HOST", "127.0.0.1"),
         public_host=e.get("ARM_SIM_PUBLIC_HOST", "localhost"),
-        port=int(e.get("ARM_SIM_PORT", "8443")),
-        imds_port=int(e.get("ARM_SIM_IMDS_PORT", "8480")),
-        vault_ports=_port_range(e.get("ARM_SIM_VAULT_PORTS", "8600-8699")),
+        port=_port(e, "ARM_SIM_PORT", "8443"),
+        imds_port=_port(e, "ARM_SIM_IMDS_PORT", "8480"),
+        vault_ports=vault_ports,
         log_level=e.get("ARM_SIM_LOG_LEVEL", "info").lower(),
         lro=lro,
         rbac=rbac,
-        directory_delay=float(e.get("ARM_SIM_DIRECTORY_DELAY", "0") or 0),
+        directory_delay=_number(e, "ARM_SIM_DIRECTORY_DELAY", "0"),
         tenant_id=e.get("ARM_SIM_TENANT_ID") or None,
         subscription_id=e.get("ARM_SIM_SUBSCRIPTION_ID") or None,
         client_id=e.get("ARM_SIM_CLIENT_ID") or None,
