@@ -103,3 +103,23 @@ def test_unknown_types_stored_on_request(tmp_path: Path) -> None:
             assert ok.status_code == 201 and "x-ms-arm-sim-warning" not in ok.headers, ok.text
     finally:
         server.stop()
+
+
+def test_locations_are_azures_published_list(sim: Sim) -> None:
+    """One list for everything: the subscription's locations, where groups may live, and what preflight checks."""
+    sub = f"/subscriptions/{sim.subscription}"
+    with sim.http() as c:
+        listed = {loc["name"]: loc for loc in c.get(f"{sub}/locations", params={"api-version": "2022-12-01"})
+                  .json()["value"]}
+        central = listed["australiacentral"]
+        assert central["displayName"] == "Australia Central" and central["metadata"]["regionType"] == "Physical"
+        assert [p["name"] for p in central["metadata"]["pairedRegion"]] == ["australiacentral2"]
+        assert listed["asia"]["metadata"]["regionType"] == "Logical"
+        name = f"loc-{uuid.uuid4().hex[:8]}"
+        r = c.put(f"{sub}/resourceGroups/{name}", params={"api-version": "2025-04-01"},
+                  json={"location": "Australia Central 2"})
+        assert r.status_code == 201 and r.json()["location"] == "australiacentral2", r.text
+        for nowhere in ("marsnorth", "asia"):  # not a region, and a logical one: no group lives there
+            r = c.put(f"{sub}/resourceGroups/{name}-x", params={"api-version": "2025-04-01"},
+                      json={"location": nowhere})
+            assert r.status_code == 400 and r.json()["error"]["code"] == "LocationNotAvailableForResourceGroup"

@@ -6,29 +6,11 @@ from typing import Any
 
 from arm_sim.core.errors import DomainError
 from arm_sim.core.ids import ProviderPart
+from arm_sim.providers import provider_data
 
-# (name, displayName, geography group)
-LOCATIONS: tuple[tuple[str, str, str], ...] = (
-    ("eastus", "East US", "US"), ("eastus2", "East US 2", "US"), ("westus", "West US", "US"),
-    ("westus2", "West US 2", "US"), ("westus3", "West US 3", "US"), ("centralus", "Central US", "US"),
-    ("northcentralus", "North Central US", "US"), ("southcentralus", "South Central US", "US"),
-    ("westcentralus", "West Central US", "US"), ("canadacentral", "Canada Central", "Canada"),
-    ("brazilsouth", "Brazil South", "South America"), ("northeurope", "North Europe", "Europe"),
-    ("westeurope", "West Europe", "Europe"), ("uksouth", "UK South", "UK"), ("ukwest", "UK West", "UK"),
-    ("francecentral", "France Central", "France"), ("germanywestcentral", "Germany West Central", "Germany"),
-    ("swedencentral", "Sweden Central", "Sweden"), ("switzerlandnorth", "Switzerland North", "Switzerland"),
-    ("norwayeast", "Norway East", "Norway"), ("polandcentral", "Poland Central", "Poland"),
-    ("italynorth", "Italy North", "Italy"), ("eastasia", "East Asia", "Asia Pacific"),
-    ("southeastasia", "Southeast Asia", "Asia Pacific"), ("japaneast", "Japan East", "Japan"),
-    ("japanwest", "Japan West", "Japan"), ("koreacentral", "Korea Central", "Korea"),
-    ("australiaeast", "Australia East", "Australia"), ("australiasoutheast", "Australia Southeast", "Australia"),
-    ("centralindia", "Central India", "India"), ("southindia", "South India", "India"),
-    ("uaenorth", "UAE North", "UAE"), ("southafricanorth", "South Africa North", "Africa"),
-    ("qatarcentral", "Qatar Central", "Middle East"), ("israelcentral", "Israel Central", "Israel"),
-    ("mexicocentral", "Mexico Central", "Mexico"), ("spaincentral", "Spain Central", "Spain"),
-)
-LOCATION_NAMES = frozenset(name for name, _, _ in LOCATIONS)
-_BY_DISPLAY = {display.lower().replace(" ", ""): name for name, display, _ in LOCATIONS}
+# Azure's regions, from its published locations list (providers/data, generated): Physical ones hold resource groups
+LOCATIONS: tuple[provider_data.LocationInfo, ...] = tuple(provider_data.locations())
+LOCATION_NAMES = frozenset(loc.name for loc in LOCATIONS if loc.region_type == "Physical")
 
 # namespace -> {resourceType: api-versions}; generic types outside this list are still accepted.
 NAMESPACES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -71,16 +53,29 @@ NAMESPACES: dict[str, dict[str, tuple[str, ...]]] = {
 
 def normalize_location(location: str) -> str:
     """ARM accepts `East US` or `eastus` and answers `eastus`."""
-    compact = location.lower().replace(" ", "")
-    return _BY_DISPLAY.get(compact, compact)
+    return provider_data.normalize_location(location)
 
 
-def location_doc(subscription_id: str, name: str, display: str, group: str) -> dict[str, Any]:
-    return {
-        "id": f"/subscriptions/{subscription_id}/locations/{name}", "name": name, "type": "Region",
-        "displayName": display, "regionalDisplayName": f"({group}) {display}",
-        "metadata": {"regionType": "Physical", "regionCategory": "Recommended", "geographyGroup": group},
-    }
+def location_doc(subscription_id: str, loc: provider_data.LocationInfo) -> dict[str, Any]:
+    """One entry of `GET /subscriptions/{id}/locations`, as ARM shapes it."""
+    metadata: dict[str, Any] = {"regionType": loc.region_type, "regionCategory": loc.region_category}
+    if loc.region_type == "Physical":
+        metadata.update(geography=loc.geography, geographyGroup=loc.geography_group, longitude=loc.longitude,
+                        latitude=loc.latitude, physicalLocation=loc.physical_location,
+                        pairedRegion=[{"name": p, "id": f"/subscriptions/{subscription_id}/locations/{p}"}
+                                      for p in loc.paired_region])
+    elif loc.geography_group:
+        metadata["geographyGroup"] = loc.geography_group
+    return {"id": f"/subscriptions/{subscription_id}/locations/{loc.name}", "name": loc.name, "type": "Region",
+            "displayName": loc.display_name, "regionalDisplayName": loc.regional_display_name, "metadata": metadata}
+
+
+def _type_locations(namespace: str, type_path: str) -> list[str]:
+    """The display names of the regions a type is offered in (Azure's catalogue), or every physical region."""
+    info = provider_data.resource_type(namespace, type_path)
+    names = info.locations if info is not None and info.locations else sorted(LOCATION_NAMES)
+    shown = {loc.name: loc.display_name for loc in LOCATIONS}
+    return [shown.get(name, name) for name in names]
 
 
 def provider_doc(subscription_id: str | None, namespace: str, registered: bool) -> dict[str, Any]:
@@ -92,7 +87,7 @@ def provider_doc(subscription_id: str | None, namespace: str, registered: bool) 
         "registrationState": "Registered" if registered else "NotRegistered",
         "registrationPolicy": "RegistrationRequired",
         "resourceTypes": [
-            {"resourceType": t, "locations": [d for _, d, _ in LOCATIONS], "apiVersions": list(v),
+            {"resourceType": t, "locations": _type_locations(namespace, t), "apiVersions": list(v),
              "capabilities": "SupportsTags, SupportsLocation"}
             for t, v in types.items()
         ],

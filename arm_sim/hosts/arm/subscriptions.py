@@ -54,7 +54,7 @@ def list_tenants(ctx: Ctx, call: Call) -> Response:
 
 def list_locations(ctx: Ctx, call: Call) -> Response:
     sub = scope.subscription(ctx, call.arm.subscription or "")
-    return json_response({"value": [location_doc(sub.id, *loc) for loc in LOCATIONS]})
+    return json_response({"value": [location_doc(sub.id, loc) for loc in LOCATIONS]})
 
 
 def _namespace(name: str) -> str:
