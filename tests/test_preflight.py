@@ -123,3 +123,20 @@ def test_locations_are_azures_published_list(sim: Sim) -> None:
             r = c.put(f"{sub}/resourceGroups/{name}-x", params={"api-version": "2025-04-01"},
                       json={"location": nowhere})
             assert r.status_code == 400 and r.json()["error"]["code"] == "LocationNotAvailableForResourceGroup"
+
+
+def test_the_azure_cli_gets_the_same_refusals(sim: Sim, group: str, tmp_path: Path) -> None:
+    from tests.azcli import logged_in, require_az
+
+    az = logged_in(sim, tmp_path / "azcfg", require_az())
+    name = group.rsplit("/", 1)[1]
+    err = az.fails("identity", "create", "-g", name, "-n", "mars", "-l", "marsnorth")
+    assert "LocationNotAvailableForResourceType" in err.stderr, err.stderr
+    err = az.fails("resource", "create", "-g", name, "-n", "typo", "--resource-type",
+                   "Microsoft.ManagedIdentity/userAssignedIdentitys", "--api-version", "2023-01-31", "-l", "eastus",
+                   "-p", "{}")
+    assert "InvalidResourceType" in err.stderr, err.stderr
+    err = az.fails("resource", "create", "-g", name, "-n", "old", "--resource-type",
+                   "Microsoft.ManagedIdentity/userAssignedIdentities", "--api-version", "1999-01-01", "-l", "eastus",
+                   "-p", "{}")
+    assert "NoRegisteredProviderFound" in err.stderr, err.stderr
