@@ -340,14 +340,12 @@ def test_preflight_runs_for_every_resource_before_any_is_created(sim: Sim, rg_na
 @pytest.mark.azcli
 def test_the_azure_cli_is_refused_before_anything_is_created(sim: Sim, rg_name: str,
                                                              tmp_path_factory: pytest.TempPathFactory) -> None:
-    from tests.azcli import AzCli, az_executable
+    from tests.azcli import az_executable, logged_in
 
     executable = az_executable()
     if executable is None:
         pytest.skip("Azure CLI not found: set ARM_SIM_AZ or install it in /work/main/.venv-az")
-    az = AzCli(sim, tmp_path_factory.mktemp("azcfg"), executable=executable)
-    az.configure()
-    az.login()
+    az = logged_in(sim, tmp_path_factory.mktemp("azcfg"), executable)
     group(sim, rg_name)
     path = tmp_path_factory.mktemp("tpl") / "typo.json"
     path.write_text(json.dumps(tmpl([uai("first"), uai("second", tags={"owner": "[parameters('prefixx')]"})],
