@@ -82,7 +82,8 @@ _VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(.*)$")
 
 # ---------------------------------------------------------------------------------------------------------- inputs
 
-def _read(source: str) -> bytes:
+def read_source(source: str) -> bytes:
+    """A local file or a URL's bytes (the other generators read their inputs the same way)."""
     if source.startswith(("http://", "https://")):
         with urllib.request.urlopen(source, timeout=300) as response:  # noqa: S310 (a URL the user gave)
             data: bytes = response.read()
@@ -91,7 +92,7 @@ def _read(source: str) -> bytes:
 
 
 def _load_json(source: str) -> tuple[Any, dict[str, str]]:
-    raw = _read(source)
+    raw = read_source(source)
     return json.loads(raw.decode("utf-8-sig")), _describe(source, raw)
 
 

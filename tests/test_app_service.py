@@ -20,6 +20,7 @@ from azure.mgmt.msi import ManagedServiceIdentityClient
 
 from tests.simserver import Sim
 from tests.test_imds import VAULT, assert_mi_claims, endpoint, events, mi_token, system_client_id, verify
+from tests.webspec import plan
 
 WEB_API = "2024-04-01"
 
@@ -73,7 +74,9 @@ class Web:
         return f"/subscriptions/{self.sim.subscription}/resourceGroups/{self.rg}/providers/Microsoft.Web/sites/{name}"
 
     def create(self, name: str, identity: dict[str, Any] | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"location": "westeurope", "kind": "app", "properties": {}}
+        group = f"/subscriptions/{self.sim.subscription}/resourceGroups/{self.rg}"
+        body: dict[str, Any] = {"location": "westeurope", "kind": "app",
+                                "properties": {"serverFarmId": plan(self.arm, group)}}
         if identity:
             body["identity"] = identity
         r = self.arm.put(self.path(name), params={"api-version": WEB_API}, json=body)

@@ -49,7 +49,8 @@ def test_children_and_extension_resources(sim: Sim, rg_name: str) -> None:
         rm.resources.begin_create_or_update_by_id(subnet, V, {"properties": {}}).result()
     assert e.value.status_code == 404 and e.value.error.code == "ParentResourceNotFound"
     rm.resources.begin_create_or_update_by_id(vnet, V, {"location": "eastus", "properties": {}}).result()
-    assert rm.resources.begin_create_or_update_by_id(subnet, V, {"properties": {"p": 1}}).result().id == subnet
+    assert rm.resources.begin_create_or_update_by_id(subnet, V, {"properties": {
+        "addressPrefix": "10.0.0.0/24"}}).result().id == subnet
     assert rm.resources.begin_create_or_update_by_id(lock, "2020-05-01", {
         "properties": {"level": "CanNotDelete"}}).result().type == "Microsoft.Authorization/locks"
     with sim.http() as c:
@@ -71,7 +72,8 @@ def test_listing_filters_and_paging(sim: Sim, rg_name: str) -> None:
     for i in range(5):
         rm.resources.begin_create_or_update_by_id(
             f"{rg}/providers/Microsoft.Web/serverfarms/plan{i}", "2024-04-01",
-            {"location": "eastus", "tags": {"tier": "gold" if i % 2 else "silver"}, "properties": {}}).result()
+            {"location": "eastus", "tags": {"tier": "gold" if i % 2 else "silver"}, "sku": {"name": "B1"},
+             "properties": {}}).result()
     rm.resources.begin_create_or_update_by_id(f"{rg}/providers/Microsoft.Cache/redis/other", V,
                                               {"location": "eastus", "properties": {}}).result()
     plans = [r.name for r in rm.resources.list_by_resource_group(
@@ -143,7 +145,8 @@ def test_deleting_a_group_deletes_its_resources_through_the_service(sim: Sim, rg
     rg = _rg(sim, rg_name)
     parent = f"{rg}/providers/Microsoft.Network/virtualNetworks/v"
     rm.resources.begin_create_or_update_by_id(parent, V, {"location": "eastus", "properties": {}}).result()
-    rm.resources.begin_create_or_update_by_id(f"{parent}/subnets/s", V, {"properties": {}}).result()
+    rm.resources.begin_create_or_update_by_id(f"{parent}/subnets/s", V,
+                                              {"properties": {"addressPrefix": "10.0.0.0/24"}}).result()
     rm.resource_groups.begin_delete(rg_name).result()
     with sim.http() as c:
         deleted = c.get("/_sim/events", params={"kind": "resource.deleted", "resource": f"{rg}/*"}).json()["value"]

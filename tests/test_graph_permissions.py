@@ -16,6 +16,7 @@ from arm_sim.db.migrate import alembic_config
 from arm_sim.db.models import Bootstrap, GraphAppRoleAssignment, ServicePrincipal, Tenant
 from tests.simserver import Sim, fresh_database_url
 from tests.test_imds import endpoint
+from tests.webspec import plan
 
 GRAPH = "https://graph.microsoft.com/.default"
 ARM = "https://management.azure.com/.default"
@@ -119,7 +120,8 @@ def test_a_managed_identity_needs_a_grant_too(sim: Sim) -> None:
                        json={"location": "westeurope"}).status_code == 201
         r = arm.put(f"{sub}/resourceGroups/{rg}/providers/Microsoft.Web/sites/app-{uuid.uuid4().hex[:8]}",
                     params={"api-version": WEB_API},
-                    json={"location": "westeurope", "kind": "app", "properties": {},
+                    json={"location": "westeurope", "kind": "app",
+                          "properties": {"serverFarmId": plan(arm, f"{sub}/resourceGroups/{rg}")},
                           "identity": {"type": "SystemAssigned"}})
         assert r.status_code in (200, 201), r.text
         site = r.json()

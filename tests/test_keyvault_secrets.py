@@ -31,6 +31,7 @@ from azure.mgmt.msi import ManagedServiceIdentityClient
 from tests.simserver import Sim, free_range, fresh_database_url
 from tests.test_imds import identities
 from tests.vmspec import nic, vm_body
+from tests.webspec import plan
 
 KV_SCOPE = "https://vault.azure.net/.default"
 SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
@@ -369,10 +370,10 @@ def test_vm_site_and_user_assigned_identities(env: Env, inside: Any) -> None:
         uai = msi.user_assigned_identities.create_or_update(env.rg, unique("uai-"), {"location": "eastus"})
     vm = env.vm(unique("vm-"), identities("SystemAssigned, UserAssigned", uai.id))
     with env.sim.http() as arm:
-        site = arm.put(f"/subscriptions/{env.sim.subscription}/resourceGroups/{env.rg}/providers/Microsoft.Web/sites/"
-                       f"{unique('app-')}", params={"api-version": "2024-04-01"},
+        group = f"/subscriptions/{env.sim.subscription}/resourceGroups/{env.rg}"
+        site = arm.put(f"{group}/providers/Microsoft.Web/sites/{unique('app-')}", params={"api-version": "2024-04-01"},
                        json={"location": "eastus", "kind": "app", "identity": {"type": "SystemAssigned"},
-                             "properties": {}}).json()
+                             "properties": {"serverFarmId": plan(arm, group, "eastus")}}).json()
     shared = env.vault([env.policy(env.deployer_oid, ("all",)),
                         env.policy(vm.identity.principal_id, ("get", "list")),
                         env.policy(uai.principal_id, ("get",)),

@@ -17,6 +17,7 @@ from arm_sim.db.engine import make_engine
 from arm_sim.db.migrate import alembic_config, upgrade
 from arm_sim.db.models import Base, IdentityEndpoint, Resource
 from tests.simserver import Sim, fresh_database_url
+from tests.webspec import plan
 
 
 def test_restart_keeps_resources_principals_keys_and_clock(fresh_sim: Sim) -> None:
@@ -26,7 +27,9 @@ def test_restart_keeps_resources_principals_keys_and_clock(fresh_sim: Sim) -> No
         r = c.put(f"{sub}/resourcegroups/keep?api-version=2025-04-01", json={"location": "eastus"})
         assert r.status_code == 201
         rid = f"{sub}/resourceGroups/keep/providers/Microsoft.Web/sites/app1?api-version=2023-01-01"
-        assert c.put(rid, json={"location": "eastus", "properties": {"k": "v"}}).status_code == 200  # App Service
+        farm = plan(c, f"{sub}/resourceGroups/keep", "eastus")
+        assert c.put(rid, json={"location": "eastus", "properties": {"k": "v", "serverFarmId": farm}}).status_code \
+            == 200  # App Service
         app = c.post("/_sim/applications", json={"displayName": "survivor"}).json()
         clock = c.post("/_sim/clock/advance", json={"duration": "3d"}).json()
         keys = httpx.get(f"{sim.url}/{sim.tenant}/discovery/v2.0/keys", verify=sim.ca).json()["keys"]

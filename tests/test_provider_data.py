@@ -99,3 +99,30 @@ def test_vm_sizes_absent_or_per_location() -> None:
     sizes = pd.vm_sizes("eastus")
     assert sizes is None or all(name.startswith(("Standard_", "Basic_")) for name in sizes)
     assert pd.vm_sizes("Atlantis") is None
+
+
+# ------------------------------------------------------------------------------------------------------ VM sizes
+
+SIZES_IN_USE = ("Standard_B1s", "Standard_B2s", "Standard_DS1_v2", "Standard_D2s_v3", "Standard_D2s_v5")
+
+
+def test_vm_size_data_ships_and_names_its_source() -> None:
+    file = resources.files("arm_sim.providers").joinpath("data", "vm_sizes.json")
+    data = json.loads(file.read_text(encoding="utf-8"))
+    assert data["source"]["generator"] == "scripts/gen_vm_sizes.py"
+    assert data["source"]["global"]["origin"] and len(data["source"]["global"]["sha256"]) == 64
+    assert data["source"]["global"]["count"] == len(data["global"]["sizes"])
+
+
+@pytest.mark.parametrize("location", ["eastus", "westus", "westeurope", "West Europe", "EAST US"])
+def test_sizes_the_tests_and_examples_use_are_offered(location: str) -> None:
+    sizes = pd.vm_sizes(location)
+    assert isinstance(sizes, frozenset) and len(sizes) > 500
+    assert all(size in sizes for size in SIZES_IN_USE)
+    assert "Standard_Nope" not in sizes
+
+
+def test_vm_sizes_is_none_where_the_data_has_no_list() -> None:
+    assert pd.vm_sizes("global") is None
+    assert pd.vm_sizes("Contoso Nowhere") is None
+    assert pd.vm_sizes("eastus") == pd.vm_sizes("East US")

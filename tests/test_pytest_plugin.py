@@ -1,6 +1,6 @@
-"""The pytest plugin (entry point `arm_sim`): its fixtures used directly (the plugin is installed with arm-sim),
-the README's example test, and a pytester run in a subprocess for what only a whole session shows (options, a
-given database, groups deleted after their test)."""
+"""The pytest plugin (entry point `arm_sim`): its fixtures and `ArmSim`'s calls used directly (the plugin is
+installed with arm-sim), and the README's example test. Whole sessions in a subprocess (options, xdist, attach
+mode, the example suite against a server) are in test_pytest_plugin_sessions.py."""
 
 from __future__ import annotations
 
@@ -20,10 +20,8 @@ from azure.core.exceptions import HttpResponseError
 from azure.identity import ManagedIdentityCredential
 from azure.mgmt.resource import ResourceManagementClient, SubscriptionClient
 
-from arm_sim.testing import ArmError, ArmSim, DeploymentFailed
+from arm_sim.testing import ArmError, ArmSim, DeploymentFailed, DeploymentRefused
 from arm_sim.testing.vm import nic, properties
-
-pytest_plugins = ["pytester"]
 
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 # What would make azure-identity pick another credential source than the one a test sets up.
@@ -52,7 +50,9 @@ def test_connection_details_are_what_arm_sim_env_prints(arm_sim: ArmSim) -> None
     assert arm_sim.url.startswith("https://localhost:") and arm_sim.imds_url.startswith("http://localhost:")
     assert Path(arm_sim.ca).read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert Path(arm_sim.ca_bundle).read_text().startswith(Path(arm_sim.ca).read_text())
-    out = arm_sim.server.cli("env", "--format", "json")
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("ARM_SIM_")}
+    out = subprocess.run([sys.executable, "-m", "arm_sim", "--home", str(arm_sim.home), "env", "--format", "json"],
+                         env=plain, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == arm_sim.env()
     assert arm_sim.env()["AZURE_SUBSCRIPTION_ID"] == arm_sim.subscription
@@ -128,23 +128,24 @@ def test_managed_identity_env_of_a_site(arm_sim: ArmSim, arm_sim_rg: str, inside
     assert jwt.decode(token, options={"verify_signature": False})["oid"] == site["identity"]["principalId"]
 
 
-# --- clock, events, reset ---------------------------------------------------------------------------------------
+# --- request(): the token for the audience, and the Reply -------------------------------------------------------
 
-def test_clock_events_and_reset(arm_sim: ArmSim, request: pytest.FixtureRequest) -> None:
-    kept = {"tenant": arm_sim.tenant, "subscription": arm_sim.subscription, "client": arm_sim.client_id}
-    group = arm_sim.create_resource_group()
-    first = arm_sim.advance_clock("1h")
-    second = arm_sim.advance_clock(90)
-    assert second["offsetSeconds"] - first["offsetSeconds"] == pytest.approx(90)
-    assert [e["details"]["by"] for e in arm_sim.events(kind="clock.advanced")][-2:] == ["1h", "90"]
+def test_request_sends_a_token_for_the_audience(arm_sim: ArmSim, arm_sim_rg: str) -> None:
+    graph = arm_sim.request("GET", "/v1.0/servicePrincipals?$top=1")  # Graph's path: a Graph token
+    assert graph.status == 200 and graph.ok and isinstance(graph.body["value"], list) and graph.error is None
+    wrong = arm_sim.request("GET", "/v1.0/servicePrincipals?$top=1", audience="arm")
+    assert wrong.status == 401 and not wrong.ok and wrong.code and wrong.text
 
-    # the arm_sim_reset fixture (a test would normally just ask for it), which also leaves the clock at real time
-    # for the tests that follow on this worker
-    assert request.getfixturevalue("arm_sim_reset") is arm_sim
-    assert {"tenant": arm_sim.tenant, "subscription": arm_sim.subscription, "client": arm_sim.client_id} == kept
-    assert arm_sim.request("GET", f"{arm_sim.group_id(group)}?api-version=2025-04-01").status == 404
-    assert arm_sim.request("GET", "/_sim/clock").body["offsetSeconds"] == 0
-    assert arm_sim.events(kind="clock.advanced") == []
+    me = jwt.decode(arm_sim.token(), options={"verify_signature": False})["oid"]
+    vault_id = f"{arm_sim.group_id(arm_sim_rg)}/providers/Microsoft.KeyVault/vaults/kv{uuid.uuid4().hex[:12]}"
+    vault = put(arm_sim, vault_id, "2023-07-01", {"location": "eastus", "properties": {
+        "tenantId": arm_sim.tenant, "sku": {"family": "A", "name": "standard"},
+        "accessPolicies": [{"tenantId": arm_sim.tenant, "objectId": me, "permissions": {"secrets": ["all"]}}]}})
+    secret = f"{vault['properties']['vaultUri']}secrets/greeting?api-version=7.4"
+    written = arm_sim.request("PUT", secret, {"value": "hello"})  # another HTTPS origin: a Key Vault token
+    assert written.status == 200 and written.body["value"] == "hello"
+    assert arm_sim.request("GET", secret, audience="vault").body["value"] == "hello"
+    assert arm_sim.request("GET", secret, audience="https://management.azure.com").status == 401
 
 
 # --- deploy(): the README's example, run as it is written there -------------------------------------------------
@@ -166,17 +167,23 @@ TEMPLATE: dict[str, Any] = EXAMPLE["TEMPLATE"]
 
 def test_the_readme_example(arm_sim: ArmSim, arm_sim_rg: str, monkeypatch: pytest.MonkeyPatch, inside: Any) -> None:
     EXAMPLE["test_the_vm_identity_can_read_its_group"](arm_sim, arm_sim_rg, monkeypatch)
-    first = arm_sim.events(kind="servicePrincipal.created")
-    again = arm_sim.deploy(TEMPLATE, {"vmName": "web-1"}, resource_group=arm_sim_rg)
-    assert again["assignedTo"] == again["principalId"]
-    assert arm_sim.events(kind="servicePrincipal.created") == first  # idempotent: no new principal the second time
+    vm = f"{arm_sim.group_id(arm_sim_rg)}/providers/Microsoft.Compute/virtualMachines/web-1"
+    assert [d["resourceId"].lower() for d in arm_sim.audit(arm_sim_rg)["danglingUserAssignedIdentities"]] == [
+        vm.lower()]  # and the VM still names the deleted identity
 
 
-def test_deploy_raises_the_arm_error(arm_sim: ArmSim, arm_sim_rg: str) -> None:
-    with pytest.raises(ArmError) as refused:  # refused before it runs: a required parameter is missing
+def test_the_readme_refusal(arm_sim: ArmSim, arm_sim_rg: str) -> None:
+    EXAMPLE["test_an_unknown_location_is_refused_before_anything_is_deployed"](arm_sim, arm_sim_rg)
+    assert arm_sim.request("GET", f"{arm_sim.group_id(arm_sim_rg)}/resources?api-version=2025-04-01").body[
+        "value"] == []  # nothing deployed
+
+
+def test_refused_and_failed_deployments_are_told_apart(arm_sim: ArmSim, arm_sim_rg: str) -> None:
+    with pytest.raises(DeploymentRefused) as refused:  # refused before it runs: a required parameter is missing
         arm_sim.deploy(TEMPLATE, {}, resource_group=arm_sim_rg)
     assert refused.value.status == 400 and refused.value.code == "InvalidTemplate"
     assert "vmName" in refused.value.message and not isinstance(refused.value, DeploymentFailed)
+    assert isinstance(refused.value, ArmError) and refused.value.error.codes == ["InvalidTemplate"]
 
     assignment = TEMPLATE["resources"][1]  # to a principal that does not exist (without principalType, the
     properties = {"roleDefinitionId": assignment["properties"]["roleDefinitionId"],  # directory is consulted)
@@ -185,7 +192,62 @@ def test_deploy_raises_the_arm_error(arm_sim: ArmSim, arm_sim_rg: str) -> None:
     with pytest.raises(DeploymentFailed) as failed:  # ran, and a resource failed
         arm_sim.deploy(failing, {"vmName": "web-1"}, resource_group=arm_sim_rg)
     assert failed.value.status is None and failed.value.code == "DeploymentFailed"
+    assert "PrincipalNotFound" in failed.value.codes and not isinstance(failed.value, DeploymentRefused)
     assert "PrincipalNotFound" in str(failed.value)
+
+
+IDENTITY = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+            "contentVersion": "1.0.0.0", "parameters": {"env": {"type": "string"}},
+            "resources": [{"type": "Microsoft.ManagedIdentity/userAssignedIdentities", "apiVersion": "2023-01-31",
+                           "name": "app-id", "location": "eastus", "tags": {"env": "[parameters('env')]"}}]}
+
+
+def test_validate_and_what_if_are_typed(arm_sim: ArmSim, arm_sim_rg: str) -> None:
+    uai = f"{arm_sim.group_id(arm_sim_rg)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-id"
+    valid = arm_sim.validate(IDENTITY, {"env": "dev"}, resource_group=arm_sim_rg)
+    assert valid.ok and valid.error is None and [r.lower() for r in valid.resources] == [uai.lower()]
+    invalid = arm_sim.validate(IDENTITY, {}, resource_group=arm_sim_rg)
+    assert not invalid.ok and invalid.status == 400 and invalid.error and invalid.error.code == "InvalidTemplate"
+
+    created = arm_sim.what_if(IDENTITY, {"env": "dev"}, resource_group=arm_sim_rg)
+    assert [(c.change_type, c.resource_id.lower()) for c in created.changes] == [("Create", uai.lower())]
+    assert created[uai].after and created[uai].after["tags"] == {"env": "dev"} and created[uai].before is None
+    arm_sim.deploy(IDENTITY, {"env": "dev"}, resource_group=arm_sim_rg)
+    modified = arm_sim.what_if(IDENTITY, {"env": "prod"}, resource_group=arm_sim_rg)
+    change = modified[uai]
+    assert change.change_type == "Modify" and change.paths == ["tags.env"]
+    assert (change.delta[0].change_type, change.delta[0].before, change.delta[0].after) == ("Modify", "dev", "prod")
+    assert arm_sim.what_if(IDENTITY, {"env": "dev"}, resource_group=arm_sim_rg, full=False).types == {
+        uai.lower(): "NoChange"}
+    with pytest.raises(DeploymentRefused) as refused:
+        arm_sim.what_if(IDENTITY, {}, resource_group=arm_sim_rg)
+    assert refused.value.code == "InvalidTemplate"
+
+
+def test_the_audit_is_scoped(arm_sim: ArmSim, arm_sim_rg: str) -> None:
+    other = arm_sim.create_resource_group()
+    try:
+        for group in (arm_sim_rg, other):
+            arm_sim.deploy({**IDENTITY, "resources": [*IDENTITY["resources"], {
+                "type": "Microsoft.Authorization/roleAssignments", "apiVersion": "2022-04-01",
+                "name": "[guid(resourceGroup().id, 'app-id')]", "dependsOn": ["app-id"],
+                "properties": {"roleDefinitionId": f"/subscriptions/{arm_sim.subscription}/providers/"
+                               f"Microsoft.Authorization/roleDefinitions/{READER}", "principalType": "ServicePrincipal",
+                               "principalId": "[reference('app-id').principalId]"}}]}, {"env": "x"},
+                resource_group=group)
+        uai = f"{arm_sim.group_id(arm_sim_rg)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-id"
+        assert arm_sim.request("DELETE", f"{uai}?api-version=2023-01-31").ok
+        report = arm_sim.audit(scope=arm_sim_rg)  # a group's name, or any resource id
+        assert list(report) == ["orphanedRoleAssignments", "orphanedAccessPolicies",
+                                "danglingUserAssignedIdentities", "expiredCredentials"]
+        assert [o["scope"].lower() for o in report["orphanedRoleAssignments"]] == [
+            arm_sim.group_id(arm_sim_rg).lower()]
+        assert arm_sim.audit(scope=arm_sim.group_id(other)) == {k: [] for k in report}
+        arm_sim.assert_no_orphans(other)
+        with pytest.raises(AssertionError, match="orphanedRoleAssignments"):
+            arm_sim.assert_no_orphans(arm_sim_rg)
+    finally:
+        arm_sim.delete_resource_group(other)
 
 
 SUBSCRIPTION_TEMPLATE = """{
@@ -208,46 +270,3 @@ def test_deploy_a_file_at_the_subscription(arm_sim: ArmSim, tmp_path: Path) -> N
         assert group.status == 200 and group.body["location"] == "westeurope"
     finally:
         arm_sim.delete_resource_group(name)
-
-
-# --- a whole session in a subprocess: options, a given database, per-test groups -------------------------------
-
-SESSION = '''
-created = []
-
-
-def test_first(arm_sim, arm_sim_rg):
-    assert arm_sim.tenant == "{tenant}"  # the bootstrap of the database it was given
-    created.append(arm_sim_rg)
-    other = arm_sim.create_resource_group()
-    r = arm_sim.request("DELETE", arm_sim.group_id(other) + "?api-version=2025-04-01")
-    assert r.status == 202 and "azure-asyncoperation" in r.headers  # --arm-sim-lro async: as Azure
-
-
-def test_second(arm_sim, arm_sim_rg):
-    assert arm_sim_rg != created[0]
-    gone = arm_sim.request("GET", arm_sim.group_id(created[0]) + "?api-version=2025-04-01")
-    assert gone.status == 404  # the first test's group went when the test ended
-'''
-
-
-def test_a_session_with_the_plugin(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a database that already has a bootstrap (another tenant than the plugin would pin): the plugin adopts it
-    url, tenant = f"sqlite:///{pytester.path / 'given.db'}", str(uuid.uuid4())
-    out = subprocess.run([sys.executable, "-m", "arm_sim", "--home", str(pytester.path / "given"), "--database-url",
-                          url, "migrate"], env={**os.environ, "ARM_SIM_TENANT_ID": tenant}, capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    monkeypatch.setenv("ARM_SIM_LRO", "sync")  # the shell's ARM_SIM_* settings do not reach the plugin's simulator
-    pytester.makepyfile(test_session=SESSION.replace("{tenant}", tenant))
-    result = pytester.runpytest_subprocess("--arm-sim-lro", "async", "--arm-sim-database-url", url,
-                                           "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
-
-
-def test_bad_settings_are_usage_errors(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\narm_sim_env =\n    NOT_A_SETTING\n")
-    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*arm_sim_env lines are ARM_SIM_NAME=value*"])

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from arm_sim.core.errors import DomainError
 from arm_sim.deployments import jsonc
-from arm_sim.deployments import preflight as template_preflight
+from arm_sim.testing.vm import properties as vm_properties
 from tests.simserver import Sim
 from tests.test_deployments_api import API, body, deployment_path, group, resource, rid
 
@@ -295,29 +293,35 @@ def rm(sim: Sim) -> Any:
         yield client
 
 
-def test_preflight_refusals_are_answered_as_arm_answers_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    from arm_sim.resources import preflight
-
-    item = SimpleNamespace(existing=False, is_deployment=False, is_resource_group=False, api_version="2020-01-01",
-                           location="eastus", id="/subscriptions/s/resourceGroups/g/providers/Microsoft.Foo/bars/x")
-    run = SimpleNamespace(ctx=None, name="dep", plan=SimpleNamespace(items=[item]))
-    refusal: list[DomainError] = []
-
-    def check(ctx: Any, path: Any, api_version: str, location: str | None) -> None:
-        raise refusal[0]
-
-    monkeypatch.setattr(preflight, "check", check)
-    refusal.append(DomainError(400, "SkuNotAvailable", "The requested size is not available."))
-    with pytest.raises(DomainError) as err:
-        template_preflight.check_all(run)  # type: ignore[arg-type]
-    assert err.value.status == 400 and err.value.code == "InvalidTemplateDeployment"
-    assert re.fullmatch(r"The template deployment 'dep' is not valid according to the validation procedure\. The "
-                        r"tracking id is '[0-9a-f-]{36}'\. See inner errors for details\.", err.value.message)
-    assert err.value.details == [{"code": "SkuNotAvailable", "message": "The requested size is not available."}]
-    refusal[0] = DomainError(400, "LocationNotAvailableForResourceType", "The provided location 'x' is not available.")
-    with pytest.raises(DomainError) as err:
-        template_preflight.check_all(run)  # type: ignore[arg-type]
-    assert err.value is refusal[0]  # ARM's own catalogue answers as it answers a REST PUT
+def test_a_providers_preflight_refusal_comes_wrapped(sim: Sim, rg_name: str) -> None:
+    """What Compute refuses of a template's VM (a size not offered) is found before anything is created, wrapped
+    in InvalidTemplateDeployment as ARM wraps a resource provider's preflight; the template's own NIC, not yet
+    created, counts as existing. ARM's own catalogue refusals come unwrapped (the tests above)."""
+    group(sim, rg_name)
+    vnet = {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2024-05-01", "name": "net",
+            "location": "eastus", "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                                                 "subnets": [{"name": "default",
+                                                              "properties": {"addressPrefix": "10.0.0.0/24"}}]}}
+    nic_id = rid(sim, rg_name, "Microsoft.Network/networkInterfaces", "nic")
+    nic = {"type": "Microsoft.Network/networkInterfaces", "apiVersion": "2024-05-01", "name": "nic",
+           "location": "eastus", "dependsOn": ["net"],
+           "properties": {"ipConfigurations": [{"name": "ip1", "properties": {"subnet": {
+               "id": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'net', 'default')]"}}}]}}
+    props = vm_properties(nic_id, "vm1")
+    props["hardwareProfile"] = {"vmSize": "Standard_Nope"}
+    vm = {"type": "Microsoft.Compute/virtualMachines", "apiVersion": "2024-07-01", "name": "vm1",
+          "location": "eastus", "dependsOn": ["nic"], "properties": props}
+    error = refused(sim, rg_name, tmpl([vnet, nic, vm]))
+    assert error["code"] == "InvalidTemplateDeployment"
+    assert re.fullmatch(r"The template deployment 'bad' is not valid according to the validation procedure\. The "
+                        r"tracking id is '[0-9a-f-]{36}'\. See inner errors for details\.", error["message"])
+    [inner] = error["details"]
+    assert inner["code"] == "InvalidParameter" and inner["target"] == "vmSize"
+    assert inner["message"].startswith("The value Standard_Nope provided for the VM size is not valid.")
+    props["hardwareProfile"] = {"vmSize": "Standard_B1s"}  # then the same template deploys
+    with sim.http() as c:
+        r = c.put(deployment_path(sim, rg_name, "good"), params=API, json=body(tmpl([vnet, nic, vm])))
+        assert r.status_code in (200, 201), r.text
 
 
 def test_preflight_runs_for_every_resource_before_any_is_created(sim: Sim, rg_name: str) -> None:

@@ -29,6 +29,7 @@ from arm_sim.db.engine import make_engine, make_sessionmaker
 from arm_sim.domain import identity_endpoints
 from arm_sim.domain.runtime import Runtime
 from tests.simserver import Sim
+from tests.webspec import plan
 
 GRAPH = "https://graph.microsoft.com/.default"
 API = "2024-04-01"
@@ -161,10 +162,11 @@ def test_site_name_rules(sim: Sim, arm: httpx.Client, rg: str, name: str) -> Non
 
 
 @pytest.mark.parametrize("name", ["ab", "9" + "x-" * 29 + "z", "Mixed-Case-9"])
-def test_site_name_rules_accept(sim: Sim, arm: httpx.Client, rg: str, name: str) -> None:
+def test_site_name_rules_accept(sim: Sim, arm: httpx.Client, rg: str, plan_id: str, name: str) -> None:
     assert 2 <= len(name) <= 60
     path = site_path(sim, rg, name)
-    r = arm.put(path, params={"api-version": API}, json={"location": "westeurope"})
+    r = arm.put(path, params={"api-version": API}, json={"location": "westeurope",
+                                                         "properties": {"serverFarmId": plan_id}})
     assert r.status_code == 200, r.text
     assert r.json()["properties"]["defaultHostName"] == f"{name.lower()}.azurewebsites.net"
     assert arm.delete(path, params={"api-version": API}).status_code == 200
@@ -203,12 +205,12 @@ def test_site_shape_and_read_only_fields(sim: Sim, arm: httpx.Client, rg: str, p
 
 
 def test_site_identity_spellings_and_endpoint(sim: Sim, arm: httpx.Client, msi: ManagedServiceIdentityClient,
-                                               graph: httpx.Client, rg: str) -> None:
+                                               graph: httpx.Client, rg: str, plan_id: str) -> None:
     uai = msi.user_assigned_identities.create_or_update(rg, unique("uai-"), {"location": "westeurope"})
     name = unique("ids-")
     path = site_path(sim, rg, name)
     r = arm.put(path, params={"api-version": API}, json={
-        "location": "westeurope",
+        "location": "westeurope", "properties": {"serverFarmId": plan_id},
         "identity": {"type": "SystemAssigned,UserAssigned", "userAssignedIdentities": {uai.id: {}}}})
     assert r.status_code == 200, r.text
     identity = r.json()["identity"]
@@ -247,6 +249,7 @@ def test_site_delete_through_resource_group(sim: Sim, arm: httpx.Client, graph: 
     arm.put(rg_path, params={"api-version": RG_API}, json={"location": "westeurope"})
     path = site_path(sim, group, unique("gone-"))
     r = arm.put(path, params={"api-version": API}, json={"location": "westeurope",
+                                                         "properties": {"serverFarmId": plan(arm, rg_path)},
                                                          "identity": {"type": "SystemAssigned"}})
     principal = r.json()["identity"]["principalId"]
     assert endpoint(sim, path) is not None

@@ -10,7 +10,7 @@ wrapped in `InvalidTemplateDeployment`, the inner error in its details.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
@@ -29,7 +29,10 @@ def invalid_deployment(name: str, inner: DomainError) -> DomainError:
                        f"tracking id is '{uuid.uuid4()}'. See inner errors for details.", details=[inner.body()])
 
 
-def check_all(run: Run) -> None:
+def check_all(run: Run, bodies: dict[str, Any]) -> None:
+    """ARM's checks of every declared resource, then its resource provider's of every body known before the
+    deployment runs (`bodies`, by instance key; the template's own resources count as existing there)."""
+    declared = frozenset(ids.key(p.id) for p in run.plan.items if p.deployable)
     # a false condition does not spare a resource ARM's preflight (Azure/azure-resource-manager-schemas#1790)
     for p in run.plan.items:
         if p.existing or p.is_deployment or p.is_resource_group:
@@ -40,6 +43,9 @@ def check_all(run: Run) -> None:
             continue  # an id ARM's paths refuse: its write says so
         try:
             preflight.check(run.ctx, path, p.api_version, p.location)
+            body = bodies.get(p.key)
+            if p.deployable and isinstance(body, dict):
+                preflight.check_body(run.ctx, path, {**body, "location": p.location}, declared)
         except DomainError as e:
             if e.code in CATALOGUE:
                 raise

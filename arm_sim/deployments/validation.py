@@ -12,7 +12,7 @@ for resource '{id}' at line …", in a variable or output as "The template varia
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from arm_sim.core.errors import DomainError
 from arm_sim.deployments import errors, nested, preflight
@@ -94,8 +94,10 @@ def evaluate_variables(run: Run) -> None:
                 raise errors.in_section(run.source, path, f"variable '{variable}'", e.message) from None
 
 
-def evaluate_bodies(run: Run) -> None:
-    """Each deploying instance's body, evaluated as it will be when it deploys, unless it reads runtime state."""
+def evaluate_bodies(run: Run) -> dict[str, Any]:
+    """Each deploying instance's body, evaluated as it will be when it deploys, unless it reads runtime state;
+    answers those bodies by instance key (resource providers' preflight reads them)."""
+    bodies: dict[str, Any] = {}
     reads_state: dict[Path, bool] = {}  # per declaration: its copies share their expressions
     for p in run.plan.items:
         if p.path not in reads_state:
@@ -105,14 +107,16 @@ def evaluate_bodies(run: Run) -> None:
         raw = runtime_fields(p) if p.is_deployment else body_fields(p)
         try:
             with run.eval.phase(False, p.loops):
-                run.eval.value(raw)
+                value = run.eval.value(raw)
         except DomainError as e:
             raise errors.runtime(e, run.source, p.path, p.id) from None
+        if not p.is_deployment:
+            bodies[p.key] = value
+    return bodies
 
 
 def validate(run: Run) -> None:
     """What follows the plan: names in resources, variables and bodies evaluated, then ARM's preflight."""
     check_resources(run)
     evaluate_variables(run)
-    evaluate_bodies(run)
-    preflight.check_all(run)
+    preflight.check_all(run, evaluate_bodies(run))

@@ -122,13 +122,18 @@ class AuthorizationProvider(Provider):
                               f"The role assignment already exists. The ID of the existing role assignment is "
                               f"{existing.name.replace('-', '')}.")
         caller = ctx.caller.object_id if ctx.caller else None
-        doc["properties"] = {
+        written = {
             "roleDefinitionId": role_id, "principalId": principal, "principalType": ptype or "ServicePrincipal",
             "scope": scope, "condition": props.get("condition"), "conditionVersion": props.get("conditionVersion"),
             "description": props.get("description"),
-            "createdOn": old.get("createdOn") or iso(ctx.now), "updatedOn": iso(ctx.now),
-            "createdBy": old.get("createdBy") or caller, "updatedBy": caller,
             "delegatedManagedIdentityResourceId": props.get("delegatedManagedIdentityResourceId"),
+        }
+        # the same assignment written again is no update: it keeps its updatedOn (what-if shows no change)
+        same = before is not None and all(old.get(k) == v for k, v in written.items())
+        doc["properties"] = {
+            **written, "createdOn": old.get("createdOn") or iso(ctx.now),
+            "updatedOn": old.get("updatedOn") if same else iso(ctx.now),
+            "createdBy": old.get("createdBy") or caller, "updatedBy": old.get("updatedBy") if same else caller,
         }
 
     def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> None:

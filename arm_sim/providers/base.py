@@ -65,6 +65,11 @@ class Provider:
     # resource of its own (a vault's `accessPolicies/add`): see `parent_operation`
     parent_operations: frozenset[str] = frozenset()
 
+    def preflight(self, ctx: Ctx, path: ArmPath, doc: Doc, declared: frozenset[str]) -> None:
+        """What the provider refuses of a template's resource before the deployment creates anything (`doc` as it
+        will be written; `declared`: keys of the template's resources, which count as existing)."""
+        return None
+
     def put_status(self, type_key: str, created: bool) -> int:
         """What a PUT answers: `created_status` when it created the resource, else 200."""
         return self.created_status if created else 200

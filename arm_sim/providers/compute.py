@@ -39,6 +39,10 @@ class ComputeProvider(Provider):
         elif kind == EXTENSION:
             compute_extensions.validate(ctx, path, doc, before)
 
+    def preflight(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, declared: frozenset[str]) -> None:
+        if path.resource_type.lower() == VM:
+            compute_profiles.check_vm(ctx, path, doc, declared)
+
     def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> None:
         kind = after["type"].lower()
         if kind in (VM, VMSS):

@@ -4,19 +4,34 @@ network interfaces exist in the same region. Errors in CRP's own shape (`Invalid
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.db.models import Resource
 from arm_sim.domain.context import Ctx
+from arm_sim.providers import provider_data
 from arm_sim.providers.base import Doc
 
 NIC = "microsoft.network/networkinterfaces"
+# `Standard_D2s_v6`: tier, family letters, then the size's own digits, features and version
+_SIZE = re.compile(r"^(standard|basic)_([a-z]+)[0-9]+[a-z0-9_-]*$")
 
 
-def _offered_sizes(location: str) -> frozenset[str] | None:
-    return None  # Azure's published size list per region arrives with the provider catalogue data
+def _family(size: str) -> tuple[str, str] | None:
+    match = _SIZE.match(size.lower())  # CRP compares sizes without regard to case
+    return (match.group(1), match.group(2)) if match else None
+
+
+def _offered(size: str, location: str) -> tuple[bool, frozenset[str] | None]:
+    """Whether `size` is offered in `location`, and the sizes known there. Azure's list (providers/data) is a
+    snapshot: a well-formed name of a family it knows (a newer version, `_v6`) is not refused for lack of data."""
+    known = provider_data.vm_sizes(location)
+    if known is None or size.lower() in {s.lower() for s in known}:
+        return True, known
+    family = _family(size)
+    return family is not None and family in {_family(s) for s in known}, known
 
 
 def _missing(name: str) -> DomainError:
@@ -31,10 +46,10 @@ def check_size(props: dict[str, Any], location: str | None) -> None:
     size = _dict(props.get("hardwareProfile")).get("vmSize")
     if not size:
         raise _missing("vmSize")
-    offered = _offered_sizes(location or "")
-    if offered is not None and str(size) not in offered:
+    ok, known = _offered(str(size), location or "")
+    if not ok:
         raise bad_request("InvalidParameter", f"The value {size} provided for the VM size is not valid. The valid "
-                                              f"sizes in the current region are: {','.join(sorted(offered))}.",
+                                              f"sizes in the current region are: {','.join(sorted(known or ()))}.",
                           target="vmSize")
 
 
@@ -50,7 +65,8 @@ def check_storage_and_os(props: dict[str, Any]) -> None:
         raise _missing("osProfile")
 
 
-def check_network(ctx: Ctx, vm_id: str, props: dict[str, Any], location: str | None) -> None:
+def check_network(ctx: Ctx, vm_id: str, props: dict[str, Any], location: str | None,
+                  declared: frozenset[str] = frozenset()) -> None:
     network = props.get("networkProfile")
     if not isinstance(network, dict):
         raise _missing("networkProfile")
@@ -61,6 +77,8 @@ def check_network(ctx: Ctx, vm_id: str, props: dict[str, Any], location: str | N
         nic_id = _dict(nic).get("id")
         if not isinstance(nic_id, str) or not nic_id:
             raise _missing("networkInterfaces.id")
+        if ids.key(nic_id) in declared:  # made by the same template before the VM
+            continue
         row = ctx.session.get(Resource, ids.key(nic_id))
         if row is None or row.type_key != NIC or (location and row.location and row.location != location):
             raise bad_request("InvalidResourceReference",
@@ -69,9 +87,9 @@ def check_network(ctx: Ctx, vm_id: str, props: dict[str, Any], location: str | N
                               "region.")
 
 
-def check_vm(ctx: Ctx, path: ids.ArmPath, doc: Doc) -> None:
+def check_vm(ctx: Ctx, path: ids.ArmPath, doc: Doc, declared: frozenset[str] = frozenset()) -> None:
     props = _dict(doc.get("properties"))
     location = doc.get("location")
     check_size(props, location)
     check_storage_and_os(props)
-    check_network(ctx, path.id, props, location)
+    check_network(ctx, path.id, props, location, declared)

@@ -19,6 +19,7 @@ from arm_sim.core import ids
 from arm_sim.core.errors import bad_request
 from arm_sim.db.models import Resource
 from arm_sim.domain.context import Ctx
+from arm_sim.providers import network_checks
 from arm_sim.providers.base import Doc
 from arm_sim.providers.computed import (
     TypedProvider,
@@ -63,6 +64,12 @@ def _all_subnets(ctx: Ctx, vnet: Doc) -> list[Doc]:
     for row in _child_subnets(ctx, vnet["id"]):
         out[row.name.lower()] = {"id": row.id, "name": row.name, "type": row.type, "properties": row.properties}
     return list(out.values())
+
+
+def _inline_prefixes(vnet_id: str, p: dict[str, Any]) -> list[tuple[str, list[network_checks.Network]]]:
+    return [(str(s["name"]), network_checks.subnet_prefixes(s.get("properties") or {},
+                                                            f"{vnet_id}/subnets/{s['name']}"))
+            for s in p.get("subnets") or [] if isinstance(s, dict) and s.get("name")]
 
 
 def find_subnet(ctx: Ctx, subnet_id: str) -> dict[str, Any] | None:
@@ -112,8 +119,29 @@ class NetworkProvider(TypedProvider):
     types = frozenset({PUBLIC_IP, VNET, NIC})
 
     def validate(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
-        if path.resource_type.lower() != PUBLIC_IP:
+        kind = path.resource_type.lower()
+        p: dict[str, Any] = doc["properties"] if isinstance(doc.get("properties"), dict) else {}
+        if kind == VNET:
+            inline = _inline_prefixes(path.id, p)
+            named = {name.lower() for name, _ in inline}
+            children = [(row.name, network_checks.subnet_prefixes(row.properties or {}, row.id))
+                        for row in _child_subnets(ctx, path.id) if row.name.lower() not in named]
+            network_checks.check_subnets(path.id, network_checks.address_space(p, path.id), inline + children)
+        elif kind == SUBNET:
+            vnet = ctx.session.get(Resource, ids.key(path.parent_id))
+            vnet_props = (vnet.properties if vnet is not None else None) or {}
+            others = [(name, nets) for name, nets in _inline_prefixes(path.parent_id, vnet_props)
+                      if name.lower() != path.name.lower()]
+            others += [(row.name, network_checks.subnet_prefixes(row.properties or {}, row.id))
+                       for row in _child_subnets(ctx, path.parent_id) if row.name.lower() != path.name.lower()]
+            mine = (path.name, network_checks.subnet_prefixes(p, path.id))
+            network_checks.check_subnets(path.parent_id, network_checks.address_space(vnet_props, path.parent_id),
+                                         [*others, mine])
+        elif kind == NIC:
+            network_checks.check_nic(ctx, path.id, doc.get("location"), p, find_subnet)
+        if kind != PUBLIC_IP:
             return
+        network_checks.check_public_ip(path.id, doc)
         label = ((doc.get("properties") or {}).get("dnsSettings") or {}).get("domainNameLabel")
         if label is not None and (not isinstance(label, str) or not _LABEL.match(label)):
             raise bad_request("InvalidDomainNameLabel",

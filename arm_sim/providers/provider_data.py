@@ -179,14 +179,23 @@ def unlisted_regions() -> frozenset[str]:
 
 @cache
 def _vm_sizes() -> dict[str, frozenset[str]] | None:
+    """vm_sizes.json (made by scripts/gen_vm_sizes.py): `sizes` holds per-region lists; `global`, when present,
+    holds one list ({"locations": [...], "sizes": [...]}) for the regions it names that have no list of their own."""
     data = _read("vm_sizes.json")
     if not isinstance(data, dict):
         return None
-    return {normalize_location(loc): frozenset(names) for loc, names in data["sizes"].items()}
+    out = {normalize_location(loc): frozenset(names) for loc, names in (data.get("sizes") or {}).items()}
+    shared = data.get("global")
+    if isinstance(shared, dict) and shared.get("sizes"):
+        names = frozenset(shared["sizes"])
+        for loc in shared.get("locations") or ():
+            out.setdefault(normalize_location(loc), names)
+    return out
 
 
 def vm_sizes(location: str) -> frozenset[str] | None:
-    """The VM sizes offered in a location, or None where the data has no list for it (or no VM size data)."""
+    """The VM sizes offered in a location (its own list, else the global list where that names the location), or
+    None where the data has no list for it (or no VM size data)."""
     sizes = _vm_sizes()
     return None if sizes is None else sizes.get(normalize_location(location))
 

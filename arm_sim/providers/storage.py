@@ -54,6 +54,21 @@ _INVALID_NAME = ("{name} is not a valid storage account name. Storage account na
                  "characters in length and use numbers and lower-case letters only.")
 
 
+# the enums of the Storage REST spec (specification/storage/resource-manager, SkuName and Kind)
+_SKUS = frozenset(s.lower() for s in (
+    "Standard_LRS", "Standard_GRS", "Standard_RAGRS", "Standard_ZRS", "Premium_LRS", "Premium_ZRS", "Standard_GZRS",
+    "Standard_RAGZRS", "StandardV2_LRS", "StandardV2_GRS", "StandardV2_ZRS", "StandardV2_GZRS", "PremiumV2_LRS",
+    "PremiumV2_ZRS"))
+_KINDS = frozenset(k.lower() for k in ("Storage", "StorageV2", "BlobStorage", "FileStorage", "BlockBlobStorage"))
+
+
+def _named(doc: Doc, field: str) -> str:
+    """`kind`, or `sku.name`, as a string ('' when it is not one)."""
+    value = doc.get(field)
+    value = value.get("name") if field == "sku" and isinstance(value, dict) else value
+    return value if isinstance(value, str) else ""
+
+
 def _invalid_values(what: str) -> DomainError:
     return bad_request("InvalidValuesForRequestParameters", f"Values for request parameters are invalid: {what}.")
 
@@ -110,6 +125,10 @@ class StorageProvider(TypedProvider):
     def validate(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
         if path.resource_type.lower() != ACCOUNT:
             return
+        bad = [field for field, allowed in (("kind", _KINDS), ("sku", _SKUS))
+               if doc.get(field) is not None and _named(doc, field).lower() not in allowed]
+        if bad:
+            raise _invalid_values(", ".join(bad))
         sku = doc.get("sku")
         if isinstance(sku, dict) and isinstance(sku.get("name"), str) and "tier" not in sku:
             doc["sku"] = dict(sku, tier="Premium" if sku["name"].lower().startswith("premium") else "Standard")

@@ -76,8 +76,10 @@ class WebProvider(Provider):
     created_status = 200
 
     def validate(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
+        if path.resource_type.lower() == SERVER_FARM and not isinstance(doc.get("sku"), dict):
+            raise bad_request("BadRequest", "The parameter SKU cannot be null.")
         if path.resource_type.lower() != SITE:
-            return  # plans and site children are stored as written
+            return  # site children are stored as written
         check_site_name(path.name)
         if before is None:
             _check_unique(ctx, path.id, path.name)
@@ -87,6 +89,10 @@ class WebProvider(Provider):
             props.pop(field, None)
             if field in old:
                 props[field] = old[field]
+        if not props.get("serverFarmId") and old.get("serverFarmId"):
+            props["serverFarmId"] = old["serverFarmId"]  # a site stays on its plan until moved to another
+        if not props.get("serverFarmId"):
+            raise bad_request("BadRequest", "Parameter ServerFarmId is null or empty.")
         farm_changed = before is None or props.get("serverFarmId") != old.get("serverFarmId")
         if farm_changed and "linux" in _server_farm_kind(ctx, props.get("serverFarmId")).lower():
             props["reserved"] = True  # a site on a Linux plan is a Linux site

@@ -7,12 +7,14 @@ written, and the answer says so."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
 from arm_sim.providers import provider_data
+from arm_sim.providers.registry import provider_for
 
 _VERSION = re.compile(r"(\d{4}-\d{2}-\d{2})(-(preview|beta|alpha|privatepreview))?")
 WARNING = ("The resource type '{type}' is not in Azure's resource provider catalogue: arm-sim stored it as written "
@@ -54,6 +56,12 @@ def check(ctx: Ctx, path: ids.ArmPath, api_version: str, location: str | None, *
                           f"The provided location '{location}' is not available for resource type "
                           f"'{info.namespace}/{info.type_path}'. List of available regions for the resource type "
                           f"is '{','.join(info.locations)}'.")
+
+
+def check_body(ctx: Ctx, path: ids.ArmPath, body: dict[str, Any], declared: frozenset[str]) -> None:
+    """The resource provider's own preflight of a template's resource (its body as it will be written);
+    `declared` holds the keys of the template's resources, which count as existing."""
+    provider_for(path.resource_type.lower()).preflight(ctx, path, body, declared)
 
 
 def _supported(ctx: Ctx, info: provider_data.TypeInfo, api_version: str) -> bool:

@@ -7,7 +7,6 @@ only when called.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import socket
@@ -15,20 +14,18 @@ import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from arm_sim.testing.wire import ARM_SCOPE, Reply, request
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["ARM_SCOPE", "Reply", "Sim", "descendants", "free_port", "free_range", "fresh_database_url", "request"]
 
-ARM_SCOPE = "https://management.azure.com/.default"
 
 
 def _listen_floor_and_ceiling() -> tuple[int, int]:
@@ -97,40 +94,6 @@ def fresh_database_url() -> str:
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return base.rsplit("/", 1)[0] + "/" + name
-
-
-@dataclass
-class Reply:
-    """An HTTP answer: status, headers (lower-case names) and the JSON body (None when empty or not JSON)."""
-
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-
-def request(method: str, url: str, ca: str, *, json_body: Any = None, form: dict[str, str] | None = None,
-            headers: dict[str, str] | None = None, timeout: float = 60) -> Reply:
-    """One HTTPS call trusting `ca`, with the standard library only. Never raises for an HTTP error status."""
-    data = None
-    hdrs = dict(headers or {})
-    if form is not None:
-        data = urllib.parse.urlencode(form).encode()
-        hdrs["Content-Type"] = "application/x-www-form-urlencoded"
-    elif json_body is not None:
-        data = json.dumps(json_body).encode()
-        hdrs["Content-Type"] = "application/json"
-    req = urllib.request.Request(url, data=data, method=method.upper(), headers=hdrs)
-    context = ssl.create_default_context(cafile=ca) if url.startswith("https:") else None
-    try:
-        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
-            status, raw, got = resp.status, resp.read(), resp.headers
-    except urllib.error.HTTPError as e:
-        status, raw, got = e.code, e.read(), e.headers
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        body = None
-    return Reply(status, {k.lower(): v for k, v in got.items()}, body)
 
 
 class PortTaken(RuntimeError):
@@ -209,6 +172,7 @@ class Sim:
         seen = log_path.stat().st_size if log_path.exists() else 0
         log = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen([sys.executable, "-m", "arm_sim", "serve"], env=self.env(), stdout=log,
+                                     stdin=subprocess.DEVNULL,
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
