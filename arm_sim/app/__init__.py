@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 
 from arm_sim import __version__
 from arm_sim.core import ids
+from arm_sim.core.private import private_home
 from arm_sim.core.settings import Settings
 from arm_sim.db import migrate
 from arm_sim.db.engine import make_engine, make_sessionmaker
@@ -57,7 +58,7 @@ def _runtime(settings: Settings) -> Runtime:
 
 def prepare(settings: Settings) -> Runtime:
     """Migrate the database and create the bootstrap state if this is the first start."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_home(settings.home)
     migrate.upgrade(settings.db_url)
     runtime = _runtime(settings)
     with runtime.unit() as ctx:

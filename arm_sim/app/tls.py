@@ -19,11 +19,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from arm_sim.core.private import private_home, write_public
+
 
 def _write(path: Path, data: bytes, private: bool = False) -> None:
-    path.write_bytes(data)
-    if private:
-        os.chmod(path, 0o600)
+    if private:  # 0600 from creation: the home's umask (core/private.py)
+        path.write_bytes(data)
+        os.chmod(path, 0o600)  # (a key file an older arm-sim made more widely readable)
+    else:
+        write_public(path, data)
 
 
 def _sans(*hosts: str) -> list[x509.GeneralName]:
@@ -48,16 +52,47 @@ def _sans(*hosts: str) -> list[x509.GeneralName]:
     return names
 
 
+# Azure's host names arm-sim answers for in its proxy mode (and IMDS's address): with the local names, all the CA
+# may ever vouch for. Its critical name constraints make any other certificate it signed fail verification.
+AZURE_HOSTS = ("management.azure.com", "login.microsoftonline.com", "graph.microsoft.com", "vault.azure.net")
+IMDS_ADDRESS = "169.254.169.254"
+
+
+def _permitted(sans: list[x509.GeneralName]) -> list[x509.GeneralName]:
+    """The CA's permitted subtrees: the server's names (addresses as single-address networks) and Azure's."""
+    out: list[x509.GeneralName] = []
+    for name in [*sans, *(x509.DNSName(h) for h in AZURE_HOSTS),
+                 x509.IPAddress(ipaddress.ip_address(IMDS_ADDRESS))]:
+        if isinstance(name, x509.IPAddress) and isinstance(name.value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            name = x509.IPAddress(ipaddress.ip_network(name.value))
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _constrains_to(ca: x509.Certificate, permitted: list[x509.GeneralName]) -> bool:
+    """Whether the CA carries critical name constraints that permit all of `permitted`."""
+    try:
+        ext = ca.extensions.get_extension_for_class(x509.NameConstraints)
+    except x509.ExtensionNotFound:
+        return False
+    return ext.critical and set(permitted) <= set(ext.value.permitted_subtrees or ())
+
+
 def ensure(home: Path, public_host: str, *also: str) -> tuple[Path, Path]:
     """Create the CA and a server certificate if missing, or if it does not name `public_host` and `also` (e.g. the
     listen address), or expires within 30 days.
 
     Returns (server cert chain PEM, server key PEM)."""
-    home.mkdir(parents=True, exist_ok=True)
+    private_home(home)
     ca_cert_path, ca_key_path = home / "ca.pem", home / "ca-key.pem"
     cert_path, key_path = home / "server.pem", home / "server-key.pem"
     now = datetime.now(UTC)
-    if not ca_cert_path.exists() or not ca_key_path.exists():
+    wanted = _sans(public_host, *also)
+    permitted = _permitted(wanted)
+    stale = ca_cert_path.exists() and not _constrains_to(x509.load_pem_x509_certificate(ca_cert_path.read_bytes()),
+                                                         permitted)
+    if stale or not ca_cert_path.exists() or not ca_key_path.exists():  # (a new name, or a CA of older arm-sim)
         ca_key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "arm-sim local CA"),
                           x509.NameAttribute(NameOID.ORGANIZATION_NAME, "arm-sim")])
@@ -70,6 +105,8 @@ def ensure(home: Path, public_host: str, *also: str) -> tuple[Path, Path]:
                                            data_encipherment=False, key_agreement=False, encipher_only=False,
                                            decipher_only=False), critical=True)
               .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+              .add_extension(x509.NameConstraints(permitted_subtrees=permitted, excluded_subtrees=None),
+                             critical=True)
               .sign(ca_key, hashes.SHA256()))
         _write(ca_key_path, ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                  serialization.NoEncryption()), private=True)
@@ -79,7 +116,6 @@ def ensure(home: Path, public_host: str, *also: str) -> tuple[Path, Path]:
     # ca-key.pem is the CA's signing key (written above): load_pem_private_key is typed for any private key
     issuer_key = cast(CertificateIssuerPrivateKeyTypes,
                       serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None))
-    wanted = _sans(public_host, *also)
     if cert_path.exists():
         current = x509.load_pem_x509_certificate(cert_path.read_bytes())
         sans = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
