@@ -88,7 +88,9 @@ def test_reset_forgets_state_but_keeps_pinned_ids(home: tuple[Path, str]) -> Non
     server = _served(path, db).start()
     try:
         first = json.loads(_run(path, "env", "--format", "json").stdout)
-        assert _run(path, "reset", db=db).returncode == 1  # not under a running server
+        through = _run(path, "reset", db=db)  # through the running server: state gone, the same credentials
+        assert through.returncode == 0 and "through the server" in through.stdout, through.stderr
+        assert json.loads(_run(path, "clock", "show").stdout)["offsetSeconds"] < 60
         assert server.stop() == 0
         _run(path, "clock", "advance", "10d", db=db)
         assert _run(path, "reset", db=db).returncode == 0

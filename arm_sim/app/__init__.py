@@ -11,12 +11,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from arm_sim import __version__
-from arm_sim.core import ids
 from arm_sim.core.private import private_home
 from arm_sim.core.settings import Settings
 from arm_sim.db import migrate
 from arm_sim.db.engine import make_engine, make_sessionmaker
-from arm_sim.domain import directory, tenancy
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts.arm import openapi as arm_openapi
 from arm_sim.hosts.arm import routes as arm_routes
@@ -26,8 +24,9 @@ from arm_sim.hosts.http import Lane, RequestIds, internal_error
 from arm_sim.hosts.imds import routes as imds_routes
 from arm_sim.hosts.keyvault import routes as keyvault_routes
 from arm_sim.hosts.sim import inspect as sim_inspect
+from arm_sim.hosts.sim import reset as sim_reset
 from arm_sim.hosts.sim import routes as sim_routes
-from arm_sim.resources import service
+from arm_sim.resources import bootstrap
 
 
 @dataclass
@@ -62,12 +61,7 @@ def prepare(settings: Settings) -> Runtime:
     migrate.upgrade(settings.db_url)
     runtime = _runtime(settings)
     with runtime.unit() as ctx:
-        if tenancy.current_bootstrap(ctx) is None:
-            boot = tenancy.bootstrap(ctx)
-            sp = directory.service_principal_by_app_id(ctx, boot.client_id)
-            assert sp is not None
-            ra_id, body = tenancy.owner_assignment(boot, sp.object_id)
-            service.put(ctx, ids.parse(ra_id), body, "2022-04-01")
+        bootstrap.ensure(ctx)
     return runtime
 
 
@@ -76,6 +70,7 @@ def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
     main = _fastapi("arm-sim: ARM, Entra ID, Graph and the simulator API", runtime)
     main.include_router(arm_routes.router)  # the cloud metadata routes
     main.include_router(sim_routes.router)
+    main.include_router(sim_reset.router)
     main.include_router(sim_inspect.router)
     main.include_router(graph_routes.router)
     main.include_router(entra_routes.router)

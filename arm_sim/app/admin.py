@@ -11,6 +11,9 @@ from typing import Any
 from sqlalchemy import text
 
 from arm_sim.app import create_apps, prepare
+from arm_sim.app.home_lock import HomeInUse, home_lock
+
+__all__ = ["HomeInUse", "clock_command", "reset", "write_openapi"]
 from arm_sim.core.settings import Settings
 from arm_sim.db.engine import make_engine
 from arm_sim.db.models import Base
@@ -34,7 +37,14 @@ def clock_command(settings: Settings, action: str, duration: str | None) -> dict
 
 
 def reset(settings: Settings) -> None:
-    """Forget every resource, principal and event; keep the TLS files. Bootstrap ids pinned by settings stay."""
+    """Forget every resource, principal and event; keep the TLS files. Bootstrap ids pinned by settings stay.
+    Refused while a server holds the home's lock (unlinking SQLite files under its open connections would lose
+    every write it acknowledges afterwards): reset a running server through it (`POST /_sim/reset`)."""
+    with home_lock(settings.home, wait=False):
+        _reset(settings)
+
+
+def _reset(settings: Settings) -> None:
     url = settings.db_url
     if url.startswith("sqlite"):
         db = Path(url.split("///", 1)[1])

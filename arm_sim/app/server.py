@@ -23,6 +23,7 @@ from starlette.types import ASGIApp
 
 from arm_sim.app import Apps, announce, create_apps, prepare, tls
 from arm_sim.app.drain import UVICORN_MARGIN, Drain
+from arm_sim.app.home_lock import home_lock
 from arm_sim.app.listeners import Listeners, WorkerSpec
 from arm_sim.app.supervisor import SIGNALS, Supervisor
 from arm_sim.core.settings import Settings
@@ -157,9 +158,12 @@ def worker_main() -> None:
 
 
 def serve(settings: Settings, workers: int = 1) -> None:
-    if workers > 1:
-        code = Supervisor(settings, workers).run()
-        if code:
-            raise SystemExit(code)
-        return
-    _run(settings)
+    # held (shared: servers on one home may run side by side) until exit, so `arm-sim reset` cannot pull the
+    # database away from under this process (app/home_lock.py); a supervisor holds it for its workers
+    with home_lock(settings.home, shared=True):
+        if workers > 1:
+            code = Supervisor(settings, workers).run()
+            if code:
+                raise SystemExit(code)
+            return
+        _run(settings)

@@ -179,6 +179,8 @@ def _clock(args: argparse.Namespace) -> int:
 
 
 def _reset(args: argparse.Namespace) -> int:
+    """Through the running server when there is one (its caches go with the data); else in the database, under
+    the home's lock, which a server holds while it runs."""
     from arm_sim.cli import client
 
     try:
@@ -186,11 +188,15 @@ def _reset(args: argparse.Namespace) -> int:
     except client.NoServer:
         pass
     else:
-        raise client.CommandError(f"the server of home {server.home} (pid {server.info.pid}) is running: stop it "
-                                  "first (it keeps caches of the state that reset forgets)")
-    from arm_sim.app.admin import reset
+        client.Client(server).call("POST", "/_sim/reset", {}, api_version=None)
+        print(f"state reset (through the server, pid {server.info.pid})")
+        return 0
+    from arm_sim.app.admin import HomeInUse, reset
 
-    reset(settings_from(args))
+    try:
+        reset(settings_from(args))
+    except HomeInUse as e:
+        raise client.CommandError(str(e)) from None
     print("state reset")
     return 0
 
