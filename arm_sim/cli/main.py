@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from arm_sim.core.settings import Settings, from_env, port_range
+from arm_sim.core.settings import LOG_LEVELS, Settings, from_env, port_range
 
 if TYPE_CHECKING:
     from arm_sim.cli.client import Server
@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
                                                    "8480; 0: a free one)")
     s.add_argument("--vault-ports", type=_port_range, metavar="LO-HI",
                    help="the Key Vault ports, one per vault (ARM_SIM_VAULT_PORTS, default 8600-8699)")
-    s.add_argument("--log-level")
+    s.add_argument("--log-level", type=str.lower, choices=LOG_LEVELS)
     s.add_argument("--workers", type=_positive, default=1, metavar="N",
                    help="server processes sharing the listeners and the database (default 1; PostgreSQL for N > 1 "
                         "is best, SQLite works)")
@@ -259,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `arm-sim … | head`: the reader has gone, which is no error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (so the exit's flush is quiet too)
+        return 0
 
 
 if __name__ == "__main__":

@@ -59,6 +59,16 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
 
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
+
+
+def _choice(e: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = (e.get(name) or default).lower()
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {e.get(name)!r}")
+    return value
+
+
 def _port(e: Mapping[str, str], name: str, default: str) -> int:
     text = e.get(name, default) or default
     try:
@@ -105,7 +115,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         port=_port(e, "ARM_SIM_PORT", "8443"),
         imds_port=_port(e, "ARM_SIM_IMDS_PORT", "8480"),
         vault_ports=vault_ports,
-        log_level=e.get("ARM_SIM_LOG_LEVEL", "info").lower(),
+        log_level=_choice(e, "ARM_SIM_LOG_LEVEL", "info", LOG_LEVELS),
         lro=lro,
         rbac=rbac,
         directory_delay=_number(e, "ARM_SIM_DIRECTORY_DELAY", "0"),
