@@ -93,15 +93,9 @@ def _number(e: Mapping[str, str], name: str, default: str) -> float:
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     e = os.environ if env is None else env
-    lro = e.get("ARM_SIM_LRO", "async").lower()
-    if lro not in ("async", "sync"):
-        raise ValueError("ARM_SIM_LRO must be 'async' or 'sync'")
-    rbac = e.get("ARM_SIM_RBAC", "enforce").lower()
-    unknown_types = e.get("ARM_SIM_UNKNOWN_TYPES", "refuse").lower()
-    if unknown_types not in ("refuse", "store"):
-        raise ValueError("ARM_SIM_UNKNOWN_TYPES must be 'refuse' or 'store'")
-    if rbac not in ("enforce", "audit", "off"):
-        raise ValueError("ARM_SIM_RBAC must be 'enforce', 'audit' or 'off'")
+    lro = _choice(e, "ARM_SIM_LRO", "async", ("async", "sync"))
+    rbac = _choice(e, "ARM_SIM_RBAC", "enforce", ("enforce", "audit", "off"))
+    unknown_types = _choice(e, "ARM_SIM_UNKNOWN_TYPES", "refuse", ("refuse", "store"))
     grace = _number(e, "ARM_SIM_SHUTDOWN_GRACE", "30")
     try:
         vault_ports = port_range(e.get("ARM_SIM_VAULT_PORTS", "8600-8699"))
