@@ -80,7 +80,8 @@ def test_access_policy_operations_write_the_vault_through_the_service(env: Env, 
     for operation, body in refused:
         r = arm.put(f"{vault.id}/accessPolicies/{operation}", params=KV_API, json=body)
         assert r.status_code == 400 and r.json()["error"]["code"] == "BadRequest", r.text
-    r = arm.put(f"{vault.id}/accessPolicies/add", params=KV_API, content=b"[1]")
+    r = arm.put(f"{vault.id}/accessPolicies/add", params=KV_API, content=b"[1]",
+                headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidRequestContent"
     missing = arm.put(f"{_id(env, 'Microsoft.KeyVault/vaults', unique('kv'))}/accessPolicies/add", params=KV_API,
                       json={"properties": {"accessPolicies": []}})

@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from arm_sim.hosts.body_limits import depth_message, too_deep
+
 JSON_TYPE = "application/json; charset=utf-8"
 
 
@@ -66,30 +68,16 @@ def query_of(scope: Scope) -> dict[str, str]:
     return out
 
 
-async def read_body(receive: Receive) -> bytes:
-    """The whole request body from the ASGI receive channel (what Starlette's `Request.body()` does)."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def read_json(request: Request) -> tuple[Any, str | None]:
-    return parse_json(await request.body())
-
-
 def parse_json(raw: bytes) -> tuple[Any, str | None]:
     """(parsed body, error message) — the error text follows Newtonsoft's wording that ARM echoes."""
     if not raw.strip():
         return None, None
+    deep = too_deep(raw)
+    if deep is not None:  # refused before json.loads, which would recurse once per level
+        return None, f"The request content was invalid and could not be deserialized: '{depth_message(raw, deep)}'."
     try:
         return json.loads(raw), None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         line = getattr(e, "lineno", 1)
         col = getattr(e, "colno", 1)
         return None, (f"The request content was invalid and could not be deserialized: 'Unexpected character "
@@ -218,8 +206,26 @@ def _ids(scope: Scope) -> list[tuple[bytes, bytes]]:
     return [(b"x-ms-request-id", request_id.encode()), (b"x-ms-correlation-request-id", correlation.encode())]
 
 
+# FastAPI's own answers for a path no route serves, re-worded in ARM's envelope
+_ROUTING_ANSWERS = {b'{"detail":"Not Found"}': ("NotFound", "arm-sim serves nothing at '{path}'."),
+                    b'{"detail":"Method Not Allowed"}': ("MethodNotAllowed",
+                                                         "The method {method} is not allowed on '{path}'.")}
+
+
+def _azure_routing_answer(scope: Scope, start: Message, message: Message) -> tuple[Message, Message]:
+    body = message.get("body", b"")
+    if message.get("more_body", False) or body not in _ROUTING_ANSWERS:
+        return start, message
+    code, text = _ROUTING_ANSWERS[body]
+    new = dumps({"error": {"code": code, "message": text.format(path=scope["path"], method=scope["method"])}})
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+    return (dict(start, headers=[*headers, (b"content-length", str(len(new)).encode())]),
+            dict(message, body=new))
+
+
 class RequestIds:
-    """Pure ASGI middleware: request/correlation ids on every answer, leading `//` collapsed."""
+    """Pure ASGI middleware: request/correlation ids on every answer, leading `//` collapsed, FastAPI's bare
+    404/405 answers in ARM's envelope."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -230,10 +236,19 @@ class RequestIds:
             return
         scope = _collapse_slashes(scope)
         ids = _ids(scope)
+        held: Message | None = None
 
         async def send_with_ids(message: Message) -> None:
+            nonlocal held
             if message["type"] == "http.response.start":
                 message = dict(message, headers=[*message.get("headers", []), *ids])
+                if message["status"] in (404, 405):  # held until its body shows whether it is FastAPI's own
+                    held = message
+                    return
+            elif held is not None and message["type"] == "http.response.body":
+                start, held = held, None
+                start, message = _azure_routing_answer(scope, start, message)
+                await send(start)
             await send(message)
 
         await self.app(scope, receive, send_with_ids)

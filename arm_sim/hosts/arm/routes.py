@@ -9,19 +9,21 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope
 
 from arm_sim.core import ids
-from arm_sim.core.errors import AuthenticationError, DomainError
+from arm_sim.core.errors import AuthenticationError, DomainError, bad_request
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
+from arm_sim.hosts import body_limits
 from arm_sim.hosts.arm import deployments, dispatch, errors
 from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.arm.metadata import cloud
-from arm_sim.hosts.http import json_response, off_loop, parse_bearer, parse_json, query_of, read_body
+from arm_sim.hosts.http import json_response, off_loop, parse_bearer, parse_json, query_of
 
 router = APIRouter(tags=["arm"])
 # ARM's own paths (case-insensitive, as ARM's are): served by `arm` through a Lane (hosts/http.py), never by
 # FastAPI's router; the OpenAPI document describes them through `openapi.merge`.
 PREFIXES = ("/subscriptions", "/providers", "/tenants")
+_WRITES = ("PUT", "PATCH", "POST")
 
 
 def base_url(request: Request, rt: Runtime) -> str:
@@ -36,7 +38,7 @@ def is_arm_path(path: str) -> bool:
 
 def _parse_body(path: str, raw: bytes) -> tuple[Any, str | None]:
     body, error = parse_json(raw)
-    if error:  # the Azure CLI's deployment body is not JSON (reference/clients.md §5)
+    if error and body_limits.too_deep(raw) is None:  # the Azure CLI's deployment body is not JSON (clients.md §5)
         body, error = deployments.lenient_body(path, raw, body, error)
     return body, error
 
@@ -46,8 +48,14 @@ async def arm(rt: Runtime, scope: Scope, receive: Receive) -> Response:
     # ASGI header names are already lower-case: the raw pairs make the dict without a Headers object.
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     q = query_of(scope)
-    raw = await read_body(receive) if method in ("PUT", "PATCH", "POST") else b""
-    body, body_error = _parse_body(path, raw)
+    capped = await body_limits.read_capped(scope, receive, body_limits.ARM_LIMIT) if method in _WRITES else b""
+    if capped is None:  # refused before a byte more is read or anything is parsed
+        return errors.render(DomainError(413, "RequestContentTooLarge",
+                                         "The request content size exceeds the maximum size of 4 MB."))
+    raw = capped
+    body: Any = None
+    body_error: str | None = None
+    versions = body_limits.repeated(scope, "api-version")
     correlation_id = scope["state"]["correlation_id"]
     attempts = 0
 
@@ -58,14 +66,14 @@ async def arm(rt: Runtime, scope: Scope, receive: Receive) -> Response:
         request_body = body if attempts == 1 else _parse_body(path, raw)[0]
         arm_path = ids.parse(path)
         authenticate(ctx, parse_bearer(headers.get("authorization")), arm_path.subscription)
+        if versions:
+            raise bad_request("InvalidApiVersionParameter", body_limits.repeated_message("api-version", versions))
         dispatch.check_api_version(q)
+        ctype = headers.get("content-type")
+        if body_limits.has_body(raw) and not body_limits.is_json(ctype):
+            raise DomainError(415, "UnsupportedMediaType", body_limits.media_message(ctype))
         if body_error:
             raise DomainError(400, "InvalidRequestContent", body_error)
-        ctype = headers.get("content-type", "application/json")
-        if request_body is not None and "json" not in ctype.lower():
-            raise DomainError(415, "UnsupportedMediaType",
-                              f"The content media type '{ctype}' is not supported. Only 'application/json' is "
-                              "supported.")
         host = headers.get("host")
         base = f"https://{host}" if host else rt.settings.public_url
         call = Call(method, path, arm_path, q, request_body, headers, base)
@@ -75,6 +83,8 @@ async def arm(rt: Runtime, scope: Scope, receive: Receive) -> Response:
         return response
 
     def answer() -> Response:
+        nonlocal body, body_error
+        body, body_error = _parse_body(path, raw)  # on a request thread: a large body never holds the event loop
         try:
             # GET/HEAD normally only read: their unit skips the COMMIT when nothing was written.
             return rt.run(work, read_mostly=method in ("GET", "HEAD"), correlation_id=correlation_id)

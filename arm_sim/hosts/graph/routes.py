@@ -19,6 +19,7 @@ from arm_sim.core.errors import AuthenticationError, DomainError, bad_request
 from arm_sim.domain import graph, graph_permissions
 from arm_sim.domain.context import Caller, Ctx
 from arm_sim.domain.runtime import Runtime
+from arm_sim.hosts import body_limits
 from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.graph import app_roles, errors
 from arm_sim.hosts.graph.errors import RequestInfo
@@ -140,11 +141,28 @@ def _read(call: _Call, segments: list[str]) -> dict[str, object]:
 
 
 async def graph_call(request: Request) -> Response:
-    body = parse_json(await request.body()) if request.method in ("POST", "PATCH", "PUT") else (None, None)
-    return await off_loop(lambda: _graph_call(request, body))
+    raw: bytes | None = b""
+    if request.method in ("POST", "PATCH", "PUT"):  # checked before anything parses the body
+        raw = await body_limits.read_capped(request.scope, request.receive, body_limits.GRAPH_LIMIT)
+    return await off_loop(lambda: _graph_call(request, raw))
 
 
-def _graph_call(request: Request, body: tuple[Any, str | None]) -> Response:
+def _checked(request: Request, raw: bytes | None) -> tuple[tuple[Any, str | None], DomainError | None]:
+    """(parsed body, the refusal of a body too large, of the wrong type or nested too deep)."""
+    ctype = request.headers.get("content-type")
+    if raw is None:
+        return (None, None), DomainError(413, "RequestEntityTooLarge", "The request size exceeds the maximum limit "
+                                                                       "of 4 MB.")
+    if body_limits.has_body(raw) and not body_limits.is_json(ctype):
+        return (None, None), DomainError(415, "UnsupportedMediaType", body_limits.media_message(ctype))
+    deep = body_limits.too_deep(raw)
+    if deep is not None:
+        return (None, None), bad_request("BadRequest", f"Invalid request body: {body_limits.depth_message(raw, deep)}")
+    return parse_json(raw), None
+
+
+def _graph_call(request: Request, raw: bytes | None) -> Response:
+    body, refusal = _checked(request, raw)
     rt: Runtime = request.app.state.runtime
     request_id = str(uuid.uuid4())
     info = RequestInfo(request_id, request.headers.get("client-request-id") or request_id, 0.0)
@@ -155,6 +173,8 @@ def _graph_call(request: Request, body: tuple[Any, str | None]) -> Response:
         ctx.correlation_id = getattr(request.state, "correlation_id", ctx.correlation_id)
         caller = authenticate(ctx, bearer(request), None, host="graph", audiences=_audiences(ctx, request),
                               audience_message="Access token validation failure. Invalid audience.")
+        if refusal is not None:
+            raise refusal
         status, doc = _dispatch(_Call(request, ctx, caller, rest, body))
         return errors.ok(doc, info, status)
 

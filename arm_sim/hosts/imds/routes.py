@@ -30,12 +30,13 @@ _KNOWN = re.compile(r"^/(vms/[^/]+/(metadata/.+|extension/oauth2/token/?)|sites/
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 async def elsewhere(request: Request, rest: str) -> Response:
     path = "/" + rest
+    site = path.startswith("/sites/")  # App Service's own shape there, IMDS's OAuth shape elsewhere
     if _KNOWN.match(path) and request.method != "GET":
-        return common.identity_error("method_not_allowed", f"The method {request.method} is not allowed here.", 405)
+        text = f"The method {request.method} is not allowed here."
+        return app_service.error(405, text) if site else common.identity_error("method_not_allowed", text, 405)
     # 400, not 404: clients retry a 404 from an identity endpoint for up to a minute
-    return common.identity_error(
-        "invalid_request",
-        f"arm-sim's identity listener has no endpoint at '{path}'. A VM's IMDS is at /vms/{{vmKey}}/metadata/... "
-        "(AZURE_POD_IDENTITY_AUTHORITY_HOST=<listener>/vms/{vmKey}, where vmKey is the VM's secret IMDS key, not "
-        "its vmId); an App Service site's endpoint is /sites/{key}/msi/token. `arm-sim env --vm NAME` prints the "
-        "variables.")
+    text = (f"arm-sim's identity listener has no endpoint at '{path}'. A VM's IMDS is at /vms/{{vmKey}}/metadata/... "
+            "(AZURE_POD_IDENTITY_AUTHORITY_HOST=<listener>/vms/{vmKey}, where vmKey is the VM's secret IMDS key, not "
+            "its vmId); an App Service site's endpoint is /sites/{key}/msi/token. `arm-sim env --vm NAME` prints the "
+            "variables.")
+    return app_service.error(400, text) if site else common.identity_error("invalid_request", text)

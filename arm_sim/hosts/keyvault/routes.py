@@ -21,12 +21,14 @@ from arm_sim.domain import vaults
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.domain.vault_secrets import VaultError, bad_parameter
-from arm_sim.hosts.http import json_response, off_loop, parse_bearer, query_of, read_body
+from arm_sim.hosts import body_limits
+from arm_sim.hosts.http import json_response, off_loop, parse_bearer, query_of
 from arm_sim.hosts.keyvault import auth, errors, keys, secrets
 from arm_sim.hosts.keyvault.call import VaultCall
 
 router = APIRouter(tags=["keyvault"])
 METHODS = ["GET", "PUT", "PATCH", "POST", "DELETE"]
+_WRITES = ("PUT", "PATCH", "POST")
 HANDLERS = {"secrets": secrets.handle, "deletedsecrets": secrets.handle, "keys": keys.handle,
             "deletedkeys": keys.handle}
 UNSUPPORTED = {"certificates": "Key Vault certificates", "deletedcertificates": "Key Vault certificates",
@@ -42,9 +44,11 @@ async def health() -> Response:
 def _parse(raw: bytes) -> tuple[Any, bool]:
     if not raw.strip():
         return None, True
+    if body_limits.too_deep(raw) is not None:  # before json.loads, which would recurse once per level
+        return None, False
     try:
         return json.loads(raw), True
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None, False
 
 
@@ -61,8 +65,14 @@ def is_data_plane(path: str) -> bool:
 async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response:
     port = int((scope.get("server") or ("", 0))[1])
     method = scope["method"]
-    raw = await read_body(receive) if method in ("PUT", "PATCH", "POST") else b""
-    body, body_ok = _parse(raw)
+    capped = await body_limits.read_capped(scope, receive, body_limits.VAULT_LIMIT) if method in _WRITES else b""
+    if capped is None:  # refused before a byte more is read or anything is parsed
+        return errors.render(VaultError(413, "RequestEntityTooLarge", "The request body is larger than "
+                                        f"{body_limits.VAULT_LIMIT // 1024} KB; secret values are limited to 25 KB."))
+    raw = capped
+    body: Any = None
+    body_ok = True
+    versions = body_limits.repeated(scope, "api-version")
     correlation_id = scope["state"]["correlation_id"]
     attempts = 0
     headers: dict[str, str] = {}
@@ -85,8 +95,15 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
         if not api_version:
             raise bad_parameter("The api-version query parameter is missing: Key Vault requests need "
                                 "'api-version' (for example 7.4 or 2025-07-01).")
+        if versions:
+            raise bad_parameter(body_limits.repeated_message("api-version", versions))
+        ctype = _header(scope, b"content-type")
+        if body_limits.has_body(raw) and not body_limits.is_json(ctype):
+            raise VaultError(415, "UnsupportedMediaType", body_limits.media_message(ctype))
         if not body_ok:
-            raise bad_parameter("The request body is not valid JSON.")
+            deep = body_limits.too_deep(raw)
+            raise bad_parameter("The request body is not valid JSON." if deep is None else
+                                f"The request body is not valid JSON: {body_limits.depth_message(raw, deep)}")
         segs = scope["path"].split("/")[1:]
         collection = segs[0].lower() if segs else ""
         if collection in UNSUPPORTED:
@@ -101,6 +118,8 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
         return response
 
     def answer() -> Response:
+        nonlocal body, body_ok
+        body, body_ok = _parse(raw)  # on a request thread: a large body never holds the event loop
         try:
             return rt.run(work, read_mostly=method in ("GET", "HEAD"), correlation_id=correlation_id)
         except AuthenticationError as e:

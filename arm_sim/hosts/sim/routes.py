@@ -23,9 +23,10 @@ from arm_sim.domain import (
 )
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
+from arm_sim.hosts import body_limits
 from arm_sim.hosts.arm import errors
 from arm_sim.hosts.arm.auth import authenticate
-from arm_sim.hosts.http import bearer, json_response, off_loop, read_json
+from arm_sim.hosts.http import bearer, json_response, off_loop, parse_json
 
 router = APIRouter(prefix="/_sim", tags=["sim"])
 
@@ -43,12 +44,21 @@ async def ca_pem(request: Request) -> Response:
 
 async def _guarded(request: Request, work: Callable[[Ctx, Any], Any]) -> Response:
     rt: Runtime = request.app.state.runtime
-    body, body_error = (await read_json(request)) if request.method in ("POST", "PUT") else (None, None)
-    return await off_loop(lambda: _answer(request, rt, work, body, body_error))
+    raw = b""
+    if request.method in ("POST", "PUT"):  # checked before anything parses the body
+        capped = await body_limits.read_capped(request.scope, request.receive, body_limits.SIM_LIMIT)
+        ctype = request.headers.get("content-type")
+        if capped is None:
+            return errors.render(DomainError(413, "RequestContentTooLarge",
+                                             "The request content size exceeds the maximum size of 4 MB."))
+        raw = capped
+        if body_limits.has_body(raw) and not body_limits.is_json(ctype):
+            return errors.render(DomainError(415, "UnsupportedMediaType", body_limits.media_message(ctype)))
+    return await off_loop(lambda: _answer(request, rt, work, raw))
 
 
-def _answer(request: Request, rt: Runtime, work: Callable[[Ctx, Any], Any], body: Any, body_error: str | None
-            ) -> Response:
+def _answer(request: Request, rt: Runtime, work: Callable[[Ctx, Any], Any], raw: bytes) -> Response:
+    body, body_error = parse_json(raw)  # on a request thread: a large body never holds the event loop
     try:
         with rt.unit() as ctx:
             caller = authenticate(ctx, bearer(request), None, host="sim")
