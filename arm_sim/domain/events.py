@@ -12,15 +12,23 @@ from arm_sim.db.models import Event
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
 
+SUBJECT_MAX = 1024  # the column's length (db.models.Event.subject)
+
+
+def _subject(subject: str) -> str:
+    """A subject that fits its column: a refused request may name a path of any length (PostgreSQL, unlike SQLite,
+    refuses a longer value, and the refusal's own event must not fail)."""
+    return subject if len(subject) <= SUBJECT_MAX else subject[:SUBJECT_MAX - 12] + "…(clipped)"
+
 
 def record(ctx: Ctx, kind: str, subject: str, /, **details: Any) -> None:
-    ctx.session.add(Event(at=ctx.now, kind=kind, subject=subject, actor=ctx.actor, details=details))
+    ctx.session.add(Event(at=ctx.now, kind=kind, subject=_subject(subject), actor=ctx.actor, details=details))
 
 
 def record_refusal(ctx: Ctx, kind: str, subject: str, /, **details: Any) -> None:
     """An event that survives the rollback of the refused request (token refused, access denied), or a decision
     that stands whatever the operation then does (access allowed). Written by `write_durable`."""
-    ctx.durable_events.append({"at": ctx.now, "kind": kind, "subject": subject, "actor": ctx.actor,
+    ctx.durable_events.append({"at": ctx.now, "kind": kind, "subject": _subject(subject), "actor": ctx.actor,
                                "details": details})
 
 
