@@ -4,6 +4,7 @@ network interfaces exist in the same region. Errors in CRP's own shape (`Invalid
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -28,10 +29,20 @@ def _offered(size: str, location: str) -> tuple[bool, frozenset[str] | None]:
     """Whether `size` is offered in `location`, and the sizes known there. Azure's list (providers/data) is a
     snapshot: a well-formed name of a family it knows (a newer version, `_v6`) is not refused for lack of data."""
     known = provider_data.vm_sizes(location)
-    if known is None or size.lower() in {s.lower() for s in known}:
+    if known is None or size.lower() in _lowered(known):
         return True, known
     family = _family(size)
-    return family is not None and family in {_family(s) for s in known}, known
+    return family is not None and family in _families(known), known
+
+
+@functools.cache  # one list per region, asked on every VM write
+def _lowered(known: frozenset[str]) -> frozenset[str]:
+    return frozenset(s.lower() for s in known)
+
+
+@functools.cache
+def _families(known: frozenset[str]) -> frozenset[tuple[str, str] | None]:
+    return frozenset(_family(s) for s in known)
 
 
 def _missing(name: str) -> DomainError:

@@ -8,7 +8,6 @@ the operation's authorization (access policies or RBAC) → the operation, all i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter
@@ -89,7 +88,7 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
         tenant = vault.tenant_id
         headers = {"x-ms-keyvault-region": vault.location,
                    "x-ms-keyvault-service-version": f"arm-sim/{__version__}"}
-        claims = auth.authenticate(ctx, vault, parse_bearer(_header(scope, b"authorization")))
+        claims = auth.authenticate(ctx, vault, parse_bearer(body_limits.header(scope, b"authorization")))
         q = query_of(scope)
         api_version = q.get("api-version")
         if not api_version:
@@ -97,7 +96,7 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
                                 "'api-version' (for example 7.4 or 2025-07-01).")
         if versions:
             raise bad_parameter(body_limits.repeated_message("api-version", versions))
-        ctype = _header(scope, b"content-type")
+        ctype = body_limits.header(scope, b"content-type")
         if body_limits.has_body(raw) and not body_limits.is_json(ctype):
             raise VaultError(415, "UnsupportedMediaType", body_limits.media_message(ctype))
         if not body_ok:
@@ -132,9 +131,3 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
     return await off_loop(answer)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    headers: Iterable[tuple[bytes, bytes]] = scope["headers"]  # ASGI: (lower-case name, value) byte pairs
-    for k, v in headers:
-        if k == name:
-            return v.decode("latin-1")
-    return None
