@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -61,62 +60,18 @@ class Settings:
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
 
-
-def _choice(e: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = (e.get(name) or default).lower()
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {e.get(name)!r}")
-    return value
-
-
-def _port(e: Mapping[str, str], name: str, default: str) -> int:
-    text = e.get(name, default) or default
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port < 65536:
-        raise ValueError(f"{name} must be a port number (0 for a free one), not {text!r}")
-    return port
-
-
-def _number(e: Mapping[str, str], name: str, default: str) -> float:
-    text = e.get(name, default) or default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise ValueError(f"{name} must be a number of seconds, 0 or more, not {text!r}")
-    return value
-
-
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
-    e = os.environ if env is None else env
-    lro = _choice(e, "ARM_SIM_LRO", "async", ("async", "sync"))
-    rbac = _choice(e, "ARM_SIM_RBAC", "enforce", ("enforce", "audit", "off"))
-    unknown_types = _choice(e, "ARM_SIM_UNKNOWN_TYPES", "refuse", ("refuse", "store"))
-    grace = _number(e, "ARM_SIM_SHUTDOWN_GRACE", "30")
-    try:
-        vault_ports = port_range(e.get("ARM_SIM_VAULT_PORTS", "8600-8699"))
-    except ValueError as error:
-        raise ValueError(f"ARM_SIM_VAULT_PORTS: {error}") from None
+    """Settings from ARM_SIM_* variables, validated by pydantic-settings; a bad value is a ValueError naming the
+    variable, the value and what it must be. (Imported here, not at the top: the CLI's client commands never read
+    settings and start without pydantic.)"""
+    from arm_sim.core.settings_env import read
+
+    values = read(env)
     return Settings(
-        home=Path(e.get("ARM_SIM_HOME", ".arm-sim")),
-        database_url=e.get("ARM_SIM_DATABASE_URL", ""),
-        host=e.get("ARM_SIM_HOST", "127.0.0.1"),
-        public_host=e.get("ARM_SIM_PUBLIC_HOST", "localhost"),
-        port=_port(e, "ARM_SIM_PORT", "8443"),
-        imds_port=_port(e, "ARM_SIM_IMDS_PORT", "8480"),
-        vault_ports=vault_ports,
-        log_level=_choice(e, "ARM_SIM_LOG_LEVEL", "info", LOG_LEVELS),
-        lro=lro,
-        rbac=rbac,
-        directory_delay=_number(e, "ARM_SIM_DIRECTORY_DELAY", "0"),
-        tenant_id=e.get("ARM_SIM_TENANT_ID") or None,
-        subscription_id=e.get("ARM_SIM_SUBSCRIPTION_ID") or None,
-        client_id=e.get("ARM_SIM_CLIENT_ID") or None,
-        client_secret=e.get("ARM_SIM_CLIENT_SECRET") or None,
-        shutdown_grace=grace,
-        unknown_types=unknown_types,
+        home=Path(values.home), database_url=values.database_url, host=values.host, public_host=values.public_host,
+        port=values.port, imds_port=values.imds_port, vault_ports=values.vault_ports, log_level=values.log_level,
+        lro=values.lro, rbac=values.rbac, directory_delay=values.directory_delay, tenant_id=values.tenant_id or None,
+        subscription_id=values.subscription_id or None, client_id=values.client_id or None,
+        client_secret=values.client_secret or None, shutdown_grace=values.shutdown_grace,
+        unknown_types=values.unknown_types,
     )

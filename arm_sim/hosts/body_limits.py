@@ -8,6 +8,10 @@ Key Vault stores secret values up to 25 KB: a vault request is capped at 256 KB 
 or an imported key with room to spare). The token endpoint's form is capped at 1 MB (a client assertion is a few
 KB). The identity listener (IMDS, App Service) serves GET only and never reads a body.
 
+Headers: HTTP.sys, in front of every Azure endpoint, answers 400 "The size of the request headers is too long."
+once the request line and headers pass its MaxRequestBytes; Azure raises that past the default 16 KB (tokens with
+many group claims run to 10 KB), so arm-sim refuses past 64 KB in all, or one header past 32 KB.
+
 Depth: 64, the default MaxDepth of Newtonsoft.Json 13 and System.Text.Json (the .NET readers behind ARM, Graph and
 Key Vault); the deepest template of this repository nests 8 levels, and deeply nested ARM templates rarely pass 30.
 """
@@ -27,6 +31,9 @@ SIM_LIMIT = 4 * MB
 VAULT_LIMIT = 256 * 1024
 ENTRA_LIMIT = 1 * MB
 MAX_DEPTH = 64
+HEADERS_LIMIT = 64 * 1024
+HEADER_LIMIT = 32 * 1024
+HEADERS_MESSAGE = "The size of the request headers is too long."
 
 # a JSON string (skipped whole, escapes included) or one bracket: the only tokens that change the depth
 _TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
@@ -42,6 +49,17 @@ def header(scope: Scope, name: bytes) -> str | None:
         if k == name:
             return v.decode("latin-1")
     return None
+
+
+def headers_too_long(scope: Scope) -> bool:
+    """The request line and headers past HEADERS_LIMIT, or one header past HEADER_LIMIT (as HTTP.sys counts)."""
+    total = len(scope.get("raw_path") or b"") + len(scope["query_string"])
+    for k, v in scope["headers"]:
+        size = len(k) + len(v) + 4  # name, ": ", value, CRLF
+        if size > HEADER_LIMIT:
+            return True
+        total += size
+    return total > HEADERS_LIMIT
 
 
 def _declared_length(scope: Scope) -> int | None:

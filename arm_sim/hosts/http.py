@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arm_sim.hosts.body_limits import depth_message, too_deep
+from arm_sim.hosts.body_limits import HEADERS_MESSAGE, depth_message, headers_too_long, too_deep
 
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -38,6 +38,12 @@ def internal_error(exc: Exception) -> Response:
     """A bug, not a simulated failure: say so plainly, in ARM's envelope."""
     return json_response({"error": {"code": "InternalServerError",
                                     "message": f"arm-sim failed to handle this request: {type(exc).__name__}."}}, 500)
+
+
+def headers_too_long_answer() -> Response:
+    """HTTP.sys answers before any service sees the request, so every listener words it the same way (the code
+    is arm-sim's: HTTP.sys answers with an HTML page, which clients show as it is)."""
+    return json_response({"error": {"code": "RequestHeadersTooLong", "message": HEADERS_MESSAGE}}, 400)
 
 
 def bearer(request: Request) -> str | None:
@@ -161,6 +167,9 @@ class Lane:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if headers_too_long(scope):
+            await headers_too_long_answer()(scope, receive, send)
+            return
         scope = _collapse_slashes(scope)
         if not self.claims(scope["path"]):
             await self.app(scope, receive, send)
@@ -233,6 +242,9 @@ class RequestIds:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if headers_too_long(scope):  # (Lane has checked, for the listeners it fronts: a cheap second look)
+            await headers_too_long_answer()(scope, receive, send)
             return
         scope = _collapse_slashes(scope)
         ids = _ids(scope)

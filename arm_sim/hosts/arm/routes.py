@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -18,6 +19,7 @@ from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.arm.metadata import cloud
 from arm_sim.hosts.http import json_response, off_loop, parse_bearer, parse_json, query_of
+from arm_sim.resources import groups
 
 router = APIRouter(tags=["arm"])
 # ARM's own paths (case-insensitive, as ARM's are): served by `arm` through a Lane (hosts/http.py), never by
@@ -43,8 +45,36 @@ def _parse_body(path: str, raw: bytes) -> tuple[Any, str | None]:
     return body, error
 
 
+def _bad_uri(scope: Scope) -> DomainError | None:
+    """ARM's front door refuses a double-encoded path (`%25`: InvalidDoubleEncodedRequestUri, its own code and
+    wording). An encoded '/' inside a segment is refused too: decoded, it would move the request to another
+    resource id (`resourceGroups/a%2F` would be the group `a`); the code is arm-sim's, as no Azure answer is on
+    record."""
+    raw = scope.get("raw_path") or b""
+    if b"%" not in raw:
+        return None
+    uri, raw = raw.decode("latin-1"), raw.lower()
+    if b"%25" in raw:
+        return bad_request("InvalidDoubleEncodedRequestUri", f"The request URI '{uri}' is not valid, because it "
+                                                             "contains double encoding sequence '%25'.")
+    if b"%2f" not in raw and b"%5c" not in raw:
+        return None
+    segments = uri.split("/")
+    for before, segment in zip(segments, segments[1:], strict=False):
+        lowered = segment.lower()
+        if ("%2f" in lowered or "%5c" in lowered) and before.lower() == "resourcegroups":
+            try:  # a group's name: Azure's own refusal names the characters
+                groups.check_name(unquote(segment))
+            except DomainError as e:
+                return e
+    return bad_request("InvalidRequestUri", f"The request URI '{uri}' is not valid, because a path segment "
+                                            "contains an encoded '/' or '\\'.")
+
+
 async def arm(rt: Runtime, scope: Scope, receive: Receive) -> Response:
     path, method = scope["path"], scope["method"]
+    if refused := _bad_uri(scope):
+        return errors.render(refused)
     # ASGI header names are already lower-case: the raw pairs make the dict without a Headers object.
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     q = query_of(scope)
