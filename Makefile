@@ -8,7 +8,7 @@ PG_PORT ?= 55433
 PYTEST_ARGS ?=
 PYTEST  = ARM_SIM_AZ=$(AZ) $(BIN)/pytest -n 2 -q $(PYTEST_ARGS)
 
-.PHONY: venv az run test test-postgres lint openapi bench clean distclean
+.PHONY: venv az run test test-postgres lint openapi bench fuzz clean distclean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -49,6 +49,13 @@ openapi: venv
 
 bench: venv
 	$(BIN)/python bench/run.py
+
+# Schemathesis over openapi/*.json against a fresh simulator, each plane with its own credential: fails on any 5xx,
+# a 4xx outside its plane's error shape, or a simulator that no longer answers (bench/fuzz_openapi.py).
+# FUZZ_ARGS="--max-examples 10" for a quicker run, "--database-url URL" for an empty PostgreSQL database.
+FUZZ_ARGS ?=
+fuzz: venv
+	$(BIN)/python bench/fuzz_openapi.py $(FUZZ_ARGS)
 
 # SIGKILL under 8 concurrent writers, restart, check every acknowledged write and every lifecycle invariant
 # (bench/crashloop.py): on SQLite, then on a throwaway PostgreSQL cluster. CRASHLOOP_ARGS="--cycles 30" for more.

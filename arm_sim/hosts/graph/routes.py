@@ -188,11 +188,17 @@ def _graph_call(request: Request, raw: bytes | None) -> Response:
 
 # One method per documented route with a fixed operation id: FastAPI derives ids from a set of methods,
 # which would make the generated OpenAPI document differ from run to run. PUT and PATCH only ever answer 400.
-router.add_api_route("/{rest:path}", graph_call, methods=["GET"], operation_id="graph_get",
+# `graph_call` reads the path itself (it also serves the bare prefix), so the document declares `rest` here: a
+# path template without its parameter is an invalid OpenAPI document.
+_REST = {"parameters": [{"name": "rest", "in": "path", "required": True, "schema": {"type": "string"},
+                         "description": "The OData path after /v1.0/, e.g. servicePrincipals(appId='...') or "
+                                        "servicePrincipals/{id}/appRoleAssignments"}],
+         "security": [{"bearer": []}]}
+router.add_api_route("/{rest:path}", graph_call, methods=["GET"], operation_id="graph_get", openapi_extra=_REST,
                      summary="Microsoft Graph v1.0: servicePrincipals, applications, appRoleAssignments, /me")
-router.add_api_route("/{rest:path}", graph_call, methods=["POST"], operation_id="graph_post",
+router.add_api_route("/{rest:path}", graph_call, methods=["POST"], operation_id="graph_post", openapi_extra=_REST,
                      summary="Microsoft Graph v1.0: grant an app role (servicePrincipals/{id}/appRoleAssignments)")
 router.add_api_route("/{rest:path}", graph_call, methods=["DELETE"], operation_id="graph_delete",
-                     summary="Microsoft Graph v1.0: revoke an app role assignment")
+                     openapi_extra=_REST, summary="Microsoft Graph v1.0: revoke an app role assignment")
 router.add_api_route("/{rest:path}", graph_call, methods=["PUT", "PATCH"], include_in_schema=False)
 router.add_api_route("", graph_call, methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
