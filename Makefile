@@ -8,7 +8,7 @@ PG_PORT ?= 55433
 PYTEST_ARGS ?=
 PYTEST  = ARM_SIM_AZ=$(AZ) $(BIN)/pytest -n 2 -q $(PYTEST_ARGS)
 
-.PHONY: venv az run test test-postgres lint openapi bench fuzz clean distclean
+.PHONY: venv az js run test test-postgres lint openapi bench fuzz clean distclean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -25,6 +25,15 @@ $(AZ):
 	$(AZ_VENV)/bin/python -m pip install -q azure-cli==$(AZ_CLI_VERSION)
 	test -x $@
 
+# The Azure SDK for JavaScript that tests/test_proxy_js.py runs through the proxy (node 20+ and npm), pinned in
+# tests/js/package-lock.json: installed again only when the lock (or package.json) is newer than the last install;
+# --engine-strict: a node older than the lock's "engines" fails here, not as a skipped or failing test.
+JS_STAMP := tests/js/node_modules/.installed
+js: $(JS_STAMP)
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --engine-strict
+	touch $@
+
 run: venv
 	$(BIN)/arm-sim serve
 
@@ -33,11 +42,11 @@ lint: venv
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: venv az lint
+test: venv az js lint
 	$(PYTEST)
 
 # Throwaway PostgreSQL in a temp dir; stopped on exit whatever happens; pytest's exit code is kept.
-test-postgres: venv az
+test-postgres: venv az js
 	@set -e; dir=$$(mktemp -d /tmp/arm-sim-pg.XXXXXX); \
 	trap 'bash .ci/pg.sh stop "$$dir"' EXIT; trap 'exit 130' INT TERM; \
 	url=$$(bash .ci/pg.sh start "$$dir" $(PG_PORT)); \

@@ -93,3 +93,16 @@ def test_sim_api_needs_the_bootstrap_principal(sim: Sim) -> None:
     other = r.json()["access_token"]
     r = httpx.get(f"{sim.url}/_sim/clock", verify=sim.ca, headers={"Authorization": f"Bearer {other}"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "AuthorizationFailed"
+
+
+def test_arm_accepts_its_own_management_url_as_audience(sim: Sim) -> None:
+    """A client that derives its scope from the endpoint (`{endpoint}/.default`, as TypeSpec-generated management
+    clients do) gets a token ARM takes, as Azure Stack and sovereign clouds take their own management URL; the
+    cloud metadata publishes it among the audiences."""
+    meta = httpx.get(f"{sim.url}/metadata/endpoints?api-version=2022-09-01", verify=sim.ca).json()
+    assert f"{sim.url}/" in meta["authentication"]["audiences"]
+    for scope in (f"{sim.url}/.default", f"{sim.url}//.default"):
+        r = _arm(sim, sim.token(scope))
+        assert r.status_code == 200, r.text
+    refused = _arm(sim, sim.token("https://vault.azure.net/.default"))
+    assert refused.status_code == 401 and f"'{sim.url}/'" in refused.json()["error"]["message"]

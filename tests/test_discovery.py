@@ -23,7 +23,7 @@ from arm_sim.core import discovery
 from tests.simserver import free_range, fresh_database_url
 
 READY = re.compile(r"^arm-sim ready (https://localhost:(\d+)) \(identity (http://localhost:(\d+)), "
-                   r"vaults (\d+)-(\d+), data (.+?)(, (\d+) workers)?\)$")
+                   r"vaults (\d+)-(\d+), proxy http://localhost:\d+, data (.+?)(, (\d+) workers)?\)$")
 HEAVY = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "pydantic", "cryptography", "alembic", "jwt")
 
 
@@ -53,8 +53,9 @@ class Served:
         lo, hi = free_range(4)
         with open(self.out, "wb") as out, open(self.err, "wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "arm_sim", "serve", "--port", "0", "--imds-port", "0", "--vault-ports",
-                 f"{lo}-{hi}", *self.args], env=cli_env(self.home, **self.extra), stdout=out, stderr=err)
+                [sys.executable, "-m", "arm_sim", "serve", "--port", "0", "--imds-port", "0", "--proxy-port", "0",
+                 "--vault-ports", f"{lo}-{hi}", *self.args],
+                env=cli_env(self.home, **self.extra), stdout=out, stderr=err)
         deadline = time.monotonic() + timeout
         while not self.ready_line():
             assert self.proc.poll() is None, self.err.read_text()

@@ -408,7 +408,9 @@ def test_orphaned_access_policy_stays_and_is_audited(kv_sim: Sim, kv: KeyVaultMa
 
 # --- the retention period and the port pool, on a simulator of the test's own ---------------------------------
 
-def test_retention_purges_on_the_simulated_clock_and_frees_ports(tmp_path: Path) -> None:
+def test_retention_purges_on_the_simulated_clock_and_ports_never_limit_vaults(tmp_path: Path) -> None:
+    """Ports of ARM_SIM_VAULT_PORTS are lent to active vaults while one is free; a vault past them is reached by
+    its name on the main listener; soft delete gives the port back at once and the clock purges the name."""
     sim = Sim(home=tmp_path / "sim", database_url=fresh_database_url(), vault_ports=free_range(2)).start()
     try:
         with sim.http() as arm:
@@ -423,9 +425,13 @@ def test_retention_purges_on_the_simulated_clock_and_frees_ports(tmp_path: Path)
             assert sorted(uris) == [f"https://localhost:{p}/" for p in range(sim.vault_ports[0],
                                                                              sim.vault_ports[1] + 1)]
             full = arm.put(base + "kv-three", params={"api-version": API}, json=body)
-            assert full.status_code == 409 and "ARM_SIM_VAULT_PORTS" in full.json()["error"]["message"]
+            port = sim.url.rsplit(":", 1)[1]
+            assert full.status_code == 201 and full.json()["properties"]["vaultUri"] == (
+                f"https://kv-three.vault.localhost:{port}/")
             assert arm.delete(base + "kv-one", params={"api-version": API}).status_code == 200
-            assert arm.put(base + "kv-three", params={"api-version": API}, json=body).status_code == 409  # reserved
+            four = arm.put(base + "kv-four", params={"api-version": API}, json=body)
+            assert four.status_code == 201 and four.json()["properties"]["vaultUri"] == uris[0]  # the port given back
+            assert arm.put(base + "kv-one", params={"api-version": API}, json=body).status_code == 409  # reserved
             arm.post("/_sim/clock/advance", json={"duration": "6d"}).raise_for_status()
         deleted = f"/subscriptions/{sim.subscription}/providers/Microsoft.KeyVault/deletedVaults"
         with sim.http() as arm:  # a new token: the old one expired with the clock
@@ -433,8 +439,9 @@ def test_retention_purges_on_the_simulated_clock_and_frees_ports(tmp_path: Path)
             arm.post("/_sim/clock/advance", json={"duration": "2d"}).raise_for_status()
         with sim.http() as arm:
             assert arm.get(deleted, params={"api-version": API}).json()["value"] == []  # purged by the clock
-            third = arm.put(base + "kv-three", params={"api-version": API}, json=body)
-            assert third.status_code == 201 and third.json()["properties"]["vaultUri"] == uris[0]
+            again = arm.put(base + "kv-one", params={"api-version": API}, json=body)
+            assert again.status_code == 201 and again.json()["properties"]["vaultUri"].startswith(
+                "https://kv-one.vault.localhost:")  # both ports are lent: by name
             purged = arm.get("/_sim/events", params={"kind": "vault.purged"}).json()["value"]
             assert [e["details"]["reason"] for e in purged] == ["retention expired"]
     finally:

@@ -46,7 +46,7 @@ def unique(prefix: str) -> str:
 
 
 def start_kv_sim(tmp_path_factory: pytest.TempPathFactory) -> Sim:
-    """A simulator with room for a module's vaults (each holds a data-plane port until purged)."""
+    """A simulator with a data-plane port for each of a module's vaults."""
     return Sim(home=tmp_path_factory.mktemp("kvsim"), database_url=fresh_database_url(),
                vault_ports=free_range(16), extra_env={"ARM_SIM_LRO": "sync"}).start()
 

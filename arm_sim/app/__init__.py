@@ -20,7 +20,7 @@ from arm_sim.hosts.arm import openapi as arm_openapi
 from arm_sim.hosts.arm import routes as arm_routes
 from arm_sim.hosts.entra import routes as entra_routes
 from arm_sim.hosts.graph import routes as graph_routes
-from arm_sim.hosts.http import Lane, RequestIds, internal_error
+from arm_sim.hosts.http import ByHost, Lane, RequestIds, internal_error
 from arm_sim.hosts.imds import routes as imds_routes
 from arm_sim.hosts.keyvault import routes as keyvault_routes
 from arm_sim.hosts.sim import inspect as sim_inspect
@@ -83,6 +83,9 @@ def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
     vaults.include_router(keyvault_routes.router)  # the listener's health answer
     # ARM's paths and the vault data plane never enter FastAPI: they parse their own paths, and FastAPI's
     # per-request machinery would be the largest cost of the hottest paths. Every other path is FastAPI's.
-    main_listener = Lane(main, partial(arm_routes.arm, runtime), arm_routes.is_arm_path)
     vaults_listener = Lane(vaults, partial(keyvault_routes.vault_request, runtime), keyvault_routes.is_data_plane)
+    # the main listener also serves every vault by its host name (`{name}.vault.localhost`, and through the proxy
+    # `{name}.vault.azure.net`): no vault needs a port of its own
+    main_listener = ByHost(partial(keyvault_routes.is_vault_host, settings.public_host), vaults_listener,
+                           Lane(main, partial(arm_routes.arm, runtime), arm_routes.is_arm_path))
     return Apps(runtime, main, identity, vaults, main_listener, vaults_listener)

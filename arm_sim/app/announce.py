@@ -1,7 +1,8 @@
 """Telling the world a server is ready: the real ports in its settings, `$ARM_SIM_HOME/server.json` and
 `credentials.json` (core/discovery.py), and one line on stdout:
 
-    arm-sim ready https://localhost:8443 (identity http://localhost:8480, vaults 8600-8699, data /abs/home)
+    arm-sim ready https://localhost:8443 (identity http://localhost:8480, vaults 8600-8699, proxy
+    http://localhost:8444, data /abs/home)
 
 (`, N workers)` at the end for `serve --workers N`). The line is printed once every listener serves, after the
 files are written; its shape is stable, for scripts that wait for it.
@@ -25,8 +26,9 @@ def _port(sock: socket.socket) -> int:
 
 
 def with_real_ports(settings: Settings, socks: Listeners) -> Settings:
-    """`settings` with the ports the listeners really have (`--port 0` and `--imds-port 0` bind free ones)."""
-    return settings.with_(port=_port(socks.main[0]), imds_port=_port(socks.identity[0]))
+    """`settings` with the ports the listeners really have (`--port 0` and the like bind free ones)."""
+    return settings.with_(port=_port(socks.main[0]), imds_port=_port(socks.identity[0]),
+                          proxy_port=_port(socks.proxy[0]) if socks.proxy else None)
 
 
 def credentials(runtime: Runtime, pid: int) -> discovery.Credentials:
@@ -40,7 +42,8 @@ def credentials(runtime: Runtime, pid: int) -> discovery.Credentials:
 def ready_line(settings: Settings, workers: int = 1) -> str:
     lo, hi = settings.vault_ports
     more = f", {workers} workers" if workers > 1 else ""
-    return (f"arm-sim ready {settings.public_url} (identity {settings.imds_url}, vaults {lo}-{hi}, "
+    proxy = f", proxy http://{settings.public_host}:{settings.proxy_port}" if settings.proxy_port is not None else ""
+    return (f"arm-sim ready {settings.public_url} (identity {settings.imds_url}, vaults {lo}-{hi}{proxy}, "
             f"data {settings.home.resolve()}{more})")
 
 
@@ -51,7 +54,8 @@ def publish(settings: Settings, creds: discovery.Credentials, workers: int = 1) 
     discovery.write_credentials(home, creds)
     discovery.write(home, discovery.ServerInfo(
         pid=os.getpid(), url=settings.public_url, imds_url=settings.imds_url, port=settings.port,
-        imds_port=settings.imds_port, vault_ports=settings.vault_ports, home=str(home), database=dialect,
+        imds_port=settings.imds_port, vault_ports=settings.vault_ports, proxy_port=settings.proxy_port,
+        home=str(home), database=dialect,
         ca=str(home / "ca.pem"), ca_bundle=str(home / "ca-bundle.pem"), workers=workers))
     with contextlib.suppress(OSError):  # (nobody reads stdout any more: the server serves all the same)
         print(ready_line(settings, workers), flush=True)

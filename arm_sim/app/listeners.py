@@ -26,30 +26,33 @@ def _bind(host: str, port: int) -> socket.socket:
 
 @dataclass
 class Listeners:
-    """The listening sockets: main, identity, and one per vault port."""
+    """The listening sockets: main, identity, one per vault port, and the proxy's (none with the proxy off)."""
 
     main: list[socket.socket]
     identity: list[socket.socket]
     vaults: list[socket.socket]
+    proxy: list[socket.socket]
 
     @classmethod
     def bind(cls, settings: Settings) -> Listeners:
         lo, hi = settings.vault_ports
+        proxy = [] if settings.proxy_port is None else [settings.proxy_port]
         bound: list[socket.socket] = []
         try:
-            for port in (settings.port, settings.imds_port, *range(lo, hi + 1)):
+            for port in (settings.port, settings.imds_port, *proxy, *range(lo, hi + 1)):
                 bound.append(_bind(settings.host, port))
         except BaseException:
             for sock in bound:
                 sock.close()
             raise
-        return cls(bound[:1], bound[1:2], bound[2:])
+        after = 2 + len(proxy)
+        return cls(bound[:1], bound[1:2], bound[after:], bound[2:after])
 
     def all(self) -> list[socket.socket]:
-        return [*self.main, *self.identity, *self.vaults]
+        return [*self.main, *self.identity, *self.vaults, *self.proxy]
 
     def fds(self) -> dict[str, list[int]]:
-        return {name: [s.fileno() for s in getattr(self, name)] for name in ("main", "identity", "vaults")}
+        return {name: [s.fileno() for s in getattr(self, name)] for name in ("main", "identity", "vaults", "proxy")}
 
     @classmethod
     def adopt(cls, fds: dict[str, list[int]]) -> Listeners:

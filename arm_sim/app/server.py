@@ -21,7 +21,7 @@ from types import FrameType
 import uvicorn
 from starlette.types import ASGIApp
 
-from arm_sim.app import Apps, announce, create_apps, prepare, tls
+from arm_sim.app import Apps, announce, create_apps, prepare, proxy, tls
 from arm_sim.app.drain import UVICORN_MARGIN, Drain
 from arm_sim.app.home_lock import home_lock
 from arm_sim.app.listeners import Listeners, WorkerSpec
@@ -47,6 +47,13 @@ def _config(app: ASGIApp, settings: Settings, tls_files: tuple[str, str] | None)
     return uvicorn.Config(app, log_level=settings.log_level if settings.log_level != "info" else "warning",
                           access_log=settings.log_level == "debug", lifespan="off", loop="auto", http="auto",
                           timeout_keep_alive=30, **kwargs)  # type: ignore[arg-type]
+
+
+def _proxy_routes(settings: Settings) -> proxy.ProxyRoutes:
+    """The proxy relays TLS for Azure's names to the main listener, and IMDS to the identity listener, on this
+    machine (a wildcard listen address is reached at loopback)."""
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    return proxy.ProxyRoutes(tls_upstream=(host, settings.port), identity_upstream=(host, settings.imds_port))
 
 
 async def serve_async(settings: Settings, apps: Apps | None = None, ready: asyncio.Event | None = None, *,
@@ -98,6 +105,7 @@ async def serve_async(settings: Settings, apps: Apps | None = None, ready: async
 
             watch_parent(worker.parent, supervisor_gone)
         tasks = [asyncio.create_task(server.serve(sockets=s)) for server, s in listeners]
+        proxies = [await proxy.serve(sock, _proxy_routes(settings)) for sock in socks.proxy]
 
         async def when_serving() -> None:
             while not all(server.started for server in servers):
@@ -119,6 +127,8 @@ async def serve_async(settings: Settings, apps: Apps | None = None, ready: async
         try:
             await asyncio.gather(*tasks)
         finally:
+            for server in proxies:  # (this ends the tunnels still open too)
+                server.close()
             announcing.cancel()
             if worker is None:
                 announce.withdraw(settings)

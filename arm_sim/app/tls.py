@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from arm_sim.core.hosts import AZURE_HOSTS, IMDS_ADDRESS, VAULT_DOMAIN, name_host
 from arm_sim.core.private import private_home, write_public
 
 
@@ -54,14 +55,19 @@ def _sans(*hosts: str) -> list[x509.GeneralName]:
 
 # Azure's host names arm-sim answers for in its proxy mode (and IMDS's address): with the local names, all the CA
 # may ever vouch for. Its critical name constraints make any other certificate it signed fail verification.
-AZURE_HOSTS = ("management.azure.com", "login.microsoftonline.com", "graph.microsoft.com", "vault.azure.net")
-IMDS_ADDRESS = "169.254.169.254"
+
+
+def _served_names(public_host: str) -> list[x509.GeneralName]:
+    """The names the main listener answers for beyond its own: Azure's (through the proxy, which relays the TLS
+    stream to it) and every vault's by name (`{name}.vault.azure.net`, `{name}.vault.{public host}`)."""
+    names = [*sorted(AZURE_HOSTS), f"*.{VAULT_DOMAIN}", f"*.vault.{name_host(public_host)}"]
+    return [x509.DNSName(h) for h in names]
 
 
 def _permitted(sans: list[x509.GeneralName]) -> list[x509.GeneralName]:
     """The CA's permitted subtrees: the server's names (addresses as single-address networks) and Azure's."""
     out: list[x509.GeneralName] = []
-    for name in [*sans, *(x509.DNSName(h) for h in AZURE_HOSTS),
+    for name in [*sans, *(x509.DNSName(h) for h in (*sorted(AZURE_HOSTS), VAULT_DOMAIN)),
                  x509.IPAddress(ipaddress.ip_address(IMDS_ADDRESS))]:
         if isinstance(name, x509.IPAddress) and isinstance(name.value, ipaddress.IPv4Address | ipaddress.IPv6Address):
             name = x509.IPAddress(ipaddress.ip_network(name.value))
@@ -88,8 +94,9 @@ def ensure(home: Path, public_host: str, *also: str) -> tuple[Path, Path]:
     ca_cert_path, ca_key_path = home / "ca.pem", home / "ca-key.pem"
     cert_path, key_path = home / "server.pem", home / "server-key.pem"
     now = datetime.now(UTC)
-    wanted = _sans(public_host, *also)
-    permitted = _permitted(wanted)
+    own = _sans(public_host, *also)
+    permitted = _permitted(own)  # (a wildcard is no subtree: `*.vault.localhost` lies under `localhost`)
+    wanted = [*own, *_served_names(public_host)]
     stale = ca_cert_path.exists() and not _constrains_to(x509.load_pem_x509_certificate(ca_cert_path.read_bytes()),
                                                          permitted)
     if stale or not ca_cert_path.exists() or not ca_key_path.exists():  # (a new name, or a CA of older arm-sim)

@@ -87,6 +87,7 @@ def env_values(server: Server) -> dict[str, str]:
         "ARM_SIM_CLIENT_SECRET": creds.client_secret,
         "ARM_SIM_SUBSCRIPTION": creds.subscription,
         "ARM_SIM_IMDS_URL": info.imds_url,
+        **({"ARM_SIM_PROXY_URL": proxy_url(info)} if info.proxy_port is not None else {}),
         "AZURE_TENANT_ID": creds.tenant,
         "AZURE_CLIENT_ID": creds.client_id,
         "AZURE_CLIENT_SECRET": creds.client_secret,
@@ -94,6 +95,34 @@ def env_values(server: Server) -> dict[str, str]:
         "AZURE_AUTHORITY_HOST": info.url,
         "REQUESTS_CA_BUNDLE": server.ca_bundle,
     }
+
+
+def proxy_values(server: Server, inside: dict[str, str], vm: str | None, base: dict[str, str]) -> dict[str, str]:
+    """What `arm-sim env --proxy` prints (cli/proxy_env.py): the proxy, the CA files, and the credential of the
+    caller — the bootstrap principal's `AZURE_*` outside a VM or site, the VM's key in the proxy URL inside one
+    (`inside`: what `identity_env` answered), a site's IDENTITY_ENDPOINT/HEADER inside a site."""
+    from arm_sim.cli import proxy_env
+
+    info, creds = server.info, server.creds
+    if info.proxy_port is None:
+        raise CommandError("the server runs without its proxy (ARM_SIM_PROXY_PORT=off): restart it with one")
+    vm_host = inside.get("AZURE_POD_IDENTITY_AUTHORITY_HOST", "")
+    key = vm_host.rstrip("/").rsplit("/vms/", 1)[1] if "/vms/" in vm_host else None
+    bundle, node_ca = proxy_env.ca_files(server.home, Path(server.ca), Path(server.ca_bundle), base)
+    values = proxy_env.variables(proxy_url(info, vm, key), bundle, node_ca, base)
+    if inside:
+        values |= {k: v for k, v in inside.items() if k != "AZURE_POD_IDENTITY_AUTHORITY_HOST"}
+    else:
+        values |= {"AZURE_TENANT_ID": creds.tenant, "AZURE_CLIENT_ID": creds.client_id,
+                   "AZURE_CLIENT_SECRET": creds.client_secret}
+    return values | {"AZURE_SUBSCRIPTION_ID": creds.subscription}
+
+
+def proxy_url(info: discovery.ServerInfo, user: str | None = None, key: str | None = None) -> str:
+    from arm_sim.cli import proxy_env
+
+    assert info.proxy_port is not None
+    return proxy_env.proxy_url(info.url, info.proxy_port, user, key)
 
 
 def format_env(values: dict[str, str], fmt: str) -> str:
@@ -110,6 +139,15 @@ def inside_env(values: dict[str, str], base: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in base.items() if k not in NOT_INSIDE}
     env.update({k: values[k] for k in INSIDE_KEEP if k in values})
     return env
+
+
+def proxied_env(values: dict[str, str], base: dict[str, str]) -> dict[str, str]:
+    """The environment of `exec --proxy`: `base` without any credential or endpoint that would go around the
+    proxy, plus `values` (what `env --proxy` prints, a credential of the caller's included)."""
+    from arm_sim.cli import proxy_env
+
+    drop = {*NOT_INSIDE, *proxy_env.NOT_PROXIED}
+    return {k: v for k, v in base.items() if k not in drop} | values
 
 
 @dataclass

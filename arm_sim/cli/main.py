@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                                               "default 8443; 0: a free one)")
     s.add_argument("--imds-port", type=_port, help="the identity endpoints' HTTP port (ARM_SIM_IMDS_PORT, default "
                                                    "8480; 0: a free one)")
+    s.add_argument("--proxy-port", type=_proxy_port, metavar="PORT|off",
+                   help="the HTTP proxy that answers Azure's own host names (ARM_SIM_PROXY_PORT, default 8444; 0: a "
+                        "free one; off: none)")
     s.add_argument("--vault-ports", type=_port_range, metavar="LO-HI",
                    help="the Key Vault ports, one per vault (ARM_SIM_VAULT_PORTS, default 8600-8699)")
     s.add_argument("--log-level", type=str.lower, choices=LOG_LEVELS)
@@ -47,8 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("env", help="print the running server's client settings as shell exports, JSON or dotenv")
     e.add_argument("--format", choices=["shell", "json", "dotenv"], default="shell")
     _inside_args(e, "add the identity endpoint variables of")
-    x = sub.add_parser("exec", help="run a command as if inside a VM or site: exec --vm NAME [-g RG] -- CMD ...")
-    _inside_args(x, "run as if inside", required=True)
+    x = sub.add_parser("exec", help="run a command as if inside a VM or site: exec [--proxy] --vm NAME [-g RG] -- CMD "
+                                    "...; or exec --proxy -- CMD (as the bootstrap principal, through the proxy)")
+    _inside_args(x, "run as if inside")
     x.add_argument("cmd", nargs=argparse.REMAINDER, help="the command and its arguments, after --")
     c = sub.add_parser("clock", help="show or change the simulated clock (through the running server, if any)")
     c.add_argument("action", nargs="?", choices=["show", "advance", "freeze", "unfreeze"], default="show")
@@ -87,6 +92,10 @@ def _port(text: str) -> int:
     return n
 
 
+def _proxy_port(text: str) -> int | str:
+    return "off" if text.strip().lower() == "off" else _port(text)
+
+
 def _port_range(text: str) -> tuple[int, int]:
     try:
         return port_range(text)
@@ -94,21 +103,25 @@ def _port_range(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _inside_args(p: argparse.ArgumentParser, what: str, required: bool = False) -> None:
-    which = p.add_mutually_exclusive_group(required=required)
+def _inside_args(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--proxy", action="store_true",
+                   help="Azure's own host names through the simulator's proxy: HTTPS_PROXY, HTTP_PROXY, NO_PROXY, "
+                        "the CA files and the credential, nothing simulator-specific")
+    which = p.add_mutually_exclusive_group()
     which.add_argument("--vm", metavar="NAME", help=f"{what} this virtual machine (AZURE_POD_IDENTITY_AUTHORITY_HOST)")
     which.add_argument("--site", metavar="NAME", help=f"{what} this App Service site (IDENTITY_ENDPOINT/HEADER)")
     p.add_argument("-g", "--resource-group", metavar="RG", help="the resource group, when the name is not unique")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    s = from_env()
-    return s.with_(
+    s = from_env().with_(
         home=Path(args.home) if args.home else None, database_url=args.database_url,
         host=getattr(args, "host", None), public_host=getattr(args, "public_host", None),
         port=getattr(args, "port", None), imds_port=getattr(args, "imds_port", None),
         vault_ports=getattr(args, "vault_ports", None), log_level=getattr(args, "log_level", None),
     )
+    proxy = getattr(args, "proxy_port", None)
+    return s if proxy is None else replace(s, proxy_port=None if proxy == "off" else proxy)
 
 
 def _home(args: argparse.Namespace) -> Path:
@@ -119,10 +132,11 @@ def _home(args: argparse.Namespace) -> Path:
 def _values(server: Server, args: argparse.Namespace) -> dict[str, str]:
     from arm_sim.cli import client
 
-    values = client.env_values(server)
-    if args.vm or args.site:
-        values |= client.identity_env(client.Client(server), args.vm, args.site, args.resource_group)
-    return values
+    inside = client.identity_env(client.Client(server), args.vm, args.site, args.resource_group) if (
+        args.vm or args.site) else {}
+    if args.proxy:
+        return client.proxy_values(server, inside, args.vm, dict(os.environ))
+    return client.env_values(server) | inside
 
 
 def _env(args: argparse.Namespace) -> int:
@@ -141,7 +155,11 @@ def _exec(args: argparse.Namespace) -> int:
     if not cmd:
         print("arm-sim exec needs a command after --, e.g. arm-sim exec --vm vm1 -- python app.py", file=sys.stderr)
         return 2
-    env = client.inside_env(_values(client.find(_home(args)), args), dict(os.environ))
+    if not (args.vm or args.site or args.proxy):
+        print("arm-sim exec needs --vm NAME, --site NAME or --proxy (see arm-sim exec --help)", file=sys.stderr)
+        return 2
+    values = _values(client.find(_home(args)), args)
+    env = (client.proxied_env if args.proxy else client.inside_env)(values, dict(os.environ))
     try:
         return subprocess.run(cmd, env=env).returncode
     except FileNotFoundError:

@@ -37,6 +37,7 @@ class ServerInfo:
     ca: str = ""  # absolute path of ca.pem (trust it for `url` and the vault ports)
     ca_bundle: str = ""  # absolute path of ca-bundle.pem (the CA followed by the public roots)
     workers: int = 1
+    proxy_port: int | None = None  # the proxy listener (plain http), if it runs
 
     def as_json(self) -> dict[str, object]:
         return {**asdict(self), "vault_ports": list(self.vault_ports)}

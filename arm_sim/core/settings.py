@@ -30,6 +30,7 @@ class Settings:
     port: int = 8443
     imds_port: int = 8480
     vault_ports: tuple[int, int] = (8600, 8699)
+    proxy_port: int | None = 8444  # None: no proxy listener (ARM_SIM_PROXY_PORT=off)
     log_level: str = "info"
     lro: str = "async"  # async | sync
     rbac: str = "enforce"  # enforce | audit | off
@@ -69,7 +70,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     values = read(env)
     return Settings(
         home=Path(values.home), database_url=values.database_url, host=values.host, public_host=values.public_host,
-        port=values.port, imds_port=values.imds_port, vault_ports=values.vault_ports, log_level=values.log_level,
+        port=values.port, imds_port=values.imds_port, vault_ports=values.vault_ports, proxy_port=values.proxy_port,
+        log_level=values.log_level,
         lro=values.lro, rbac=values.rbac, directory_delay=values.directory_delay, tenant_id=values.tenant_id or None,
         subscription_id=values.subscription_id or None, client_id=values.client_id or None,
         client_secret=values.client_secret or None, shutdown_grace=values.shutdown_grace,

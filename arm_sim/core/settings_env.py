@@ -21,6 +21,7 @@ _EXPECTED = {
     "port": "a port number (0 for a free one)",
     "imds_port": "a port number (0 for a free one)",
     "vault_ports": "a port range LO-HI, e.g. 8600-8699",
+    "proxy_port": "a port number (0 for a free one) or off",
     "directory_delay": "a number of seconds, 0 or more",
     "shutdown_grace": "a number of seconds, 0 or more",
     "log_level": f"one of {', '.join(LOG_LEVELS)}",
@@ -34,6 +35,10 @@ def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+def _off(value: object) -> object:
+    return None if isinstance(value, str) and value.strip().lower() == "off" else value
+
+
 class EnvSettings(BaseSettings):
     # An empty variable means "the default", as it always has (`ARM_SIM_PORT= arm-sim serve`).
     model_config = SettingsConfigDict(env_prefix="ARM_SIM_", env_ignore_empty=True, extra="ignore")
@@ -45,6 +50,7 @@ class EnvSettings(BaseSettings):
     port: Port = 8443
     imds_port: Port = 8480
     vault_ports: Annotated[tuple[int, int], NoDecode] = (8600, 8699)  # LO-HI, not JSON
+    proxy_port: Annotated[Port | None, BeforeValidator(_off)] = 8444
     log_level: Annotated[Literal["critical", "error", "warning", "info", "debug", "trace"],
                          BeforeValidator(_lower)] = "info"
     lro: Annotated[Literal["async", "sync"], BeforeValidator(_lower)] = "async"

@@ -276,10 +276,10 @@ class IdentityEndpoint(Base):
 
 
 class Vault(Base):
-    """A Key Vault's global name, its data-plane port and its soft-delete state.
+    """A Key Vault's global name, its data-plane port (if one is lent to it) and its soft-delete state.
 
     The ARM resource row holds the vault's properties; this row outlives it while the vault is soft-deleted
-    (name and port stay reserved until purge), and `snapshot` keeps what recover restores.
+    (the name stays reserved until purge; the port is given back), and `snapshot` keeps what recover restores.
     """
 
     __tablename__ = "vaults"
@@ -289,7 +289,7 @@ class Vault(Base):
     subscription_id: Mapped[str] = mapped_column(String(36))
     location: Mapped[str] = mapped_column(String(64))
     tenant_id: Mapped[str] = mapped_column(String(36))
-    port: Mapped[int] = mapped_column(Integer, unique=True)
+    port: Mapped[int | None] = mapped_column(Integer, unique=True)  # None: reached by name only
     state: Mapped[str] = mapped_column(String(16))  # active | deleted
     purge_protection: Mapped[bool] = mapped_column(Boolean, default=False)
     retention_days: Mapped[int] = mapped_column(Integer, default=90)

@@ -50,6 +50,9 @@ class Ctx:
     checkpoint: Callable[[], None] = field(default=lambda: None)
     # what the answer must tell the client beyond its body (a type stored under ARM_SIM_UNKNOWN_TYPES=store)
     warnings: list[str] = field(default_factory=list)
+    # the request came for Azure's own host names (through the proxy): addresses handed out use them too
+    # (a vault's `https://{name}.vault.azure.net/`), as the client can reach only those
+    azure_names: bool = False
 
     @property
     def actor(self) -> str | None:

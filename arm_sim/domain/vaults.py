@@ -1,13 +1,16 @@
-"""The Key Vault registry: global vault names, data-plane ports and the soft-delete life cycle.
+"""The Key Vault registry: global vault names, data-plane addresses and the soft-delete life cycle.
 
 A vault is two things: its ARM resource row (properties: tenantId, accessPolicies, flags — the truth while the
 vault is active) and a `Vault` row (global name, port, state) that outlives the resource while the vault is
-soft-deleted, so the name and port stay reserved and recover can restore the snapshot. Times are on the
-simulated clock.
+soft-deleted, so the name stays reserved and recover can restore the snapshot. Times are on the simulated clock.
+
+A vault is reached by its name: `{name}.vault.azure.net` through the proxy, `{name}.vault.{public host}` on the
+main listener. A port of ARM_SIM_VAULT_PORTS is lent to an active vault while one is free (for clients that can
+resolve neither name) and given back at soft delete, so ports never limit how many vaults exist.
 
 Interface for the data plane (hosts/keyvault, domain/vault_secrets, vault_keys, vault_access):
-`vault_for_port`, `vault_by_name`, `vault_document`, `access_policies`, `rbac_enabled`, `soft_delete_enabled`,
-`purge_protection_enabled`, `retention_days`, `vault_uri`, `purge_expired`.
+`vault_for_port`, `vault_for_name`, `vault_by_name`, `vault_document`, `access_policies`, `rbac_enabled`,
+`soft_delete_enabled`, `purge_protection_enabled`, `retention_days`, `vault_uri`, `purge_expired`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy import Text, bindparam, delete, select, type_coerce
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
+from arm_sim.core.hosts import VAULT_DOMAIN, name_host
 from arm_sim.db.engine import HotSelect
 from arm_sim.db.models import Resource, Vault, VaultKey, VaultSecret
 from arm_sim.db.records import VaultByPortRecord
@@ -44,7 +48,7 @@ class VaultView:
     subscription_id: str
     location: str
     tenant_id: str
-    port: int
+    port: int | None
     state: str
     retention_days: int
     snapshot: dict[str, Any] | None
@@ -58,13 +62,16 @@ VaultLike: TypeAlias = Vault | VaultView
 
 _V, _R = Vault.__table__.c, Resource.__table__.c
 # Every data-plane request starts here: one statement, run on the driver (see HotSelect).
-_BY_PORT: HotSelect[VaultByPortRecord] = HotSelect(
+_ACTIVE_VAULT = (
     select(_V.name, _V.resource_id, _V.resource_key, _V.subscription_id, _V.location, _V.tenant_id, _V.port,
            _V.state, _V.retention_days, _V.snapshot, _R.id.label("doc_id"), _R.name.label("doc_name"),
            _R.type.label("doc_type"), _R.location.label("doc_location"), _R.tags.label("doc_tags"),
            type_coerce(_R.properties, Text).label("doc_properties"))  # as text: decoded through _decoded
-    .join_from(Vault.__table__, Resource.__table__, _R.key == _V.resource_key)
-    .where(_V.port == bindparam("port"), _V.state == ACTIVE))
+    .join_from(Vault.__table__, Resource.__table__, _R.key == _V.resource_key))
+_BY_PORT: HotSelect[VaultByPortRecord] = HotSelect(
+    _ACTIVE_VAULT.where(_V.port == bindparam("port"), _V.state == ACTIVE))
+_BY_NAME: HotSelect[VaultByPortRecord] = HotSelect(
+    _ACTIVE_VAULT.where(_V.name == bindparam("name"), _V.state == ACTIVE))
 
 
 _DECODED: dict[str, Any] = {}  # properties text -> object: a vault's properties change rarely, reads are constant
@@ -84,11 +91,16 @@ def _decoded(raw: Any) -> Any:
 
 
 def vault_for_port(ctx: Ctx, port: int) -> VaultView | None:
-    """The ACTIVE vault bound to this data-plane port, or None (no vault, or the vault is soft-deleted).
+    """The ACTIVE vault lent this data-plane port, or None (no vault has it: a soft-deleted vault gave it back)."""
+    return _view(_BY_PORT.first(ctx.session, {"port": port}))
 
-    A soft-deleted vault keeps its port reserved (recover brings the same vaultUri back) but serves nothing.
-    """
-    r = _BY_PORT.first(ctx.session, {"port": port})
+
+def vault_for_name(ctx: Ctx, name: str) -> VaultView | None:
+    """The ACTIVE vault of this name (case-insensitive), or None (none, or it is soft-deleted)."""
+    return _view(_BY_NAME.first(ctx.session, {"name": name.lower()}))
+
+
+def _view(r: VaultByPortRecord | None) -> VaultView | None:
     if r is None:
         return None
     document = {"id": r.doc_id, "name": r.doc_name, "type": r.doc_type, "location": r.doc_location,
@@ -163,7 +175,21 @@ def recovery_level(ctx: Ctx, vault: VaultLike) -> str:
 
 
 def vault_uri(ctx: Ctx, vault: VaultLike) -> str:
-    return f"https://{ctx.settings.public_host}:{vault.port}/"
+    """Azure's own form for a request that came by Azure's names (the proxy), else `local_uri`."""
+    return azure_uri(vault.name) if ctx.azure_names else local_uri(ctx, vault)
+
+
+def azure_uri(name: str) -> str:
+    return f"https://{name.lower()}.{VAULT_DOMAIN}/"
+
+
+def local_uri(ctx: Ctx, vault: VaultLike) -> str:
+    """The vault's port while it has one (reachable with no name resolution at all), else its name under the
+    public host on the main port. What ARM stores as `vaultUri`: a request by Azure's names is shown Azure's."""
+    host = ctx.settings.public_host
+    if vault.port is not None:
+        return f"https://{host}:{vault.port}/"
+    return f"https://{vault.name}.vault.{name_host(host)}:{ctx.settings.port}/"
 
 
 def latest_secrets(ctx: Ctx, vault: Vault, name: str | None = None) -> list[VaultSecret]:
@@ -208,21 +234,20 @@ def check_available(ctx: Ctx, name: str, resource_id: str) -> Vault | None:
     return row
 
 
-def _free_port(ctx: Ctx) -> int:
+def _free_port(ctx: Ctx) -> int | None:
+    """A port of ARM_SIM_VAULT_PORTS no active vault holds, or None: the vault is then reached by name only.
+    (Two writers may pick the same port: the column is unique, so one of them retries, see db.conflicts.)"""
     lo, hi = ctx.settings.vault_ports
-    used = set(ctx.session.scalars(select(Vault.port)).all())
+    used = set(ctx.session.scalars(select(Vault.port).where(Vault.port.is_not(None))).all())
     for port in range(lo, hi + 1):
         if port not in used:
             return port
-    raise DomainError(
-        409, "VaultPortsExhausted",
-        f"arm-sim has no free Key Vault data-plane port: all {hi - lo + 1} ports of ARM_SIM_VAULT_PORTS "
-        f"({lo}-{hi}) are held by active or soft-deleted vaults. Purge a deleted vault or widen ARM_SIM_VAULT_PORTS "
-        "and restart arm-sim.")
+    return None
 
 
 def create(ctx: Ctx, name: str, resource_id: str, subscription_id: str, location: str, tenant_id: str) -> Vault:
-    """Reserve the global name and a data-plane port for a new vault (the caller checked availability)."""
+    """Reserve the global name (and a data-plane port, if one is free) for a new vault (the caller checked
+    availability)."""
     row = Vault(name=name.lower(), resource_id=resource_id, resource_key=ids.key(resource_id),
                 subscription_id=subscription_id.lower(), location=location, tenant_id=tenant_id,
                 port=_free_port(ctx), state=ACTIVE, purge_protection=False, retention_days=90,
@@ -242,25 +267,27 @@ def sync(vault: Vault, props: dict[str, Any], tenant_id: str, location: str) -> 
 
 
 def soft_delete(ctx: Ctx, vault: Vault, doc: dict[str, Any]) -> None:
-    """The ARM resource is going: keep name, port and a snapshot until `scheduled_purge_at`."""
+    """The ARM resource is going: keep the name and a snapshot until `scheduled_purge_at`; give the port back."""
     snapshot = {k: v for k, v in doc.items() if k not in ("_sim", "etag", "systemData")}
-    vault.state, vault.snapshot = DELETED, snapshot
+    vault.state, vault.snapshot, vault.port = DELETED, snapshot, None
     vault.deleted_at = ctx.now
     vault.scheduled_purge_at = ctx.now + vault.retention_days * DAY
     events.record(ctx, "vault.softDeleted", vault.resource_id, scheduledPurgeAt=vault.scheduled_purge_at)
 
 
 def recover(ctx: Ctx, vault: Vault, resource_id: str) -> dict[str, Any]:
-    """Bring a deleted vault back at `resource_id` (same port, secrets untouched); return its snapshot."""
+    """Bring a deleted vault back at `resource_id` (secrets untouched; a port again if one is free); return its
+    snapshot."""
     snapshot = dict(vault.snapshot or {})
     vault.state, vault.deleted_at, vault.scheduled_purge_at, vault.snapshot = ACTIVE, None, None, None
+    vault.port = _free_port(ctx)
     vault.resource_id, vault.resource_key = resource_id, ids.key(resource_id)
     events.record(ctx, "vault.recovered", resource_id, port=vault.port)
     return snapshot
 
 
 def purge(ctx: Ctx, vault: Vault, reason: str = "purge") -> None:
-    """Remove the vault for good: its secrets and keys, its name and its port."""
+    """Remove the vault for good: its secrets and keys and its name."""
     ctx.session.execute(delete(VaultSecret).where(VaultSecret.vault_name == vault.name))
     ctx.session.execute(delete(VaultKey).where(VaultKey.vault_name == vault.name))
     # a lazy purge runs at the first vault operation after the date: the event keeps the scheduled date too

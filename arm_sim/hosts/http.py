@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from arm_sim.core.hosts import AZURE_HOSTS
 from arm_sim.hosts.body_limits import HEADERS_MESSAGE, depth_message, headers_too_long, too_deep
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -184,6 +185,27 @@ class Lane:
             raise
         response.raw_headers += ids
         await response(scope, receive, send)
+
+
+class ByHost:
+    """Sends a request to `chosen` when `picks(scope)` (by its Host: a vault's name on the main listener), else to
+    `otherwise`."""
+
+    def __init__(self, picks: Callable[[Scope], bool], chosen: ASGIApp, otherwise: ASGIApp) -> None:
+        self.picks, self.chosen, self.otherwise = picks, chosen, otherwise
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self.chosen if scope["type"] == "http" and self.picks(scope) else self.otherwise
+        await app(scope, receive, send)
+
+
+def by_azure_name(host: str | None) -> bool:
+    """Whether the Host asked for is one of Azure's own names (port 443, given or not): the request came through
+    the proxy."""
+    if not host:
+        return False
+    name, _, port = host.lower().partition(":")
+    return name in AZURE_HOSTS and port in ("", "443")
 
 
 def _collapse_slashes(scope: Scope) -> Scope:

@@ -1,7 +1,7 @@
-"""Microsoft.KeyVault, the management plane: vaults (global names, one data-plane port each, soft delete,
+"""Microsoft.KeyVault, the management plane: vaults (global names reached by host name, soft delete,
 recover, purge), access policies and the `vaults/secrets` and `vaults/keys` child resources.
 
-The vault's ARM row holds its properties; `domain.vaults` keeps the global name, the port and the soft-delete
+The vault's ARM row holds its properties; `domain.vaults` keeps the global name, a lent port and the soft-delete
 state, which outlive the row until purge. Deleting a principal never touches access policies (orphans stay,
 as in Azure; `/_sim/audit` lists them).
 """
@@ -43,7 +43,7 @@ class KeyVaultProvider(Provider):
                                   props["tenantId"])
         elif vault.state == vaults.DELETED:  # validate allowed this only for createMode recover
             vaults.recover(ctx, vault, after["id"])
-        props["vaultUri"] = vaults.vault_uri(ctx, vault)
+        props["vaultUri"] = vaults.local_uri(ctx, vault)
         vaults.sync(vault, props, props["tenantId"], after["location"])
 
     def on_delete(self, ctx: Ctx, doc: Doc) -> None:
@@ -102,6 +102,12 @@ class KeyVaultProvider(Provider):
         if path.resource_type.lower() in (SECRETS, KEYS):
             raise DomainError(405, "MethodNotAllowed", "The requested resource does not support http method 'DELETE'.")
         return None
+
+    def render(self, ctx: Ctx, doc: Doc, api_version: str) -> Doc:
+        if not ctx.azure_names or doc.get("type", "").lower() != VAULTS:
+            return doc
+        # a client that came through the proxy is shown Azure's own address (the stored one is the local form)
+        return {**doc, "properties": {**doc["properties"], "vaultUri": vaults.azure_uri(doc["name"])}}
 
     def virtual_get(self, ctx: Ctx, path: ids.ArmPath) -> Doc | None:
         kind = path.resource_type.lower()

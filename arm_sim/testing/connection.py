@@ -37,6 +37,7 @@ class Connection:
     imds_url: str = ""
     ca_bundle: str = ""
     home: Path | None = None
+    proxy_url: str = ""  # the proxy listener (http), "" when the server runs without it
 
 
 class Client:
@@ -56,6 +57,8 @@ class Client:
                          doc="the CA plus public roots (REQUESTS_CA_BUNDLE)")
     imds_url = property(lambda self: self.conn.imds_url, doc="the identity listener (IMDS, App Service), HTTP")
     home = property(lambda self: self.conn.home, doc="the simulator's data directory (None if not known)")
+    proxy_url = property(lambda self: self.conn.proxy_url,
+                         doc="the proxy that answers Azure's own host names, e.g. http://localhost:PORT ('' if off)")
     tenant = property(lambda self: self.conn.tenant)
     subscription = property(lambda self: self.conn.subscription)
     client_id = property(lambda self: self.conn.client_id)
@@ -68,6 +71,7 @@ class Client:
             "ARM_SIM_URL": self.url, "ARM_SIM_CA": ca, "ARM_SIM_TENANT": self.tenant,
             "ARM_SIM_CLIENT_ID": self.client_id, "ARM_SIM_CLIENT_SECRET": self.client_secret,
             "ARM_SIM_SUBSCRIPTION": self.subscription, "ARM_SIM_IMDS_URL": self.imds_url,
+            **({"ARM_SIM_PROXY_URL": self.proxy_url} if self.proxy_url else {}),
             "AZURE_TENANT_ID": self.tenant, "AZURE_CLIENT_ID": self.client_id,
             "AZURE_CLIENT_SECRET": self.client_secret, "AZURE_SUBSCRIPTION_ID": self.subscription,
             "AZURE_AUTHORITY_HOST": self.url, "REQUESTS_CA_BUNDLE": bundle,
@@ -170,7 +174,7 @@ class Client:
 
     def delete_resource_group(self, name: str, *, purge: bool = False) -> None:
         """Delete a resource group and everything in it (every lifecycle hook runs); absent is fine. `purge`: then
-        purge its vaults (soft-deleted, as in Azure), which frees their names and data-plane ports."""
+        purge its vaults (soft-deleted, as in Azure), which frees their names."""
         vaults = self._vaults(name) if purge else []
         r = self.request("DELETE", f"{self.group_id(name)}?api-version={RESOURCES_API}")
         if r.status >= 400 and r.status != 404:

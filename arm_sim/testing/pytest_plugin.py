@@ -155,11 +155,22 @@ def arm_sim(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Confi
 @pytest.fixture
 def arm_sim_rg(arm_sim: ArmSim, request: pytest.FixtureRequest) -> Iterator[str]:
     """A new, empty resource group for this test (its name); deleted with its contents after the test, its vaults
-    purged (so their names and data-plane ports are free again)."""
+    purged (so their names are free again)."""
     stem = re.sub(r"[^A-Za-z0-9_.()-]+", "-", request.node.name).strip("-.")[:60]
     name = arm_sim.create_resource_group(f"{stem or 'test'}-{uuid.uuid4().hex[:8]}")
     yield name
     arm_sim.delete_resource_group(name, purge=True)
+
+
+@pytest.fixture
+def azure_proxy(arm_sim: ArmSim) -> Iterator[dict[str, str]]:
+    """This test's process talks to Azure's own host names through the simulator's proxy: unmodified code that
+    builds `DefaultAzureCredential()`, `SecretClient("https://{name}.vault.azure.net", cred)` or a management
+    client with only a subscription id reaches `arm_sim`, as its bootstrap principal. The variables set (the
+    standard proxy, CA and `AZURE_*` ones) are yielded, and restored after the test. For code inside a VM, use
+    `with arm_sim.proxied(vm=vm_id):`."""
+    with arm_sim.proxied() as values:
+        yield values
 
 
 @pytest.fixture

@@ -109,6 +109,7 @@ class Sim:
     database_url: str = ""
     port: int = field(default_factory=free_port)
     imds_port: int = field(default_factory=free_port)
+    proxy_port: int = field(default_factory=free_port)
     vault_ports: tuple[int, int] = field(default_factory=lambda: free_range(16))
     tenant: str = field(default_factory=lambda: str(uuid.uuid4()))
     subscription: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -137,12 +138,18 @@ class Sim:
     def imds_url(self) -> str:
         return f"http://localhost:{self.imds_port}"
 
+    @property
+    def proxy_url(self) -> str:
+        """The proxy listener (plain http), with no credential: a caller outside every VM."""
+        return f"http://localhost:{self.proxy_port}"
+
     def env(self) -> dict[str, str]:
         """The server process's environment (the calling environment plus this simulator's settings)."""
         env = {k: v for k, v in os.environ.items() if not (self.hermetic and k.startswith("ARM_SIM_"))}
         env.update({
             "ARM_SIM_HOME": str(self.home), "ARM_SIM_PORT": str(self.port), "ARM_SIM_IMDS_PORT": str(self.imds_port),
             "ARM_SIM_VAULT_PORTS": f"{self.vault_ports[0]}-{self.vault_ports[1]}",
+            "ARM_SIM_PROXY_PORT": str(self.proxy_port),
             "ARM_SIM_TENANT_ID": self.tenant, "ARM_SIM_SUBSCRIPTION_ID": self.subscription,
             "ARM_SIM_CLIENT_ID": self.client_id, "ARM_SIM_CLIENT_SECRET": self.client_secret,
             "ARM_SIM_LOG_LEVEL": "warning",
@@ -162,7 +169,7 @@ class Sim:
             except PortTaken:
                 if not first or attempt == 4:
                     raise
-                self.port, self.imds_port = free_port(), free_port()
+                self.port, self.imds_port, self.proxy_port = free_port(), free_port(), free_port()
                 self.vault_ports = free_range(self.vault_ports[1] - self.vault_ports[0] + 1)
         raise AssertionError("unreachable")
 

@@ -14,6 +14,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ class ArmSim(Client):
                settings: Mapping[str, str] | None = None, vaults: int = 32) -> ArmSim:
         """Start `arm-sim serve` (a subprocess) on free ports with its state in `home`. `lro="sync"` answers
         long-running operations in their final state at once (fast tests); `settings` are extra ARM_SIM_*
-        variables; `vaults`: how many vaults may exist at once (each has a data-plane port)."""
+        variables; `vaults`: how many vaults get a data-plane port of their own (any more are reached by name)."""
         if lro not in ("sync", "async"):
             raise ValueError(f"lro must be 'sync' or 'async', not {lro!r}")
         server = Sim(home=Path(home), database_url=database_url, hermetic=True, vault_ports=free_range(vaults),
@@ -194,6 +195,14 @@ class ArmSim(Client):
             return Validation(r.status, ErrorDetail.of(props["error"]), (), r.body)
         ids = tuple(str(v.get("id")) for v in props.get("validatedResources") or [] if isinstance(v, Mapping))
         return Validation(r.status, None, ids, r.body)
+
+    def proxied(self, vm: str | None = None) -> AbstractContextManager[dict[str, str]]:
+        """`with sim.proxied():` this process talks to Azure's own host names through the simulator's proxy, as
+        the bootstrap principal (`vm`: a VM's resource id — as code inside that VM, by IMDS at 169.254.169.254);
+        every variable is restored on exit. Yields the variables set (testing/proxied.py)."""
+        from arm_sim.testing.proxied import proxied
+
+        return proxied(self, vm)
 
     # --- identity endpoints, clock, events, audit ---------------------------------------------------------------
     def managed_identity_env(self, resource_id: str) -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from arm_sim.core.errors import AuthenticationError
 from arm_sim.domain import events, tenancy
 from arm_sim.domain.context import Caller, Ctx
@@ -18,10 +20,23 @@ AUDIENCE_MESSAGE = (
 )
 
 
+@lru_cache(maxsize=8)
+def own_audiences(public_url: str) -> tuple[tuple[str, ...], str]:
+    """ARM's audiences and the simulator's own management URL, as Azure Stack and sovereign clouds accept theirs:
+    clients that derive the scope from the endpoint (`{endpoint}/.default`) ask for it."""
+    audiences = (*ARM_AUDIENCES, f"{public_url}/", public_url)
+    allowed = ",".join(f"'{a}'" for a in audiences)
+    message = ("The access token has been obtained for wrong audience or resource '{aud}'. It should exactly match "
+               f"with one of the allowed audiences {allowed}.")
+    return audiences, message
+
+
 def authenticate(ctx: Ctx, token: str | None, subscription_id: str | None,
                  audiences: tuple[str, ...] = ARM_AUDIENCES, audience_message: str = AUDIENCE_MESSAGE,
                  host: str = "arm") -> Caller:
     """The caller of a resource server (`host` names it in refusal events: arm, graph, sim …)."""
+    if audiences is ARM_AUDIENCES:
+        audiences, audience_message = own_audiences(ctx.settings.public_url)
     try:
         if token is None:
             raise AuthenticationError("AuthenticationFailed",

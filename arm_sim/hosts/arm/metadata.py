@@ -14,7 +14,9 @@ def cloud(base: str) -> dict[str, Any]:
         "portal": base,
         "authentication": {
             "loginEndpoint": base,
-            "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+            # the cloud's own management URL too: a client may ask for `{resourceManager}/.default`
+            "audiences": list(dict.fromkeys(["https://management.core.windows.net/", "https://management.azure.com/",
+                                             base + "/"])),
             "tenant": "common",
             "identityProvider": "AAD",
         },

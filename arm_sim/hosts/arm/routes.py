@@ -18,7 +18,7 @@ from arm_sim.hosts.arm import deployments, dispatch, errors
 from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.arm.metadata import cloud
-from arm_sim.hosts.http import json_response, off_loop, parse_bearer, parse_json, query_of
+from arm_sim.hosts.http import by_azure_name, json_response, off_loop, parse_bearer, parse_json, query_of
 from arm_sim.resources import groups
 
 router = APIRouter(tags=["arm"])
@@ -95,6 +95,7 @@ async def arm(rt: Runtime, scope: Scope, receive: Receive) -> Response:
         # a retry (db.conflicts) parses the body as sent again: the first attempt may have changed its objects
         request_body = body if attempts == 1 else _parse_body(path, raw)[0]
         arm_path = ids.parse(path)
+        ctx.azure_names = by_azure_name(headers.get("host"))
         authenticate(ctx, parse_bearer(headers.get("authorization")), arm_path.subscription)
         if versions:
             raise bad_request("InvalidApiVersionParameter", body_limits.repeated_message("api-version", versions))

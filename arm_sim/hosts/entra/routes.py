@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from arm_sim.core.errors import EntraError
+from arm_sim.core.hosts import LOGIN
 from arm_sim.domain.runtime import Runtime
 from arm_sim.domain.tokens import entra, keyring
 from arm_sim.hosts import body_limits
@@ -120,11 +121,18 @@ async def keys_v1(request: Request, tenant: str) -> Response:
 async def instance_discovery(request: Request) -> Response:
     base = _base(request)
     host = base.split("://", 1)[1]
+    # through the proxy, Azure's public cloud: MSAL reads its aliases after a failed token request
+    metadata = _PUBLIC_CLOUD if host == LOGIN else {"preferred_network": host, "preferred_cache": host,
+                                                    "aliases": [host]}
     return json_response({
         "tenant_discovery_endpoint": f"{base}/common/v2.0/.well-known/openid-configuration",
         "api-version": "1.1",
-        "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+        "metadata": [metadata],
     })
+
+
+_PUBLIC_CLOUD = {"preferred_network": LOGIN, "preferred_cache": "login.windows.net",
+                 "aliases": [LOGIN, "login.windows.net", "login.microsoft.com", "sts.windows.net"]}
 
 
 async def _token(request: Request, tenant: str, v1: bool) -> Response:

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from arm_sim.domain import vault_access, vault_secrets, vaults
+from arm_sim.domain import vault_access, vault_secrets
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.vault_access import Operation
 from arm_sim.domain.vaults import VaultView
@@ -18,6 +18,7 @@ from arm_sim.hosts.http import json_response
 class VaultCall:
     ctx: Ctx
     vault: VaultView  # read once per request: the data plane never changes the vault
+    base: str  # the vault's address as this request asked for it, ending with '/'
     claims: dict[str, Any]
     method: str
     segs: list[str]  # path segments; an empty one is kept (`/secrets/s1/` = latest version)
@@ -28,8 +29,8 @@ class VaultCall:
 
     @property
     def uri(self) -> str:
-        """vaultUri, ending with '/' (object ids are `{uri}secrets/{name}/{version}`)."""
-        return vaults.vault_uri(self.ctx, self.vault)
+        """The vault's address, ending with '/' (object ids are `{uri}secrets/{name}/{version}`)."""
+        return self.base
 
     def authorize(self, op: Operation, name: str | None = None) -> None:
         vault_access.authorize(self.ctx, self.vault, self.claims, op, name)

@@ -1,8 +1,10 @@
-"""The vault listener: every port of ARM_SIM_VAULT_PORTS serves the data plane of the vault bound to it
-(`vault_request` through a Lane, see hosts/http.py; FastAPI serves only the listener's health answer).
+"""The Key Vault data plane (`vault_request`, through a Lane, see hosts/http.py; FastAPI serves only the vault
+listener's health answer).
 
-A request finds its vault by the local port it arrived on, then: bearer check (401 + challenge) → api-version →
-the operation's authorization (access policies or RBAC) → the operation, all in one unit of work.
+A request finds its vault by the host name it asked for — `{name}.vault.azure.net` (through the proxy) or
+`{name}.vault.{public host}` (on the main listener) — or else by the vault port it arrived on, then: bearer check
+(401 + challenge) → api-version → the operation's authorization (access policies or RBAC) → the operation, all in
+one unit of work.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from starlette.types import Receive, Scope
 
 from arm_sim import __version__
 from arm_sim.core.errors import AuthenticationError, DomainError, not_implemented
+from arm_sim.core.hosts import VAULT_DOMAIN, name_host
 from arm_sim.domain import vaults
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
@@ -51,6 +54,30 @@ def _parse(raw: bytes) -> tuple[Any, bool]:
         return None, False
 
 
+AZURE_SUFFIX = f".{VAULT_DOMAIN}"
+
+
+def vault_host(scope: Scope, public_host: str) -> tuple[str, str, bool] | None:
+    """(vault name, the host as asked, whether it is Azure's own name) for a request by a vault's host name;
+    None for any other host (a vault port's `localhost:8601`)."""
+    asked = (body_limits.header(scope, b"host") or "").lower()
+    host = asked.rsplit(":", 1)[0] if asked.count(":") == 1 else asked
+    for suffix, azure in ((AZURE_SUFFIX, True), (f".vault.{name_host(public_host)}", False)):
+        if host.endswith(suffix):
+            name = host[:-len(suffix)]
+            return (name, asked, azure) if name and "." not in name else None
+    return None
+
+
+def is_vault_host(public_host: str, scope: Scope) -> bool:
+    return vault_host(scope, public_host) is not None
+
+
+def _no_vault_named(name: str) -> VaultError:
+    return VaultError(404, "VaultNotFound", f"No active Key Vault is named '{name}': the vault was never created, "
+                                           "or it is soft-deleted or purged.")
+
+
 def _no_vault(port: int) -> VaultError:
     return VaultError(404, "VaultNotFound", f"No active Key Vault is bound to port {port}: the vault was never "
                                            "created here, or it is soft-deleted or purged.")
@@ -63,6 +90,7 @@ def is_data_plane(path: str) -> bool:
 
 async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response:
     port = int((scope.get("server") or ("", 0))[1])
+    by_name = vault_host(scope, rt.settings.public_host)
     method = scope["method"]
     capped = await body_limits.read_capped(scope, receive, body_limits.VAULT_LIMIT) if method in _WRITES else b""
     if capped is None:  # refused before a byte more is read or anything is parsed
@@ -82,9 +110,17 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
         attempts += 1
         # a retry (db.conflicts) parses the body as sent again: the first attempt may have changed its objects
         request_body = body if attempts == 1 else _parse(raw)[0]
-        vault = vaults.vault_for_port(ctx, port)
-        if vault is None:
-            raise _no_vault(port)
+        if by_name:
+            name, asked, ctx.azure_names = by_name
+            vault = vaults.vault_for_name(ctx, name)
+            if vault is None:
+                raise _no_vault_named(name)
+            base = f"https://{asked}/"  # ids name the vault as the client asked for it, as Key Vault's do
+        else:
+            vault = vaults.vault_for_port(ctx, port)
+            if vault is None:
+                raise _no_vault(port)
+            base = vaults.vault_uri(ctx, vault)
         tenant = vault.tenant_id
         headers = {"x-ms-keyvault-region": vault.location,
                    "x-ms-keyvault-service-version": f"arm-sim/{__version__}"}
@@ -109,7 +145,7 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
             raise not_implemented(UNSUPPORTED[collection])
         handler = HANDLERS.get(collection)
         segs[0] = collection
-        call = VaultCall(ctx, vault, claims, method, segs, q, request_body, api_version)
+        call = VaultCall(ctx, vault, base, claims, method, segs, q, request_body, api_version)
         response = handler(call) if handler else None
         if response is None:
             raise VaultError(404, "NotFound", f"Key Vault has no operation {method} {scope['path']}.")
@@ -122,7 +158,8 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
         try:
             return rt.run(work, read_mostly=method in ("GET", "HEAD"), correlation_id=correlation_id)
         except AuthenticationError as e:
-            response = errors.unauthorized(e.message, rt.settings.public_url, tenant)
+            login = "https://login.microsoftonline.com" if by_name and by_name[2] else rt.settings.public_url
+            response = errors.unauthorized(e.message, login, tenant)
             response.headers.update(headers)
             return response
         except DomainError as e:

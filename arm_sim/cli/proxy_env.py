@@ -1,0 +1,86 @@
+"""`arm-sim env --proxy` and `exec --proxy`: the standard variables that send unmodified Azure clients to the
+simulator's proxy, nothing simulator-specific.
+
+- `HTTPS_PROXY`/`HTTP_PROXY` (and the lower-case twins: Python prefers those, curl reads only `http_proxy`). For
+  code inside a VM the URL carries that VM's credential (`http://{vm}:{vmKey}@host:port`): the proxy reads it from
+  `Proxy-Authorization` to know whose IMDS `http://169.254.169.254` is. The user part alone sends no header, so the
+  password part is always there. A caller outside every VM gets no credential, and IMDS answers it "unreachable".
+- `NO_PROXY`: the caller's own entries, less any that would send Azure's names or IMDS around the proxy, plus the
+  loopback names (the proxy refuses every host but Azure's, and local services must still be reached).
+- The CA: `REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE` and `SSL_CERT_FILE` name one file, the simulator's CA followed by
+  the bundle the caller had (or the public roots); `NODE_EXTRA_CA_CERTS` names the CA plus the caller's extra CAs.
+  Replacing a bundle with the bare CA would break every other TLS peer; keeping the caller's would break ours.
+- `AZURE_CORE_COLLECT_TELEMETRY=false`: the Azure CLI's telemetry would only be refused by the proxy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from arm_sim.core.hosts import AZURE_HOSTS, IMDS_ADDRESS, VAULT_DOMAIN
+
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+BUNDLE_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+# What a process under the proxy must not inherit from the caller: endpoints that would bypass it.
+NOT_PROXIED = ("AZURE_AUTHORITY_HOST", "AZURE_POD_IDENTITY_AUTHORITY_HOST", "IMDS_ENDPOINT", "MSI_ENDPOINT",
+               "ARM_CLOUD_METADATA_URL", "AZURE_CORE_INSTANCE_DISCOVERY", "all_proxy", "ALL_PROXY")
+
+
+def proxy_url(server_url: str, port: int, user: str | None = None, key: str | None = None) -> str:
+    host = urlsplit(server_url).hostname or "localhost"
+    host = f"[{host}]" if ":" in host else host
+    auth = f"{quote(user or 'vm', safe='')}:{quote(key, safe='')}@" if key else ""
+    return f"http://{auth}{host}:{port}"
+
+
+def _bypasses_us(entry: str) -> bool:
+    """Whether a NO_PROXY entry would send one of the names the proxy answers for around it."""
+    e = entry.strip().lower().lstrip("*").lstrip(".")
+    if not e:
+        return True  # `*` (or an empty match-all): nothing would reach the proxy
+    names = [*AZURE_HOSTS, f"x.{VAULT_DOMAIN}", IMDS_ADDRESS]
+    if e.startswith("169.254.") or e in ("169.254.0.0/16", "169.254.169.254/32"):
+        return True
+    return any(n == e or n.endswith("." + e) for n in names)
+
+
+def no_proxy(base: Mapping[str, str]) -> str:
+    given = (base.get("NO_PROXY") or base.get("no_proxy") or "").split(",")
+    kept = [e.strip() for e in given if e.strip() and not _bypasses_us(e)]
+    return ",".join(dict.fromkeys([*kept, *LOOPBACK]))
+
+
+def _combined(target: Path, first: Path, others: list[Path]) -> str:
+    """`first` followed by each readable file of `others` (once each), written to `target` (0644: certificates
+    are public) only when it changed; returns its path."""
+    parts = [first.read_bytes()]
+    for other in dict.fromkeys(o.resolve() for o in others):
+        if other.is_file() and other != target.resolve():
+            parts.append(other.read_bytes())
+    data = b"\n".join(p.rstrip(b"\n") + b"\n" for p in parts)
+    if not target.exists() or target.read_bytes() != data:
+        tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    return str(target)
+
+
+def ca_files(home: Path, ca: Path, public_bundle: Path, base: Mapping[str, str]) -> tuple[str, str]:
+    """(the bundle for REQUESTS_CA_BUNDLE & co, the file for NODE_EXTRA_CA_CERTS), each the CA first."""
+    theirs = [Path(base[v]) for v in BUNDLE_VARS if base.get(v)]
+    # (without a bundle of the caller's, the server's own ca-bundle.pem is already the CA and the public roots)
+    bundle = _combined(home / "proxy-ca-bundle.pem", ca, theirs) if theirs else str(public_bundle)
+    node = [Path(base["NODE_EXTRA_CA_CERTS"])] if base.get("NODE_EXTRA_CA_CERTS") else []
+    return bundle, _combined(home / "proxy-node-ca.pem", ca, node)
+
+
+def variables(proxy: str, bundle: str, node_ca: str, base: Mapping[str, str]) -> dict[str, str]:
+    exempt = no_proxy(base)
+    return {**dict.fromkeys(PROXY_VARS, proxy), "NO_PROXY": exempt, "no_proxy": exempt,
+            **dict.fromkeys(BUNDLE_VARS, bundle), "NODE_EXTRA_CA_CERTS": node_ca,
+            "AZURE_CORE_COLLECT_TELEMETRY": "false"}

@@ -1,0 +1,21 @@
+"""Host names: Azure's own, that arm-sim answers for through its proxy, and the local names of vaults."""
+
+from __future__ import annotations
+
+import ipaddress
+
+# The main listener's planes under Azure's names (ARM, Entra ID, Graph); vaults are `{name}.vault.azure.net`.
+MANAGEMENT, LOGIN, GRAPH = "management.azure.com", "login.microsoftonline.com", "graph.microsoft.com"
+AZURE_HOSTS = frozenset({MANAGEMENT, LOGIN, GRAPH})
+VAULT_DOMAIN = "vault.azure.net"
+IMDS_ADDRESS = "169.254.169.254"
+
+
+def name_host(public_host: str) -> str:
+    """The domain vault names go under on the main listener (`{name}.vault.{this}`): the public host, or
+    `localhost` when that is an address (a name cannot go under an address)."""
+    try:
+        ipaddress.ip_address(public_host.strip("[]"))
+    except ValueError:
+        return public_host.lower()
+    return "localhost"
