@@ -17,6 +17,7 @@ from typing import Any
 from tests.test_imds import identities
 from tests.test_keyvault_secrets import Env, unique
 from tests.test_keyvault_secrets import env as env  # noqa: F401 (the module's simulator: a fixture)
+from tests.webspec import WEB_API, plan
 
 # Variables of the calling environment that would change where a client goes (a developer's own settings).
 _SCRUB = ("AZURE_", "IDENTITY_", "MSI_", "IMDS_", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_", "HTTP_PROXY",
@@ -43,7 +44,7 @@ with SecretClient(f"https://{name}.vault.azure.net", DefaultAzureCredential()) a
     print("value", secrets.get_secret("greeting").value)
 """
 
-INSIDE_VM = """
+INSIDE = """
 import sys
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.keyvault.secrets import SecretClient
@@ -127,8 +128,26 @@ def test_code_written_for_azure_runs_unchanged_through_the_proxy(env: Env, tmp_p
     direct = env.kvm.vaults.get(group, name).properties.vault_uri
     assert direct.startswith("https://localhost:")
     # code inside the VM: ManagedIdentityCredential and DefaultAzureCredential against the real IMDS address
-    inside = run(env, tmp_path, INSIDE_VM, name, inside=("--vm", vm.name))
+    inside = run(env, tmp_path, INSIDE, name, inside=("--vm", vm.name))
     assert inside["value"] == "hello from azure code"
+
+
+def test_code_in_an_app_service_site_through_the_proxy(env: Env, tmp_path: Path) -> None:
+    """A site's identity endpoint is local (IDENTITY_ENDPOINT, not proxied: NO_PROXY has localhost); its tokens
+    then open the vault by Azure's name through the proxy."""
+    group = f"/subscriptions/{env.sim.subscription}/resourceGroups/{env.rg}"
+    site = unique("site-proxy-")
+    with env.sim.http() as arm:
+        r = arm.put(f"{group}/providers/Microsoft.Web/sites/{site}?{WEB_API}", json={
+            "location": "westeurope", "kind": "app", "identity": {"type": "SystemAssigned"},
+            "properties": {"serverFarmId": plan(arm, group)}})
+        assert r.status_code in (200, 201), r.text
+        principal = r.json()["identity"]["principalId"]
+    vault = env.vault([env.policy(env.deployer_oid, ("all",)), env.policy(principal, ("get",))])
+    with env.secrets(vault.properties.vault_uri) as secrets:
+        secrets.set_secret("greeting", "hello from the site")
+    out = run(env, tmp_path, INSIDE, vault.name, inside=("--site", site))
+    assert out["value"] == "hello from the site"
 
 
 def test_imds_is_unreachable_outside_every_vm(env: Env, tmp_path: Path) -> None:
