@@ -14,6 +14,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.test_imds import identities
 from tests.test_keyvault_secrets import Env, unique
 from tests.test_keyvault_secrets import env as env  # noqa: F401 (the module's simulator: a fixture)
@@ -155,3 +157,17 @@ def test_imds_is_unreachable_outside_every_vm(env: Env, tmp_path: Path) -> None:
     assert "unavailable" in out, out
     seconds = float(out["unavailable"].split()[0])
     assert seconds < 5, out  # refused at once, not after the SDK's retries
+
+
+def test_tls_for_an_unknown_name_fails_and_never_leaves(env: Env) -> None:
+    """A tunnel opened for an Azure name leads to the simulator only: TLS asking there for another name gets a
+    certificate that does not name it, so the client's own verification refuses it."""
+    import socket
+    import ssl
+
+    with socket.create_connection(("localhost", env.sim.proxy_port), timeout=10) as raw:
+        raw.sendall(b"CONNECT management.azure.com:443 HTTP/1.1\r\nHost: management.azure.com:443\r\n\r\n")
+        assert raw.recv(1024).startswith(b"HTTP/1.1 200")
+        context = ssl.create_default_context(cafile=env.sim.ca)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            context.wrap_socket(raw, server_hostname="example.com")
