@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
+import json
 import re
 import sys
 import uuid
+from importlib import resources
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
+import httpx
 import pytest
 
 from arm_sim.domain import rbac_builtins
@@ -15,10 +21,13 @@ from arm_sim.domain.rbac_builtins import (
     BUILT_IN_ROLES,
     BY_NAME,
     BY_ROLE_NAME,
+    SOURCE,
+    Permission,
     RoleDefinition,
     action_matches,
     permits,
 )
+from tests.simserver import Sim
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -73,20 +82,24 @@ def _all_patterns(role: RoleDefinition) -> tuple[str, ...]:
 
 @pytest.mark.parametrize("role", BUILT_IN_ROLES, ids=lambda r: r.role_name)
 def test_role_is_well_formed(role: RoleDefinition) -> None:
+    # Strings are kept exactly as Azure publishes them: a few carry a trailing space (the role name
+    # "Azure Arc VMware Administrator role ", five descriptions, one pattern), and four roles grant nothing.
     assert GUID.match(role.name), role.name
     assert str(uuid.UUID(role.name)) == role.name
     assert role.id == f"/providers/Microsoft.Authorization/roleDefinitions/{role.name}"
-    assert role.role_name and role.role_name == role.role_name.strip()
-    assert role.description and role.description == role.description.strip()
+    assert role.role_name.strip() and role.description.strip()
     assert role.role_type == "BuiltInRole"
-    assert role.assignable_scopes == ("/",)
+    assert role.assignable_scopes and all(s.startswith("/") for s in role.assignable_scopes)
     for field in ("actions", "not_actions", "data_actions", "not_data_actions", "assignable_scopes"):
         value = getattr(role, field)
         assert isinstance(value, tuple), field
-        assert all(isinstance(p, str) and p and p == p.strip() for p in value), field
-    assert role.actions or role.data_actions, "a role grants something"
+        assert all(isinstance(p, str) and p.strip() for p in value), field
     for pattern in _all_patterns(role):
-        assert " " not in pattern and not pattern.startswith("/"), pattern
+        assert " " not in pattern.strip() and not pattern.startswith("/"), pattern
+    if role.permissions:  # the published blocks, when kept, are what the flat lists concatenate
+        for flat, part in (("actions", "actions"), ("not_actions", "not_actions"),
+                           ("data_actions", "data_actions"), ("not_data_actions", "not_data_actions")):
+            assert getattr(role, flat) == tuple(p for b in role.permissions for p in getattr(b, part))
 
 
 def test_role_is_frozen() -> None:
@@ -320,3 +333,257 @@ def test_permits_defaults_to_control_plane() -> None:
     secrets_user = _role("Key Vault Secrets User")
     assert not permits(secrets_user, f"{KV}/secrets/getSecret/action")
     assert permits(_role("Reader"), "Microsoft.Compute/virtualMachines/read")
+
+
+# ------------------------------------------------------------------------------------------ Azure's full set
+
+
+def test_the_data_is_azures_full_published_set() -> None:
+    assert len(BUILT_IN_ROLES) > 500
+    assert SOURCE["generator"] == "scripts/gen_builtin_roles.py"
+    assert SOURCE["count"] == len(BUILT_IN_ROLES)
+    for source in SOURCE["inputs"]:
+        # each input names its repository and the commit that was read
+        assert re.search(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40} ", source["origin"]), source
+        assert re.fullmatch(r"[0-9a-f]{64}", source["sha256"])
+    raw = json.loads(resources.files("arm_sim.domain").joinpath("data/builtin_roles.json").read_bytes())
+    assert [r["name"] for r in raw["roles"]] == [r.name for r in BUILT_IN_ROLES]
+
+
+# (GUID, roleName, a sample of actions, the exact dataActions) as Azure publishes them
+WELL_KNOWN = [
+    ("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "Owner", ("*",), ()),
+    ("b24988ac-6180-42a0-ab88-20f7382dd24c", "Contributor", ("*",), ()),
+    ("acdd72a7-3385-48ef-bd42-f606fba81ae7", "Reader", ("*/read",), ()),
+    ("17d1049b-9a84-46fb-8f53-869881c3d3ab", "Storage Account Contributor",
+     ("Microsoft.Storage/storageAccounts/*", "Microsoft.Authorization/*/read"), ()),
+    ("4633458b-17de-408a-b874-0445c86b69e6", "Key Vault Secrets User", (),
+     ("Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action")),
+    ("a638d3c7-ab3a-418d-83e6-5f17a39d4fde", "Azure Event Hubs Data Receiver",
+     ("Microsoft.EventHub/*/eventhubs/consumergroups/read",), ("Microsoft.EventHub/*/receive/action",)),
+    ("2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", "Storage Blob Data Reader",
+     ("Microsoft.Storage/storageAccounts/blobServices/containers/read",),
+     ("Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",)),
+    ("bda0d508-adf1-4af0-9c28-88919fc3ae06", "Azure Stack HCI Administrator",
+     ("Microsoft.AzureStackHCI/clusters/*",), ()),
+]
+
+
+@pytest.mark.parametrize(("guid", "role_name", "actions", "data_actions"), WELL_KNOWN, ids=lambda v: str(v)[:40])
+def test_well_known_roles(guid: str, role_name: str, actions: tuple[str, ...], data_actions: tuple[str, ...]) -> None:
+    role = BY_NAME[guid]
+    assert role.role_name == role_name and BY_ROLE_NAME[role_name.lower()] is role
+    assert role.id == f"/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+    assert set(actions) <= set(role.actions)
+    assert role.data_actions == data_actions
+
+
+NEW_PERMIT_CASES = [
+    ("Storage Account Contributor", "Microsoft.Storage/storageAccounts/write", CONTROL, True),
+    ("Storage Account Contributor", "Microsoft.Storage/storageAccounts/listKeys/action", CONTROL, True),
+    ("Storage Account Contributor", "Microsoft.Storage/storageAccounts/blobServices/containers/write", CONTROL, True),
+    ("Storage Account Contributor", f"{BLOBS}/read", DATA, False),
+    ("Storage Account Contributor", "Microsoft.Compute/virtualMachines/write", CONTROL, False),
+    ("Storage Account Contributor", "Microsoft.Authorization/roleAssignments/write", CONTROL, False),
+    ("Azure Event Hubs Data Receiver", "Microsoft.EventHub/namespaces/eventhubs/messages/receive/action", DATA, True),
+    ("Azure Event Hubs Data Receiver", "Microsoft.EventHub/namespaces/eventhubs/messages/send/action", DATA, False),
+    ("Azure Event Hubs Data Receiver", "Microsoft.EventHub/namespaces/eventhubs/consumergroups/read", CONTROL, True),
+    # a role published with two permission blocks: the second (with an ABAC condition) grants assignments
+    ("Storage Actions Task Assignment Contributor", "Microsoft.Authorization/roleAssignments/write", CONTROL, True),
+    ("Storage Actions Task Assignment Contributor", "Microsoft.Storage/storageAccounts/read", CONTROL, True),
+    ("Storage Actions Task Assignment Contributor", "Microsoft.Storage/storageAccounts/write", CONTROL, False),
+]
+
+
+@pytest.mark.parametrize(("role_name", "action", "data", "expected"), NEW_PERMIT_CASES)
+def test_permits_roles_from_the_full_set(role_name: str, action: str, data: bool, expected: bool) -> None:
+    assert permits(_role(role_name), action, data=data) is expected
+
+
+def test_blocks_are_evaluated_one_by_one() -> None:
+    # a block's NotActions subtract from that block's Actions only
+    role = RoleDefinition(
+        name=str(uuid.uuid4()), role_name="two blocks", description="x",
+        actions=("Microsoft.Storage/*", "Microsoft.Storage/storageAccounts/listKeys/action"),
+        not_actions=("Microsoft.Storage/storageAccounts/listKeys/action",), data_actions=(), not_data_actions=(),
+        permissions=(
+            Permission(("Microsoft.Storage/*",), ("Microsoft.Storage/storageAccounts/listKeys/action",), (), ()),
+            Permission(("Microsoft.Storage/storageAccounts/listKeys/action",), (), (), (), condition="true"),
+        ),
+    )
+    assert permits(role, "Microsoft.Storage/storageAccounts/listKeys/action")
+    assert permits(role, "Microsoft.Storage/storageAccounts/write")
+    flat = RoleDefinition(role.name, role.role_name, role.description, role.actions, role.not_actions, (), ())
+    assert not permits(flat, "Microsoft.Storage/storageAccounts/listKeys/action")
+
+
+# ------------------------------------------------------------------------------------------ the generator
+
+
+def _generator() -> ModuleType:
+    path = Path(__file__).resolve().parent.parent / "scripts" / "gen_builtin_roles.py"
+    spec = importlib.util.spec_from_file_location("gen_builtin_roles", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# Two roles of articles/role-based-access-control/built-in-roles/privileged.md (MicrosoftDocs/azure-docs at
+# 0b8729eaf7eb0aabc6390cb17348d19761285f12), in the page's layout: a heading, prose, a table, the JSON.
+DOCS_PAGE = """---
+title: Azure built-in roles for Privileged - Azure RBAC
+ms.topic: generated-reference
+---
+
+# Azure built-in roles for Privileged
+
+## Owner
+
+Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.
+
+> [!div class="mx-tableFixed"]
+> | Actions | Description |
+> | --- | --- |
+> | * | Create and manage resources of all types |
+
+```json
+{
+  "assignableScopes": [
+    "/"
+  ],
+  "description": "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.",
+  "id": "/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+  "name": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+  "permissions": [
+    {
+      "actions": [
+        "*"
+      ],
+      "notActions": [],
+      "dataActions": [],
+      "notDataActions": []
+    }
+  ],
+  "roleName": "Owner",
+  "roleType": "BuiltInRole",
+  "type": "Microsoft.Authorization/roleDefinitions"
+}
+```
+
+## Reservations Administrator
+
+Lets one read and manage all the reservations in a tenant
+
+```json
+{
+  "assignableScopes": [
+    "/providers/Microsoft.Capacity"
+  ],
+  "description": "Lets one read and manage all the reservations in a tenant",
+  "id": "/providers/Microsoft.Authorization/roleDefinitions/a8889054-8d42-49c9-bc1c-52486c10e7cd",
+  "name": "a8889054-8d42-49c9-bc1c-52486c10e7cd",
+  "permissions": [
+    {
+      "actions": [
+        "Microsoft.Capacity/*/read",
+        "Microsoft.Capacity/*/action",
+        "Microsoft.Capacity/*/write",
+        "Microsoft.Authorization/roleAssignments/read",
+        "Microsoft.Authorization/roleDefinitions/read",
+        "Microsoft.Authorization/roleAssignments/write",
+        "Microsoft.Authorization/roleAssignments/delete"
+      ],
+      "notActions": [],
+      "dataActions": [],
+      "notDataActions": []
+    }
+  ],
+  "roleName": "Reservations Administrator",
+  "roleType": "BuiltInRole",
+  "type": "Microsoft.Authorization/roleDefinitions"
+}
+```
+
+## Next steps
+"""
+
+
+def test_generator_reads_documentation_pages() -> None:
+    gen = _generator()
+    roles = gen.roles_from_docs([("privileged.md", DOCS_PAGE.encode())], "docs")
+    assert [r["roleName"] for r in roles] == ["Owner", "Reservations Administrator"]
+    owner, reservations = roles
+    assert owner["id"] == rbac_builtins.OWNER.id and owner["permissions"][0]["actions"] == ["*"]
+    assert reservations["assignableScopes"] == ["/providers/Microsoft.Capacity"]
+    assert reservations["permissions"][0]["actions"][-1] == "Microsoft.Authorization/roleAssignments/delete"
+    assert owner["from"] == "docs:privileged.md"
+
+
+def test_generator_reads_az_output_and_merges(tmp_path: Path) -> None:
+    gen = _generator()
+    docs = tmp_path / "built-in-roles"
+    docs.mkdir()
+    (docs / "privileged.md").write_text(DOCS_PAGE)
+    rest = {"value": [
+        {"id": f"/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/{rbac_builtins.OWNER.name}",
+         "name": rbac_builtins.OWNER.name, "type": "Microsoft.Authorization/roleDefinitions",
+         "properties": {"roleName": "Owner", "type": "BuiltInRole", "description": "newer", "assignableScopes": ["/"],
+                        "permissions": [{"actions": ["*"], "condition": None}]}},
+        {"id": "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/x", "name": str(uuid.uuid4()),
+         "properties": {"roleName": "mine", "type": "CustomRole", "permissions": [{"actions": ["*"]}]}},
+    ]}
+    az = tmp_path / "az.json"
+    az.write_text(json.dumps(rest))
+    out = tmp_path / "out.json"
+    assert gen.main(["--docs", str(docs), "--az", str(az), "--origin", "docs=a/b@c x", "--out", str(out),
+                     "--min-count", "2"]) == 0
+    data: dict[str, Any] = json.loads(out.read_text())
+    assert [i["kind"] for i in data["source"]["inputs"]] == ["docs", "az"]
+    assert data["source"]["inputs"][0]["origin"] == "a/b@c x"
+    by_name = {r["roleName"]: r for r in data["roles"]}
+    assert sorted(by_name) == ["Owner", "Reservations Administrator"]  # the custom role is not kept
+    assert by_name["Owner"]["description"] == "newer" and by_name["Owner"]["from"] == "az"  # the later input wins
+    assert gen.main(["--docs", str(docs), "--out", str(tmp_path / "few.json")]) == 1  # fewer than 500: refused
+
+
+# ------------------------------------------------------------------------------------------ through ARM
+
+STORAGE_ACCOUNT_CONTRIBUTOR = "17d1049b-9a84-46fb-8f53-869881c3d3ab"
+EVENT_HUBS_DATA_RECEIVER = "a638d3c7-ab3a-418d-83e6-5f17a39d4fde"
+STACK_HCI_ADMINISTRATOR = "bda0d508-adf1-4af0-9c28-88919fc3ae06"
+API = "api-version=2022-04-01"
+
+
+def _definition_id(sim: Sim, guid: str) -> str:
+    return f"/subscriptions/{sim.subscription}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+
+
+def test_roles_beyond_the_old_subset_are_assignable_and_enforced(sim: Sim, rg_name: str) -> None:
+    rg = f"/subscriptions/{sim.subscription}/resourceGroups/{rg_name}"
+    with sim.http() as c:
+        assert c.put(f"{rg}?api-version=2025-04-01", json={"location": "eastus"}).status_code in (200, 201)
+        got = c.get(f"{_definition_id(sim, STORAGE_ACCOUNT_CONTRIBUTOR)}?{API}")
+        assert got.status_code == 200 and got.json()["properties"]["roleName"] == "Storage Account Contributor"
+        listed = c.get(f"/subscriptions/{sim.subscription}/providers/Microsoft.Authorization/roleDefinitions",
+                       params={"api-version": "2022-04-01", "$filter": "type eq 'BuiltInRole'"}).json()["value"]
+        assert len(listed) == len(BUILT_IN_ROLES)
+        app = c.post("/_sim/applications", json={"displayName": f"sac-{uuid.uuid4().hex[:8]}"}).json()
+        principal = app["servicePrincipalObjectId"]
+        for guid in (STORAGE_ACCOUNT_CONTRIBUTOR, EVENT_HUBS_DATA_RECEIVER, STACK_HCI_ADMINISTRATOR):
+            r = c.put(f"{rg}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}?{API}",
+                      json={"properties": {"roleDefinitionId": _definition_id(sim, guid), "principalId": principal,
+                                           "principalType": "ServicePrincipal"}})
+            assert r.status_code == 201, r.text
+            assert r.json()["properties"]["roleDefinitionId"].lower().endswith(guid)
+    token = httpx.post(f"{sim.url}/{sim.tenant}/oauth2/v2.0/token", verify=sim.ca, data={
+        "grant_type": "client_credentials", "client_id": app["appId"], "client_secret": app["clientSecret"],
+        "scope": "https://management.azure.com/.default"}).json()["access_token"]
+    account = f"{rg}/providers/Microsoft.Storage/storageAccounts/sac{uuid.uuid4().hex[:10]}?api-version=2023-01-01"
+    identity = f"{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/denied?api-version=2024-11-30"
+    with httpx.Client(base_url=sim.url, verify=sim.ca, headers={"Authorization": f"Bearer {token}"}) as c:
+        assert c.put(account, json={"location": "eastus"}).status_code == 200  # Microsoft.Storage/storageAccounts/*
+        r = c.put(identity, json={"location": "eastus"})
+        assert r.status_code == 403
+        assert "Microsoft.ManagedIdentity/userAssignedIdentities/write" in r.json()["error"]["message"]
