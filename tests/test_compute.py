@@ -346,3 +346,90 @@ def test_compute_refuses_a_vm_it_could_not_run(sim: Sim, rg: str, nic_id: str) -
         r = c.put(f"{vm_id}?api-version={API}", json={"location": "eastus", "properties": attached})
         assert r.status_code == 201, r.text
         assert c.delete(f"{vm_id}?api-version={API}").status_code == 202
+
+
+def _deploy(sim: Sim, rg: str, template: dict[str, Any]) -> dict[str, Any]:
+    rm = sim.resource_client()
+    result = rm.deployments.begin_create_or_update(rg, f"d{uuid.uuid4().hex[:8]}", {"properties": {
+        "mode": "Incremental", "template": {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/"
+                                            "deploymentTemplate.json#", "contentVersion": "1.0.0.0", **template}}}
+                                                ).result()
+    assert result.properties.provisioning_state == "Succeeded"
+    outputs: dict[str, Any] = result.properties.outputs or {}
+    return {k: v["value"] for k, v in outputs.items()}
+
+
+def test_image_catalogue(sim: Sim, compute: ComputeManagementClient) -> None:
+    """VirtualMachineImages_*: the images of az's aliases (Ubuntu2204 = Canonical:0001-com-ubuntu-server-jammy:
+    22_04-lts-gen2:latest), read-only, as bare arrays; what is not there answers CRP's NotFound."""
+    images = compute.virtual_machine_images
+    assert "Canonical" in [p.name for p in images.list_publishers("eastus")]
+    assert "0001-com-ubuntu-server-jammy" in [o.name for o in images.list_offers("eastus", "Canonical")]
+    assert "22_04-lts-gen2" in [s.name for s in images.list_skus("eastus", "canonical", "0001-com-ubuntu-server-jammy")]
+    versions = images.list("eastus", "Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts-gen2", expand="properties",
+                           orderby="name desc", top=1)
+    assert len(versions) == 1
+    got = images.get("eastus", "Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts-gen2", versions[0].name)
+    assert got.name == versions[0].name and got.location == "eastus"
+    assert (got.hyper_v_generation, got.architecture, got.os_disk_image.operating_system) == ("V2", "x64", "Linux")
+    assert got.id.endswith(f"/Skus/22_04-lts-gen2/Versions/{got.name}")
+    arm64 = images.list("eastus", "microsoftazurelinux", "azurelinux-4", "4-arm64")
+    assert images.get("eastus", "microsoftazurelinux", "azurelinux-4", "4-arm64", arm64[0].name).architecture == "Arm64"
+    with pytest.raises(ResourceNotFoundError) as e:
+        images.get("eastus", "Canonical", "0001-com-ubuntu-server-jammy", "22_04-lts-gen2", "0.0.1")
+    assert e.value.error.code == "NotFound" and e.value.error.message == "Artifact: VMImage was not found."
+    with pytest.raises(ResourceNotFoundError):
+        images.list("eastus", "Canonical", "no-such-offer", "22_04-lts-gen2")
+    base = (f"/subscriptions/{sim.subscription}/providers/Microsoft.Compute/locations/eastus/publishers/Canonical/"
+            "artifacttypes/vmimage/offers/0001-com-ubuntu-server-jammy")
+    with sim.http() as c:
+        r = c.put(f"{base}?api-version={API}", json={})
+        assert r.status_code == 405 and r.json()["error"]["code"] == "MethodNotAllowed"
+        assert c.get(f"{base}?api-version={API}").status_code == 404  # an offer is listed, not read
+
+
+def test_extension_shows_its_run(sim: Sim, compute: ComputeManagementClient, rg: str, nic_id: str) -> None:
+    """Point 5: once provisioned, an extension's GET and `reference()` carry its instance view (the simulated run's
+    status), as templates read `reference(ext).instanceView.statuses[0]`."""
+    compute.virtual_machines.begin_create_or_update(rg, "vm1", _vm(nic_id)).result()
+    ext = compute.virtual_machine_extensions.begin_create_or_update(rg, "vm1", "script", _extension(
+        "Microsoft.Azure.Extensions", "CustomScript", type_handler_version="2.1",
+        settings={"commandToExecute": "echo hi"})).result()
+    view = compute.virtual_machine_extensions.get(rg, "vm1", "script").instance_view
+    assert view is not None and (view.name, view.type, view.type_handler_version) == (
+        "script", "Microsoft.Azure.Extensions.CustomScript", "2.1")
+    status = view.statuses[0]
+    assert (status.code, status.level, status.display_status) == (
+        "ProvisioningState/succeeded", "Info", "Provisioning succeeded")
+    assert "simulated" in status.message  # nothing ran: no script output is invented
+    out = _deploy(sim, rg, {"resources": [], "outputs": {
+        "code": {"type": "string", "value": f"[reference('{ext.id}', '{API}').instanceView.statuses[0].code]"},
+        "message": {"type": "string", "value": f"[reference('{ext.id}', '{API}').instanceView.statuses[0].message]"}}})
+    assert out == {"code": "ProvisioningState/succeeded", "message": status.message}
+
+
+def test_azure_stack_hci_cluster_state(sim: Sim, rg: str) -> None:
+    """Point 5: a cluster shows `cloudId` (kept for life) and the other read-only state Azure shows before any
+    node registers; templates read it with `reference()`."""
+    cluster = {"type": "Microsoft.AzureStackHCI/clusters", "apiVersion": "2024-04-01", "name": "hci1",
+               "location": "eastus", "properties": {"aadClientId": str(uuid.uuid4()), "aadTenantId": sim.tenant}}
+    out = _deploy(sim, rg, {"resources": [cluster], "outputs": {"cloudId": {
+        "type": "string", "value": "[reference(resourceId('Microsoft.AzureStackHCI/clusters', 'hci1')).cloudId]"}}})
+    cloud_id = out["cloudId"]
+    assert uuid.UUID(cloud_id)
+    path = f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/providers/Microsoft.AzureStackHCI/clusters/hci1"
+    with sim.http() as c:
+        props = c.get(f"{path}?api-version=2024-04-01").json()["properties"]
+        assert (props["cloudId"], props["status"], props["connectivityStatus"], props["billingModel"]) == (
+            cloud_id, "NotYetRegistered", "NotYetRegistered", "Trial")
+        assert props["serviceEndpoint"] == "https://azurestackhci.azurefd.net/eastus"
+        assert props["desiredProperties"] == {"windowsServerSubscription": "Disabled", "diagnosticLevel": "Basic"}
+        # a client echoing read-only state back cannot change it
+        r = c.put(f"{path}?api-version=2024-04-01", json={"location": "eastus", "properties": dict(
+            cluster["properties"], cloudId=str(uuid.uuid4()), status="ConnectedRecently")})
+        assert r.status_code == 200 and r.json()["properties"]["cloudId"] == cloud_id
+        assert r.json()["properties"]["status"] == "NotYetRegistered"
+        # the same name created again is a new cluster
+        assert c.delete(f"{path}?api-version=2024-04-01").status_code in (200, 202, 204)
+        r = c.put(f"{path}?api-version=2024-04-01", json={"location": "eastus", "properties": cluster["properties"]})
+        assert r.status_code in (200, 201) and r.json()["properties"]["cloudId"] != cloud_id

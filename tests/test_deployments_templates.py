@@ -241,3 +241,27 @@ def test_aks_kubelet_identity_feeds_a_role_assignment(sim: Sim, rm: Any, rg_name
     assignment = resource(sim, grants[0].properties.target_resource.id, "2022-04-01")
     assert assignment is not None
     assert assignment["properties"]["principalId"] == identity["properties"]["principalId"]
+
+
+def test_providers_and_output_names_as_arm_writes_them(sim: Sim, rm: Any, rg_name: str) -> None:
+    """`providers()` answers from Azure's provider catalogue (API versions newest first, locations by display name),
+    and outputs come back under camel-cased names, as ARM's serializer writes them (the Azure CLI reads its
+    `VMSS` output as `outputs['vmss']`); expressions still find them case-insensitively."""
+    group(sim, rg_name)
+    t = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+         "contentVersion": "1.0.0.0", "resources": [], "outputs": {
+             "VMSS": {"type": "string",
+                      "value": "[providers('Microsoft.Compute', 'virtualMachineScaleSets').apiVersions[0]]"},
+             "URLValue": {"type": "array", "value": "[providers('microsoft.compute', 'virtualMachines').locations]"},
+             "MyTypes": {"type": "int", "value": "[length(providers('Microsoft.ManagedIdentity').resourceTypes)]"},
+             "plain": {"type": "string", "value": "kept"}}}
+    out = rm.deployments.begin_create_or_update(rg_name, "providers", {"properties": {
+        "mode": "Incremental", "template": t}}).result().properties.outputs
+    assert set(out) == {"vmss", "urlValue", "myTypes", "plain"}
+    assert out["vmss"]["value"] >= "2024-07-01"  # the newest version the catalogue has
+    assert "East US" in out["urlValue"]["value"] and out["myTypes"]["value"] >= 2
+    t["outputs"] = {"x": {"type": "string", "value": "[providers('Microsoft.Compute', 'noSuchType').apiVersions[0]]"}}
+    with pytest.raises(HttpResponseError) as err:
+        rm.deployments.begin_create_or_update(rg_name, "unknown-type", {"properties": {
+            "mode": "Incremental", "template": t}}).result()
+    assert "could not be found in the namespace 'Microsoft.Compute'" in str(err.value)

@@ -158,3 +158,23 @@ def test_a_units_memo_serves_repeated_decisions_and_is_forgotten_when_its_source
     with rt.unit() as ctx:  # a reused session starts the next unit with an empty memo
         assert not ctx.memo
         assert rbac.decide(ctx, principal, action, scope).allowed
+
+
+def test_a_principals_events_are_found_past_the_first_page(rt: Runtime) -> None:
+    """The principal filter looks inside each event (subject, actor, details.principalId): however many other
+    events come first, its own are found, `limit` at a time, in log order."""
+    wanted = str(uuid.uuid4())
+    with rt.unit() as ctx:
+        for i in range(30):
+            events.record(ctx, "noise", f"/other/{i}")
+        events.record(ctx, "token.requested", "/vm", principalId=wanted)
+        for i in range(30):
+            events.record(ctx, "noise", f"/more/{i}")
+        events.record(ctx, "servicePrincipal.deleted", wanted)
+    with rt.unit() as ctx:
+        found = events.query(ctx, principal=wanted.upper(), limit=10)
+        assert [e["kind"] for e in found] == ["token.requested", "servicePrincipal.deleted"]
+        assert [e["kind"] for e in events.query(ctx, principal=wanted, limit=1)] == ["token.requested"]
+        after = found[0]["seq"]
+        assert [e["kind"] for e in events.query(ctx, principal=wanted, after_seq=after)] == [
+            "servicePrincipal.deleted"]

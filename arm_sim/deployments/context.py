@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from arm_sim.deployments import runtime
+from arm_sim.providers import provider_data
 from arm_sim.templates import EvalContext, Evaluator, InvalidTemplateError, expression_text, is_expression, unescape
 from arm_sim.templates.checks import function_not_valid, variable_not_found
-from arm_sim.templates.errors import not_expected
+from arm_sim.templates.errors import invalid_template, not_expected
 from arm_sim.templates.values import is_int
 
 if TYPE_CHECKING:
@@ -34,6 +35,11 @@ def copy_spec(value: Any) -> list[dict[str, Any]] | None:
                                                   for c in value):
         return value
     return None
+
+
+def _provider_type(info: provider_data.TypeInfo) -> dict[str, Any]:
+    shown = [loc.display_name if (loc := provider_data.location(name)) else name for name in info.locations]
+    return {"resourceType": info.type_path, "locations": shown, "apiVersions": list(info.api_versions)}
 
 
 class DeploymentContext(EvalContext):
@@ -217,6 +223,19 @@ class DeploymentContext(EvalContext):
     def references(self, target: str, full: bool) -> list[Any]:
         self._runtime("references")
         return self.run.references(target, full)
+
+    def providers(self, namespace: str, resource_type: str | None) -> Any:
+        """ARM's (deprecated) `providers()`: a type's API versions, newest first, and its locations by display
+        name, from Azure's provider catalogue; without a type, every type of the namespace."""
+        ns = provider_data.namespace(namespace)
+        if ns is None:
+            raise invalid_template(f"The resource namespace '{namespace}' is invalid.")
+        if resource_type is None:
+            return {"namespace": ns, "resourceTypes": [_provider_type(t) for t in provider_data.types_of(ns)]}
+        found = provider_data.resource_type(ns, resource_type)
+        if found is None:
+            raise invalid_template(f"The resource type '{resource_type}' could not be found in the namespace '{ns}'.")
+        return _provider_type(found)
 
     def list_call(self, function_name: str, target: str, api_version: str, body: Any) -> Any:
         self._runtime(function_name)

@@ -60,8 +60,27 @@ def evaluate_outputs(run: Run) -> dict[str, Any]:
             continue
         kind = str(decl.get("type") or "").lower()
         shown = TYPES.get(kind, (kind.capitalize() or "Object",))[0]
-        out[name] = {"type": shown} if kind in SECURE else {"type": shown, "value": value}
+        out[camel_case(name)] = {"type": shown} if kind in SECURE else {"type": shown, "value": value}
     return out
+
+
+def camel_case(name: str) -> str:
+    """An output's name as ARM's serializer writes it (Newtonsoft's camel casing of dictionary keys): the leading
+    run of capitals lowered, but for the last one before a lower-case letter — `VMSS` -> `vmss`, `MyOut` ->
+    `myOut`, `URLValue` -> `urlValue`. The Azure CLI reads `outputs['vmss']` of its own output `VMSS`, and
+    Azure/bicep#9360 shows ARM answering so. (Expressions find members case-insensitively either way.)"""
+    if not name or not name[0].isupper():
+        return name
+    chars = list(name)
+    for i, c in enumerate(chars):
+        if i == 1 and not c.isupper():
+            break
+        if i > 0 and i + 1 < len(chars) and not chars[i + 1].isupper():
+            if chars[i + 1].isspace():
+                chars[i] = c.lower()
+            break
+        chars[i] = c.lower()
+    return "".join(chars)
 
 
 def undeclared(run: Run) -> list[Resource]:

@@ -56,7 +56,11 @@ def query(
     after_seq: int = 0,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
-    q = select(Event).where(Event.seq > after_seq).order_by(Event.seq).limit(limit)
+    """The first `limit` events after `after_seq` (in log order) that pass every filter. A principal is matched
+    as the subject, the actor or a `principalId` detail, which SQL cannot see inside the JSON on both databases:
+    the log is read a page at a time until `limit` events match, so a principal's events are found however many
+    others came first."""
+    q = select(Event).order_by(Event.seq)
     if kind:
         q = q.where(Event.kind.like(kind.replace("*", "%")))
     if subject:
@@ -65,17 +69,19 @@ def query(
         q = q.where(Event.at >= since)
     if until is not None:
         q = q.where(Event.at <= until)
-    rows = ctx.session.scalars(q).all()
-    out: list[dict[str, Any]] = [
-        {"seq": e.seq, "time": iso(e.at), "kind": e.kind, "subject": e.subject, "actor": e.actor,
-         "details": e.details}
-        for e in rows
-    ]
-    if principal:
-        p = principal.lower()
-        out = [
-            e for e in out
-            if e["subject"].lower() == p or str(e["details"].get("principalId", "")).lower() == p
-            or (e["actor"] or "").lower() == p
-        ]
+    p = principal.lower() if principal else None
+    out: list[dict[str, Any]] = []
+    cursor = after_seq
+    while len(out) < limit:
+        rows = ctx.session.scalars(q.where(Event.seq > cursor).limit(limit)).all()
+        for e in rows:
+            if p is None or e.subject.lower() == p or (e.actor or "").lower() == p or str(
+                    (e.details or {}).get("principalId", "")).lower() == p:
+                out.append({"seq": e.seq, "time": iso(e.at), "kind": e.kind, "subject": e.subject,
+                            "actor": e.actor, "details": e.details})
+                if len(out) == limit:
+                    break
+        if p is None or len(rows) < limit:
+            break
+        cursor = rows[-1].seq
     return out

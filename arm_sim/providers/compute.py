@@ -13,7 +13,7 @@ from arm_sim.core import ids
 from arm_sim.core.errors import bad_request, not_implemented
 from arm_sim.core.identity_types import BOTH_WITH_SPACE
 from arm_sim.domain.context import Ctx
-from arm_sim.providers import compute_extensions, compute_power, compute_profiles, compute_vm
+from arm_sim.providers import compute_extensions, compute_images, compute_power, compute_profiles, compute_vm
 from arm_sim.providers.base import ActionResult, Doc, Provider
 from arm_sim.providers.compute_extensions import EXTENSION
 from arm_sim.providers.compute_vm import VM, VMSS
@@ -96,6 +96,11 @@ class ComputeProvider(Provider):
             props["instanceView"] = compute_extensions.instance_view(doc["name"], doc.get("properties") or {})
             return dict(shown, properties=props)
         return shown
+
+    def provider_call(self, ctx: Ctx, method: str, subscription_id: str, segments: tuple[str, ...], body: Any,
+                      api_version: str) -> tuple[int, Any] | ActionResult | None:
+        """The Marketplace image catalogue under `locations/{loc}/publishers`."""
+        return compute_images.call(ctx, method, subscription_id, segments)
 
     def view(self, ctx: Ctx, doc: Doc, name: str, api_version: str) -> Doc:
         """GET `{vm}/instanceView`."""

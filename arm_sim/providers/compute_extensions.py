@@ -23,6 +23,7 @@ EXTENSION = VM + "/extensions"
 IDENTITY_PUBLISHER = "microsoft.managedidentity"
 IDENTITY_TYPES = ("managedidentityextensionforlinux", "managedidentityextensionforwindows")
 DEFAULT_PORT = 50342  # the extension's documented default
+SIMULATED_RUN = "Enable succeeded (simulated by arm-sim: no guest agent ran the extension, so it has no output)."
 
 
 def is_identity_extension(props: dict[str, Any]) -> bool:
@@ -94,16 +95,21 @@ def on_delete(ctx: Ctx, doc: Doc) -> None:
 
 def render(doc: Doc) -> Doc:
     props = {k: v for k, v in (doc.get("properties") or {}).items() if k != "protectedSettings"}  # secret
+    # Once the extension has run, Azure shows its status in the model too; templates read it through
+    # `reference(extension).instanceView.statuses[0]`
+    if props.get("provisioningState") == "Succeeded":
+        props["instanceView"] = instance_view(doc["name"], props)
     return dict(doc, properties=props)
 
 
 def instance_view(name: str, props: dict[str, Any]) -> dict[str, Any]:
-    """`VirtualMachineExtensionInstanceView`: no guest agent runs here, so provisioning is all there is."""
+    """`VirtualMachineExtensionInstanceView`: no guest agent runs here, so the status says the run was simulated
+    (and carries no script output: nothing ran)."""
     view: dict[str, Any] = {"name": name, "type": f"{props.get('publisher')}.{props.get('type')}"}
     if props.get("typeHandlerVersion"):
         view["typeHandlerVersion"] = props["typeHandlerVersion"]
     view["statuses"] = [{"code": "ProvisioningState/succeeded", "level": "Info",
-                         "displayStatus": "Provisioning succeeded"}]
+                         "displayStatus": "Provisioning succeeded", "message": SIMULATED_RUN}]
     return view
 
 

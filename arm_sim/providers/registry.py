@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from arm_sim.providers.authorization import AuthorizationProvider
+from arm_sim.providers.azure_stack_hci import AzureStackHciProvider
 from arm_sim.providers.base import Provider
 from arm_sim.providers.compute import ComputeProvider
 from arm_sim.providers.containers import (
@@ -38,6 +39,7 @@ PROVIDERS: tuple[Provider, ...] = (
     ContainerAppsProvider(),
     ManagedClustersProvider(),
     DeploymentScriptsProvider(),
+    AzureStackHciProvider(),
     GenericProvider(),
 )
 

@@ -19,6 +19,7 @@ from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.arm.metadata import cloud
 from arm_sim.hosts.http import by_azure_name, json_response, off_loop, parse_bearer, parse_json, query_of
+from arm_sim.providers import compute_images
 from arm_sim.resources import groups
 
 router = APIRouter(tags=["arm"])
@@ -130,6 +131,11 @@ async def arm(rt: Runtime, scope: Scope, receive: Receive) -> Response:
 @router.get("/metadata/endpoints", summary="Cloud metadata (single object)")
 async def metadata_endpoints(request: Request) -> Response:
     return json_response(cloud(base_url(request, request.app.state.runtime)))
+
+
+@router.get("/vmImageAliases.json", summary="The VM image alias document the cloud metadata names (vmImageAliasDoc)")
+async def vm_image_aliases() -> Response:
+    return json_response(compute_images.alias_doc())
 
 
 @router.get("/metadata/endpoints/list", summary="Cloud metadata (list form, for ARM_CLOUD_METADATA_URL)")
