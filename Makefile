@@ -8,7 +8,7 @@ PG_PORT ?= 55433
 PYTEST_ARGS ?=
 PYTEST  = ARM_SIM_AZ=$(AZ) $(BIN)/pytest -n 2 -q $(PYTEST_ARGS)
 
-.PHONY: venv az js run test test-postgres lint openapi bench fuzz clean distclean
+.PHONY: venv az js run test test-postgres lint openapi bench fuzz conformance clean distclean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -58,6 +58,13 @@ openapi: venv
 
 bench: venv
 	$(BIN)/python bench/run.py
+
+# Public Azure recordings (az CLI scenario tests, REST spec examples) replayed against a fresh simulator: prints the
+# figures, lists every mismatch in tests/conformance/MISMATCHES.md, fails below tests/conformance/baseline.json.
+# CONFORMANCE_ARGS=--update-baseline raises the floor; --only NAME replays some recordings.
+CONFORMANCE_ARGS ?=
+conformance: venv
+	$(BIN)/python -m tests.conformance.replay --out tests/conformance/MISMATCHES.md $(CONFORMANCE_ARGS)
 
 # Schemathesis over openapi/*.json against a fresh simulator, each plane with its own credential: fails on any 5xx,
 # a 4xx outside its plane's error shape, or a simulator that no longer answers (bench/fuzz_openapi.py).

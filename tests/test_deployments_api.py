@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from arm_sim.deployments import jsonc
+from arm_sim.core import jsonc
 from tests.simserver import Sim
 
 # --- shared with the other tests/test_deployments_*.py modules ---------------------------------------------------

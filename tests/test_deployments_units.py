@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from arm_sim.deployments import jsonc
+from arm_sim.core import jsonc
 from arm_sim.deployments.engine import template_hash
 from arm_sim.deployments.expand import canonical_key, resource_id
 from arm_sim.deployments.store import Target, duration, status_code

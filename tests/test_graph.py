@@ -296,3 +296,45 @@ def test_managed_identity_shape_and_certificate(runtime: Runtime) -> None:
         with pytest.raises(DomainError) as e:
             graph.get(ctx, graph.SERVICE_PRINCIPALS, str(uuid.uuid4()), object_id=sp.object_id)
         assert e.value.status == 404  # another tenant's principal does not exist for this caller
+
+
+# --- directoryObjects/getByIds (what `az role assignment list --assignee …` asks) ------------------------------
+
+
+def test_directory_objects_get_by_ids(gh: httpx.Client, sim: Sim, deployer: dict[str, Any],
+                                      app: dict[str, Any]) -> None:
+    [application] = gh.get("/v1.0/applications", params={"$filter": f"appId eq '{sim.client_id}'"}).json()["value"]
+    missing = str(uuid.uuid4())
+    ids = [deployer["id"].upper(), missing, application["id"], app["servicePrincipalObjectId"]]
+    r = gh.post("/v1.0/directoryObjects/getByIds", json={"ids": ids})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["@odata.context"] == f"{sim.url}/v1.0/$metadata#directoryObjects"
+    # every object found, each with its @odata.type and its full shape; an id naming nothing is left out
+    assert [(o["@odata.type"], o["id"]) for o in body["value"]] == [
+        ("#microsoft.graph.servicePrincipal", deployer["id"]), ("#microsoft.graph.application", application["id"]),
+        ("#microsoft.graph.servicePrincipal", app["servicePrincipalObjectId"])]
+    assert {k: v for k, v in body["value"][0].items() if k != "@odata.type"} == {
+        k: v for k, v in deployer.items() if not k.startswith("@")}
+    # `types` narrows the search (case-insensitive, with or without the namespace); as the Azure CLI sends it
+    az_types = ["user", "group", "servicePrincipal", "directoryObjectPartnerReference"]
+    found = gh.post("/v1.0/directoryObjects/getByIds", json={"ids": ids, "types": az_types}).json()["value"]
+    assert [o["id"] for o in found] == [deployer["id"], app["servicePrincipalObjectId"]]
+    only_apps = gh.post("/v1.0/directoryObjects/getByIds", json={"ids": ids, "types": ["microsoft.graph.Application"]})
+    assert [o["id"] for o in only_apps.json()["value"]] == [application["id"]]
+    assert gh.post("/v1.0/directoryObjects/getByIds", json={"ids": [missing]}).json()["value"] == []
+    # refusals in Graph's envelope
+    for bad in ({"ids": ["not-a-guid"]}, {"ids": []}, {}, {"ids": ids, "types": ["spaceship"]},
+                {"ids": [str(uuid.uuid4()) for _ in range(1001)]}):
+        assert_graph_error(gh.post("/v1.0/directoryObjects/getByIds", json=bad), 400, "Request_BadRequest")
+    assert_graph_error(gh.post("/v1.0/directoryObjects/getByIds", content=b"{", headers={
+        "content-type": "application/json"}), 400, "BadRequest")
+
+
+def test_get_by_ids_needs_a_directory_read_permission(sim: Sim, app: dict[str, Any]) -> None:
+    r = httpx.post(f"{sim.url}/{sim.tenant}/oauth2/v2.0/token", verify=sim.ca, data={
+        "grant_type": "client_credentials", "client_id": app["appId"], "client_secret": app["clientSecret"],
+        "scope": GRAPH})
+    with sim.http(r.json()["access_token"]) as graph_client:
+        denied = graph_client.post("/v1.0/directoryObjects/getByIds", json={"ids": [app["servicePrincipalObjectId"]]})
+        assert_graph_error(denied, 403, "Authorization_RequestDenied")

@@ -164,10 +164,11 @@ def test_vault_lifecycle(kv_sim: Sim, kv: KeyVaultManagementClient, compute: Com
     policy_op(kv, rg, name, "remove", entry(kv_sim, principal, secrets=["set"]),
               entry(kv_sim, deployer, certificates=["all"]))
     assert perms(kv.vaults.get(rg, name)) == {principal: {"secrets": ["get", "list"], "keys": ["get"]}}
-    # replace makes the given list the whole list
-    replaced = policy_op(kv, rg, name, "replace", entry(kv_sim, principal, secrets=["get"]),
-                         entry(kv_sim, deployer, secrets=["list"]))
-    assert perms(replaced) == {principal: {"secrets": ["get"]}, deployer: {"secrets": ["list"]}}
+    # replace sets the permissions of the entries it names, in place, and leaves every other entry as it was
+    policy_op(kv, rg, name, "add", entry(kv_sim, deployer, secrets=["list"]))
+    policy_op(kv, rg, name, "replace", entry(kv_sim, principal, secrets=["get"]))
+    assert perms(kv.vaults.get(rg, name)) == {principal: {"secrets": ["get"]}, deployer: {"secrets": ["list"]}}
+    assert [e.object_id for e in kv.vaults.get(rg, name).properties.access_policies] == [principal, deployer]
 
     # PATCH merges: flags change, access policies and the vault's address stay
     patched = kv.vaults.update(rg, name, VaultPatchParameters(properties=VaultPatchProperties(
@@ -473,3 +474,30 @@ def test_a_vault_may_trust_another_tenant(kv_sim: Sim, kv: KeyVaultManagementCli
     assert r.status_code == 401, r.text
     assert r.json()["error"]["message"].startswith(f"AKV10032: Invalid issuer. Expected one of "
                                                    f"https://sts.windows.net/{other}/, found ")
+
+
+def test_access_policy_operations_in_a_template(kv_sim: Sim, kv: KeyVaultManagementClient, rg: str) -> None:
+    """A template's `vaults/accessPolicies` named add, replace and remove: the same rules as the REST operation
+    (one write path), each touching only the entries it names."""
+    name, a, b = vault_name(), str(uuid.uuid4()), str(uuid.uuid4())
+    kv.vaults.begin_create_or_update(rg, name, params(kv_sim, [
+        entry(kv_sim, a, secrets=["get", "list"], keys=["get"]), entry(kv_sim, b, secrets=["list"])])).result()
+
+    def op(operation: str, object_id: str, **permissions: list[str]) -> None:
+        template = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+                    "contentVersion": "1.0.0.0", "resources": [{
+                        "type": "Microsoft.KeyVault/vaults/accessPolicies", "apiVersion": API,
+                        "name": f"{name}/{operation}", "properties": {"accessPolicies": [{
+                            "tenantId": kv_sim.tenant, "objectId": object_id, "permissions": permissions}]}}]}
+        rm.deployments.begin_create_or_update(rg, f"ap-{operation}-{uuid.uuid4().hex[:6]}", {
+            "properties": {"mode": "Incremental", "template": template}}).result()
+
+    rm = kv_sim.resource_client()
+    op("add", a, secrets=["set"], certificates=["get"])
+    assert perms(kv.vaults.get(rg, name)) == {a: {"secrets": ["get", "list", "set"], "keys": ["get"],
+                                                  "certificates": ["get"]}, b: {"secrets": ["list"]}}
+    op("replace", a, secrets=["get"])
+    assert perms(kv.vaults.get(rg, name)) == {a: {"secrets": ["get"]}, b: {"secrets": ["list"]}}
+    op("remove", b, secrets=["list"])
+    assert perms(kv.vaults.get(rg, name)) == {a: {"secrets": ["get"]}}
+    _purge(kv, rg, name)

@@ -206,6 +206,10 @@ def test_federated_identity_credentials(sim: Sim, msi: ManagedServiceIdentityCli
     fic.subject = "system:serviceaccount:ns:other"
     status, updated = ops.create_or_update(rg, uai.name, "fic-1", fic, cls=status_of)
     assert status == 200 and updated.subject == "system:serviceaccount:ns:other"
+    with pytest.raises(HttpResponseError) as twice:  # an issuer + subject pair once per identity, as in Entra
+        ops.create_or_update(rg, uai.name, "fic_2", fic)
+    assert twice.value.status_code == 400 and "Issuer and subject combination already exists" in str(twice.value)
+    fic.subject = "system:serviceaccount:ns:second"
     ops.create_or_update(rg, uai.name, "fic_2", fic)
     assert ops.get(rg, uai.name, "fic-1").subject == "system:serviceaccount:ns:other"
     assert sorted(f.name for f in ops.list(rg, uai.name)) == ["fic-1", "fic_2"]

@@ -183,6 +183,19 @@ OK: list[tuple[str, Any]] = [
     ("json('{\"a\": [1, 2.5, \"x\"], \"b\": null}')", {"a": [1, 2.5, "x"], "b": None}),
     ("json('null')", None),
     ("json('true')", True),
+    # the json() examples of learn.microsoft.com (template-functions-object#json)
+    ("empty(json('null'))", True),
+    ("json('\"test\"')", "test"),
+    ("json('3')", 3),
+    ("json('[1,2,3 ]')", [1, 2, 3]),
+    ("json(concat('{\"a\": \"', 'demo value', '\"}'))", {"a": "demo value"}),
+    # ARM reads the text with Newtonsoft's lenient reader: leading-dot numbers, single quotes, bare property names,
+    # trailing commas and comments
+    ("json('.25')", 0.25),
+    ("json('[-.5, 1., 2e2]')", [-0.5, 1.0, 200.0]),
+    ("json('{''a'': ''b''}')", {"a": "b"}),
+    ("json('{a: 1, b: [1, 2,],}')", {"a": 1, "b": [1, 2]}),
+    ("json('{\"a\": 1 /* one */} // done')", {"a": 1}),
     ("null()", None),
     ("shallowMerge(createArray(createObject('a', createObject('x', 1)), createObject('a', createObject('y', 2), "
      "'b', 3)))",
@@ -382,6 +395,8 @@ ERRORS: list[tuple[str, str]] = [
     ("createObject(1, 2)", "'createObject' expects its first parameter to be of type 'String'"),
     ("items(createArray())", "'items' expects its parameter to be of type 'Object'"),
     ("json('{bad')", "not valid JSON"),
+    ("json('{\"a\": 1} x')", "not valid JSON"),
+    ("json('{a 1}')", "not valid JSON"),
     ("base64ToString('@@@')", "cannot be decoded from base64"),
     ("format('{1}', 'a')", "Index (zero based) must be greater than or equal to zero"),
     ("format('{0', 'a')", "Input string was not in a correct format."),

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from arm_sim.deployments import jsonc
+from arm_sim.core import jsonc
 from arm_sim.testing.vm import properties as vm_properties
 from tests.simserver import Sim
 from tests.test_deployments_api import API, body, deployment_path, group, resource, rid

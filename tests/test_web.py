@@ -18,6 +18,7 @@ from azure.mgmt.web import WebSiteManagementClient
 from azure.mgmt.web.models import (
     AppServicePlan,
     ManagedServiceIdentity,
+    ResourceNameAvailabilityRequest,
     Site,
     SitePatchResource,
     SkuDescription,
@@ -266,3 +267,52 @@ def test_server_farms_are_stored_generically(sim: Sim, arm: httpx.Client, rg: st
     r = arm.put(path, params={"api-version": API}, json=body)
     assert r.status_code == 200, r.text
     assert r.json()["sku"] == body["sku"] and r.json()["properties"]["perSiteScaling"] is False
+
+
+# --- provider-level calls: what `az webapp create` and `az functionapp create` ask before they PUT -------------
+
+def test_check_name_availability(sim: Sim, web: WebSiteManagementClient, arm: httpx.Client, rg: str,
+                                 plan_id: str) -> None:
+    name = unique("cna-")
+    url = f"/subscriptions/{sim.subscription}/providers/Microsoft.Web/checknameavailability"
+    check = lambda n, t="Site": arm.post(url, params={"api-version": API}, json={"name": n, "type": t})  # noqa: E731
+    assert check(name).json() == {"nameAvailable": True}
+    r = arm.put(site_path(sim, rg, name), params={"api-version": API},
+                json={"location": "westeurope", "properties": {"serverFarmId": plan_id}})
+    assert r.status_code == 200, r.text
+    # site names are global host names: taken in any case, whatever group holds the site
+    taken = check(name.upper(), "Microsoft.Web/sites").json()
+    assert taken == {"nameAvailable": False, "reason": "AlreadyExists",
+                     "message": f"Hostname '{name.upper()}' already exists. Please select a different name."}
+    agrees = web.check_name_availability(ResourceNameAvailabilityRequest(name=name, type="Site"))  # azure-mgmt-web
+    assert agrees.name_available is False and agrees.reason == "AlreadyExists"
+    assert check("-bad-").json()["reason"] == "Invalid"
+    assert check(name, "Microsoft.Web/serverfarms").json() == {"nameAvailable": True}
+    missing = arm.post(url, params={"api-version": API}, json={"type": "Site"})
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "BadRequest"
+
+
+def test_geo_regions(sim: Sim, arm: httpx.Client) -> None:
+    r = arm.get(f"/subscriptions/{sim.subscription}/providers/Microsoft.Web/geoRegions",
+                params={"api-version": API, "sku": "Dynamic"})
+    assert r.status_code == 200, r.text
+    east = next(g for g in r.json()["value"] if g["name"] == "East US")
+    assert east == {"id": f"/subscriptions/{sim.subscription}/providers/Microsoft.Web/geoRegions/East US",
+                    "name": "East US", "type": "Microsoft.Web/geoRegions",
+                    "properties": {"name": "East US", "displayName": "East US", "description": "",
+                                   "orgDomain": "PUBLIC"}}
+
+
+@pytest.mark.parametrize("scope", ["", "/resourceGroups/{rg}"])
+def test_unknown_provider_level_post_is_refused_in_arm_shape(sim: Sim, arm: httpx.Client, rg: str,
+                                                             scope: str) -> None:
+    """A POST at `providers/{namespace}/{name}` that no provider answers: ARM's 404, never a 500."""
+    base = f"/subscriptions/{sim.subscription}{scope.format(rg=rg)}/providers"
+    for ns in ("Microsoft.Web", "Microsoft.Compute", "Microsoft.KeyVault"):
+        r = arm.post(f"{base}/{ns}/noSuchAction", params={"api-version": API}, json={})
+        assert r.status_code == 404, r.text
+        assert r.json() == {"error": {"code": "InvalidResourceType", "message": (
+            f"The resource type 'noSuchAction' could not be found in the namespace '{ns}' for api version "
+            f"'{API}'.")}}
+    bare = arm.post(f"/subscriptions/{sim.subscription}/providers/Microsoft.Web", params={"api-version": API})
+    assert bare.status_code == 405 and bare.json()["error"]["code"] == "MethodNotAllowed", bare.text

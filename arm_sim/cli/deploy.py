@@ -16,7 +16,7 @@ from typing import Any
 
 from arm_sim.cli.client import Client as Arm
 from arm_sim.cli.client import CommandError, Server
-from arm_sim.deployments import jsonc
+from arm_sim.core import jsonc
 
 API = "2025-04-01"
 _MARKS = {"Create": "+", "Modify": "~", "NoChange": "=", "Delete": "-", "Ignore": "*", "Unsupported": "!",

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from arm_sim.core import ids
+from arm_sim.core import ids, jsonc
 from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.db.models import Deployment
-from arm_sim.deployments import execute, jsonc, outputs, request, store
+from arm_sim.deployments import execute, outputs, request, store
 from arm_sim.deployments.engine import Run, minified, template_hash
 from arm_sim.deployments.store import Target
 from arm_sim.deployments.whatif import WhatIf

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from arm_sim.core import jsonc
 from arm_sim.core.errors import DomainError
-from arm_sim.deployments import jsonc
 from arm_sim.templates import InvalidTemplateError
 
 INVALID_TEMPLATE = "InvalidTemplate"

@@ -12,10 +12,10 @@ from typing import Any
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError
+from arm_sim.core.jsonc import Path
 from arm_sim.deployments import errors
 from arm_sim.deployments.context import DeploymentContext
 from arm_sim.deployments.errors import Source
-from arm_sim.deployments.jsonc import Path
 from arm_sim.deployments.store import DEPLOYMENT_TYPE, Target
 from arm_sim.templates import InvalidTemplateError
 

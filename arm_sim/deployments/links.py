@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from arm_sim.core import jsonc
 from arm_sim.core.errors import DomainError
 from arm_sim.core.settings import Settings
-from arm_sim.deployments import jsonc
 
 ENV = "ARM_SIM_TEMPLATE_LINKS"
 

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from arm_sim.core.errors import DomainError
+from arm_sim.core.jsonc import Path
 from arm_sim.deployments import errors
 from arm_sim.deployments.context import copy_spec
 from arm_sim.deployments.errors import Source
-from arm_sim.deployments.jsonc import Path
 from arm_sim.templates import InvalidTemplateError, expression_text, is_expression, parse
 from arm_sim.templates.checks import Declarations, check
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from arm_sim.core.jsonc import Path
 from arm_sim.deployments.errors import Source
-from arm_sim.deployments.jsonc import Path
 from arm_sim.deployments.names import check_sections, check_value, declarations, plain
 from arm_sim.deployments.store import DEPLOYMENT_TYPE
 from arm_sim.templates.checks import Declarations

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from arm_sim.core import jsonc
 from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.core.settings import Settings
-from arm_sim.deployments import errors, jsonc, links
+from arm_sim.deployments import errors, links
 from arm_sim.deployments.errors import Source
 
 MODES = {"incremental": "Incremental", "complete": "Complete"}

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from arm_sim.core.errors import DomainError
+from arm_sim.core.jsonc import Path
 from arm_sim.deployments import errors, nested, preflight
 from arm_sim.deployments.context import copy_spec
 from arm_sim.deployments.errors import Source
 from arm_sim.deployments.graph import body_fields, runtime_fields
-from arm_sim.deployments.jsonc import Path
 from arm_sim.deployments.names import Fail, check_sections, check_value, declarations, located, plain
 from arm_sim.templates import InvalidTemplateError, runtime_calls
 from arm_sim.templates.checks import Declarations

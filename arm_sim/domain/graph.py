@@ -303,3 +303,45 @@ def list_page(ctx: Ctx, es: EntitySet, tenant_id: str, flt: odata.Filter | None,
         if len(rows) < _CHUNK:
             return Page([project(d, selected) for d in found], None)
         cursor = rows[-1].object_id
+
+
+# --- directoryObjects/getByIds -------------------------------------------------------------------
+
+# Graph's directoryObject types (the `types` parameter, case-insensitive, with or without `microsoft.graph.`):
+# the types the directory has no objects of are valid and find nothing.
+_OBJECT_TYPES = {"directoryobject", "user", "group", "device", "serviceprincipal", "application", "orgcontact",
+                 "contact", "administrativeunit", "directoryrole", "directoryobjectpartnerreference"}
+MAX_IDS = 1000  # Graph's limit on `ids`
+
+
+def _types(types: Any) -> set[str]:
+    if types is None:
+        return {"directoryobject"}
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise bad_request("Request_BadRequest", "Invalid value for 'types': an array of strings is expected.")
+    wanted = {t.lower().removeprefix("microsoft.graph.") for t in types}
+    unknown = sorted(wanted - _OBJECT_TYPES)
+    if unknown:
+        raise bad_request("Request_BadRequest", f"Invalid type name(s) in 'types': {', '.join(unknown)}.")
+    return wanted or {"directoryobject"}
+
+
+def get_by_ids(ctx: Ctx, tenant_id: str, ids: Any, types: Any) -> list[Doc]:
+    """The objects of the caller's tenant among `ids`, of the `types` asked (all without it), each with its
+    `@odata.type`; ids that name nothing are left out, as Graph does. arm-sim's directory holds service
+    principals and applications only, so those are all it can find."""
+    if not isinstance(ids, list) or not ids:
+        raise bad_request("Request_BadRequest", "The 'ids' parameter is required: an array of object ids.")
+    if len(ids) > MAX_IDS:
+        raise bad_request("Request_BadRequest", f"The number of ids exceeds the limit of {MAX_IDS}.")
+    keys = [_object_id(i) if isinstance(i, str) else _object_id(str(i)) for i in ids]
+    wanted = _types(types)
+    found: dict[str, Doc] = {}
+    for es in (SERVICE_PRINCIPALS, APPLICATIONS):
+        if not wanted & {"directoryobject", es.type_name.removeprefix("microsoft.graph.").lower()}:
+            continue
+        rows = list(ctx.session.scalars(select(es.model).where(es.model.tenant_id == tenant_id,
+                                                               es.columns["id"].in_(set(keys)))))
+        for doc in es.shape(ctx, rows, False):
+            found[doc["id"]] = {"@odata.type": f"#{es.type_name}", **doc}
+    return [found[k] for k in dict.fromkeys(keys) if k in found]

@@ -45,6 +45,7 @@ class ActionResult:
     status: int = 200
     body: Any = None
     long_running: bool = False
+    media_type: str | None = None  # a body that is not JSON (text as given): App Service's publishing XML
 
 
 class Provider:

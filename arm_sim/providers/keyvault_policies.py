@@ -100,27 +100,25 @@ def _union(have: list[str], more: list[str]) -> list[str]:
 
 
 def apply(operation: str, current: list[dict[str, Any]], given: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """accessPolicies/{operation}: add merges permissions per (tenantId, objectId); remove drops the listed
-    permissions (and an entry left with none); replace makes `given` the whole list."""
-    if operation == "replace":
-        return given
+    """accessPolicies/{operation}, entry by entry (tenantId, objectId); entries not named are never touched.
+    add: a new entry, or the named permissions joined to each category of the existing one; replace: the entry's
+    permissions (and applicationId) become exactly the given ones, in place (a new entry is appended); remove: the
+    named permissions leave each category, and an entry left with none goes."""
     merged = [dict(e, permissions={k: list(v) for k, v in (e.get("permissions") or {}).items()}) for e in current]
     index = {_key(e): e for e in merged}
     for entry in given:
         target = index.get(_key(entry))
-        if operation == "add":
-            if target is None:
+        if target is None:
+            if operation != "remove":
                 merged.append(entry)
                 index[_key(entry)] = entry
-                continue
+        elif operation == "replace":
+            merged[merged.index(target)] = index[_key(entry)] = entry
+        elif operation == "add":
             for kind, names in entry["permissions"].items():
                 target["permissions"][kind] = _union(target["permissions"].get(kind) or [], names)
-        elif target is not None:  # remove
-            for kind, names in entry["permissions"].items():
-                drop = {n.lower() for n in names}
-                if kind in target["permissions"]:
-                    target["permissions"][kind] = [p for p in target["permissions"][kind] or []
-                                                   if p.lower() not in drop]
+        else:
+            _remove(target, entry)
             if not any(target["permissions"].values()):
                 merged.remove(target)
                 del index[_key(target)]
@@ -128,3 +126,10 @@ def apply(operation: str, current: list[dict[str, Any]], given: list[dict[str, A
         raise bad_request("BadRequest", f"The number of access policies ({len(merged)}) exceeds the maximum of "
                           f"{MAX_POLICIES} for a key vault.")
     return merged
+
+
+def _remove(target: dict[str, Any], entry: dict[str, Any]) -> None:
+    for kind, names in entry["permissions"].items():
+        drop = {n.lower() for n in names}
+        if kind in target["permissions"]:
+            target["permissions"][kind] = [p for p in target["permissions"][kind] or [] if p.lower() not in drop]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy import select
+
 from arm_sim.core import ids
 from arm_sim.core.errors import bad_request, not_found
 from arm_sim.db.models import Resource, ServicePrincipal
@@ -18,6 +20,7 @@ UAI = "microsoft.managedidentity/userassignedidentities"
 FIC = UAI + "/federatedidentitycredentials"
 ISOLATION_SCOPE_SINCE = "2024-11-30"  # the api-version that added properties.isolationScope
 ISOLATION_SCOPES = ("None", "Regional")
+MAX_FICS = 20  # Entra's limit of federated identity credentials per identity
 
 
 class ManagedIdentityProvider(Provider):
@@ -36,6 +39,7 @@ class ManagedIdentityProvider(Provider):
             doc["properties"] = {"isolationScope": _isolation_scope(scope)}  # the rest is read-only
         elif kind == FIC:
             _validate_fic(path.name, doc)
+            _check_siblings(ctx, path, doc)
         elif kind.startswith("microsoft.managedidentity/identities"):
             raise bad_request("InvalidRequest",
                               "System-assigned identities are managed through the resource's 'identity' property.")
@@ -114,5 +118,22 @@ def _validate_fic(name: str, doc: Doc) -> None:
         raise bad_request("BadRequest", f"The federated identity credential requires {', '.join(missing)}.")
     if not isinstance(props["audiences"], list) or not all(isinstance(a, str) for a in props["audiences"]):
         raise bad_request("BadRequest", "'audiences' must be a list of strings.")
+    if len(props["audiences"]) != 1:  # Entra takes exactly one audience per federated credential
+        raise bad_request("BadRequest", "'audiences' must hold exactly one value (api://AzureADTokenExchange).")
     if not str(props["issuer"]).startswith("https://"):
         raise bad_request("BadRequest", f"The issuer '{props['issuer']}' must be an https URL.")
+
+
+def _check_siblings(ctx: Ctx, path: ids.ArmPath, doc: Doc) -> None:
+    """Entra's limits: at most 20 federated credentials on an identity (learn.microsoft.com, workload identity
+    federation considerations), and each issuer + subject pair once (the answer Azure gives is quoted in
+    Azure/bicep-types-az#2054; its error code is not, `BadRequest` is arm-sim's guess)."""
+    others = ctx.session.scalars(select(Resource).where(
+        Resource.parent_key == ids.key(path.parent_id), Resource.type_key == FIC)).all()
+    others = [r for r in others if r.key != ids.key(path.id)]
+    if len(others) >= MAX_FICS:
+        raise bad_request("BadRequest", f"An identity has at most {MAX_FICS} federated identity credentials.")
+    props = doc.get("properties") or {}
+    pair = (props.get("issuer"), props.get("subject"))
+    if any(((r.properties or {}).get("issuer"), (r.properties or {}).get("subject")) == pair for r in others):
+        raise bad_request("BadRequest", "Issuer and subject combination already exists for this Managed Identity.")

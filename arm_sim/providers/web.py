@@ -7,7 +7,6 @@ both in the identity-endpoint table. Deleting the site removes the endpoint in t
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -20,22 +19,26 @@ from arm_sim.db.models import Resource
 from arm_sim.domain import events, identity_endpoints
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
-from arm_sim.providers.base import ActionResult, Doc, Provider
+from arm_sim.providers import web_config, web_publishing
+from arm_sim.providers.base import ActionResult, Doc, Effect, Provider
+from arm_sim.providers.web_calls import check_name_availability, geo_regions, valid_site_name
 
 SITE = "microsoft.web/sites"
 SERVER_FARM = "microsoft.web/serverfarms"
 SIM_STATE = "_sim"  # resources.documents.SIM_STATE: the simulator's own state, never rendered
 HOST_SUFFIX = "azurewebsites.net"
-_SITE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?$")
 # Set by App Service, whatever the client sends back (GET, edit, PUT).
 _READ_ONLY = ("state", "hostNames", "enabledHostNames", "defaultHostName", "repositorySiteName", "usageState",
               "availabilityState", "hostNameSslStates", "lastModifiedTimeUtc", "resourceGroup",
               "outboundIpAddresses", "possibleOutboundIpAddresses", "inProgressOperationId", "sku")
 _STATES = {"start": "Running", "stop": "Stopped", "restart": "Running"}
+# App Service's pricing tiers in its own spelling (SkuDescription.tier in the Microsoft.Web REST specs)
+_TIERS = ("Free", "Shared", "Basic", "Standard", "Premium", "PremiumV2", "PremiumV3", "PremiumV4", "Isolated",
+          "IsolatedV2", "Dynamic", "ElasticPremium", "FlexConsumption", "WorkflowStandard", "PremiumContainer")
 
 
 def check_site_name(name: str) -> None:
-    if not (2 <= len(name) <= 60 and _SITE_NAME.match(name)):
+    if not valid_site_name(name):
         raise bad_request(
             "InvalidResourceName",
             f"The site name '{name}' is invalid: the host name {name}.{HOST_SUFFIX} is invalid. A site name is "
@@ -52,16 +55,24 @@ def _check_unique(ctx: Ctx, site_id: str, name: str) -> None:
         raise conflict("Conflict", f"Website with given name {name} already exists.")
 
 
-def _server_farm_kind(ctx: Ctx, farm_id: Any) -> str:
-    """The kind of the plan a site names ('' without one); 404 as App Service answers when it does not exist."""
+def _server_farm(ctx: Ctx, farm_id: Any) -> Resource | None:
+    """The plan a site names (None without one); 404 as App Service answers when it does not exist."""
     if farm_id is None:
-        return ""
+        return None
     if not isinstance(farm_id, str):
         raise bad_request("BadRequest", "'serverFarmId' must be the resource id of an App Service plan.")
     row = ctx.session.get(Resource, ids.key(farm_id))
     if row is None or row.type_key != SERVER_FARM:
         raise not_found("NotFound", f"Cannot find ServerFarm with name {farm_id.rstrip('/').rsplit('/', 1)[-1]}.")
-    return str(row.kind or "")
+    return row
+
+
+def _tier(plan: Resource) -> str:
+    """The plan's pricing tier as App Service spells it on a site's `sku` (`Basic`, `PremiumV3`, `Dynamic` …),
+    whatever case the plan was written in."""
+    tier = str((plan.sku or {}).get("tier") or "")
+    known = {t.lower(): t for t in _TIERS}
+    return known.get(tier.lower(), tier)
 
 
 def _host_name_ssl_states(host: str, scm: str) -> list[Doc]:
@@ -94,17 +105,20 @@ class WebProvider(Provider):
         if not props.get("serverFarmId"):
             raise bad_request("BadRequest", "Parameter ServerFarmId is null or empty.")
         farm_changed = before is None or props.get("serverFarmId") != old.get("serverFarmId")
-        if farm_changed and "linux" in _server_farm_kind(ctx, props.get("serverFarmId")).lower():
-            props["reserved"] = True  # a site on a Linux plan is a Linux site
+        plan = _server_farm(ctx, props.get("serverFarmId")) if farm_changed else None
+        if plan is not None:
+            props["sku"] = _tier(plan)  # the Azure CLI reads it (is_flex_functionapp)
+            if "linux" in str(plan.kind or "").lower():
+                props["reserved"] = True  # a site on a Linux plan is a Linux site
         kind = doc.get("kind") or (before or {}).get("kind") or "app"
         if not isinstance(kind, str):
             raise bad_request("BadRequest", "'kind' must be a string such as 'app', 'app,linux' or 'functionapp'.",
                               target="kind")
         doc["kind"] = kind
 
-    def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> None:
+    def on_put(self, ctx: Ctx, before: Doc | None, after: Doc) -> list[Effect] | None:
         if after["type"].lower() != SITE:
-            return
+            return None
         name, props = after["name"], after["properties"]
         host, scm = f"{name}.{HOST_SUFFIX}".lower(), f"{name}.scm.{HOST_SUFFIX}".lower()
         props.setdefault("state", "Running")
@@ -121,12 +135,28 @@ class WebProvider(Provider):
         if not state.get("identityKey"):  # once per site, kept for life: it is the site's IDENTITY_ENDPOINT
             state["identityKey"] = uuid.uuid4().hex
             identity_endpoints.register(ctx, state["identityKey"], "site", after["id"])
+        web_publishing.ensure_password(state)
+        return web_config.initial(after) if before is None else None
 
     def on_delete(self, ctx: Ctx, doc: Doc) -> None:
         if doc["type"].lower() == SITE:
             identity_endpoints.unregister(ctx, doc["id"])
 
+    def provider_call(self, ctx: Ctx, method: str, subscription_id: str, segments: tuple[str, ...], body: Any,
+                      api_version: str) -> tuple[int, Any] | None:
+        if method == "POST" and [s.lower() for s in segments] == ["checknameavailability"]:
+            return check_name_availability(ctx, body)
+        if method == "GET" and [s.lower() for s in segments] == ["georegions"]:
+            return geo_regions(subscription_id)
+        return None
+
     def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
+        if doc["type"].lower() == web_config.CONFIG and (listed := web_config.list_action(doc, action)):
+            return listed
+        if doc["type"].lower() == SITE and action.lower() == "publishxml":
+            state = doc.setdefault(SIM_STATE, {})
+            web_publishing.ensure_password(state)  # (a site written before sites had one)
+            return ActionResult(200, web_publishing.publish_xml(doc, state), media_type="application/xml")
         if doc["type"].lower() != SITE or action.lower() not in _STATES:
             return super().action(ctx, doc, action, body, api_version)
         props = doc["properties"]  # the service saves what the action changed in `doc`

@@ -22,7 +22,7 @@ from arm_sim.db.records import ResourceRecord
 from arm_sim.domain import events
 from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import ActionResult, Doc, Provider
-from arm_sim.providers.catalog import check_types, normalize_location
+from arm_sim.providers.catalog import check_types, normalize_location, unknown_type
 from arm_sim.providers.registry import provider_for
 from arm_sim.resources import effects, identity, locks, preflight, scope
 from arm_sim.resources.documents import EXTRA_FIELDS, SIM_STATE, check_name, check_tags, request_object, to_doc
@@ -34,7 +34,7 @@ LOCATIONLESS_NAMESPACES = ("microsoft.authorization", "microsoft.insights", "mic
 
 def _not_found(path: ids.ArmPath) -> DomainError:
     last = path.parts[-1]
-    what = "/".join((last.namespace, last.types[0], *last.segments[1:]))
+    what = "/".join((last.namespace, *last.types[:1], *last.segments[1:]))
     where = f" under resource group '{path.resource_group}'" if path.resource_group else ""
     return not_found("ResourceNotFound", f"The Resource '{what}'{where} was not found. For more details please "
                      "go to https://aka.ms/ARMResourceNotFoundFix")
@@ -269,6 +269,9 @@ def _target(ctx: Ctx, path: ids.ArmPath) -> tuple[ids.ArmPath, Resource]:
 
 def action(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> tuple[Doc, ActionResult]:
     """POST `{resource id}/{action}`: the provider of the resource decides; what it changed is saved."""
+    last = path.parts[-1]
+    if len(last.segments) < 2:  # `providers/{ns}/{name}` its provider did not answer: no such type, as ARM says
+        raise unknown_type(last.namespace, last.segments, api_version)
     _, row = _target(ctx, path)
     locks.check(ctx, row.id, "write")  # a ReadOnly lock refuses every POST action, listKeys included
     doc = copy.deepcopy(to_doc(row))  # a copy: `save` compares it with the row to see what the action changed
@@ -340,4 +343,4 @@ def put_status(type_name: str, created: bool) -> int:
 
 def is_async(type_name: str) -> bool:
     t = type_name.lower()
-    return provider_for(t).is_async(t)
+    return "/" in t and provider_for(t).is_async(t)  # a bare namespace (`providers/{ns}`) names no type

@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from arm_sim.core import jsonc
 from arm_sim.templates.calls import Call, spec
 
 
@@ -36,10 +36,10 @@ def _object_keys(call: Call, args: list[Any]) -> list[str]:
 
 def _json(call: Call, args: list[Any]) -> Any:
     text = call.str_arg(args, 0)
-    try:
-        return json.loads(text, strict=False)
-    except json.JSONDecodeError as exc:
-        raise call.fail(f"the parameter is not valid JSON: {exc.msg} at position {exc.pos}.") from exc
+    try:  # Newtonsoft's reader, as ARM's: comments, single quotes, trailing commas, `.25` (core/jsonc.py)
+        return jsonc.loads(text)
+    except jsonc.JsoncError as exc:
+        raise call.fail(f"the parameter is not valid JSON: {exc}") from exc
 
 
 def _shallow_merge(call: Call, args: list[Any]) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from typing import Any
 
 from starlette.responses import Response
 
+from arm_sim.core import jsonc
 from arm_sim.core.errors import DomainError, not_implemented
-from arm_sim.deployments import api, jsonc, store
+from arm_sim.deployments import api, store
 from arm_sim.deployments.store import Target
 from arm_sim.domain import rbac
 from arm_sim.domain.context import Ctx

@@ -47,6 +47,8 @@ def deleted(ctx: Ctx, call: Call, existed: bool, long_running: bool, namespace: 
 def action(ctx: Ctx, call: Call, doc: dict[str, Any], result: ActionResult) -> Response:
     """A POST action: at once, or 202 + Location/Azure-AsyncOperation for long-running ones."""
     if not result.long_running or ctx.settings.lro == "sync":
+        if result.media_type is not None:
+            return Response(result.body, result.status, media_type=result.media_type)
         return json_response(result.body, result.status) if result.body is not None else Response(
             status_code=result.status)
     ns = doc["type"].split("/", 1)[0]

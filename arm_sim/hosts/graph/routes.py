@@ -21,7 +21,7 @@ from arm_sim.domain.context import Caller, Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts import body_limits
 from arm_sim.hosts.arm.auth import authenticate
-from arm_sim.hosts.graph import app_roles, errors
+from arm_sim.hosts.graph import app_roles, directory_objects, errors
 from arm_sim.hosts.graph.errors import RequestInfo
 from arm_sim.hosts.http import bearer, off_loop, parse_json
 
@@ -33,7 +33,7 @@ _BY_APP_ID = re.compile(r"^(\w+)\(appId='([^']*)'\)$", re.IGNORECASE)
 _LIST_OPTIONS = ("$filter", "$select", "$top", "$skiptoken")
 SIMULATED = ("arm-sim simulates only GET on servicePrincipals and applications (by id, by appId and listed "
              "with $filter, $select, $top), a service principal's appRoleAssignments and appRoleAssignedTo (GET, "
-             "POST, DELETE) and /me of Microsoft Graph v1.0.")
+             "POST, DELETE), directoryObjects/getByIds (POST) and /me of Microsoft Graph v1.0.")
 
 
 def _base_url(request: Request, rt: Runtime) -> str:
@@ -116,6 +116,9 @@ def _dispatch(call: _Call) -> tuple[int, dict[str, object] | None]:
         call.check_options(())
         return app_roles.handle(call.ctx, call.caller, call.method, segments[1], side,
                                 segments[3] if len(segments) == 4 else None, call.body, call.body_error, call.base)
+    if [s.lower() for s in segments] == ["directoryobjects", "getbyids"] and call.method == "POST":
+        call.check_options(())
+        return 200, directory_objects.get_by_ids(call.ctx, call.caller, call.body, call.body_error, call.base)
     return 200, _read(call, segments)
 
 

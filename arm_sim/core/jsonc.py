@@ -1,5 +1,7 @@
 """JSON as ARM reads it (Newtonsoft's lenient reader): `//` and `/* */` comments, raw newlines inside strings,
-trailing commas, unquoted property names and single-quoted strings.
+trailing commas, unquoted property names, single-quoted strings and numbers with a bare dot (`.25`, `1.`). Not
+taken (Newtonsoft's rarer extensions, which templates do not rely on): NaN, Infinity, `undefined`, hexadecimal and
+octal integers, `new Date(…)`. Request bodies, template files and the template function `json()` all read so.
 
 The Azure CLI relies on the last one: it splices the template file's raw text into its request body after an
 unquoted key (`…, template:{…}`), so that body is not JSON (reference/clients.md §5).
@@ -16,7 +18,8 @@ import re
 from typing import Any
 
 Path = tuple[str | int, ...]
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+# Newtonsoft also reads `.25`, `-.5` and `1.` as numbers (doubles); a template's json('.25') relies on it
+_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _BARE_KEY = re.compile(r"[A-Za-z_$][\w$]*")
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
 _LITERALS = {"true": True, "false": False, "null": None}
