@@ -118,6 +118,7 @@ class AzCli:
             "--endpoint-microsoft-graph-resource-id", f"{url}/",
             "--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/",
             "--suffix-keyvault-dns", ".vault.azure.net",
+            "--suffix-storage-endpoint", "core.windows.net",  # az functionapp create builds a connection string
         )
 
     def register_discovered_cloud(self, name: str) -> subprocess.CompletedProcess[str]:

@@ -6,9 +6,9 @@ from the simulator besides the resources: Microsoft.Web's `checknameavailability
 `directoryObjects/getByIds` (az shows a role assignment's principal with it) and ARM's location rules.
 
 az costs about a second a call, so the module logs in once and reads server-side state over REST and Graph.
-`az webapp create` and `az functionapp create` do not finish yet (see `test_create_commands`): the first needs
-`POST sites/{name}/publishxml` to answer XML, the second the tenant-level `GET /providers/Microsoft.Web/
-functionAppStacks`; the sites the other tests use are therefore made over REST.
+`az webapp create --runtime` and `az functionapp create` read App Service's runtime stacks at the tenant level
+(`GET /providers/Microsoft.Web/webAppStacks`, `functionAppStacks`); the function app, created without a plan, gets
+the Consumption plan App Service makes for it. The sites the identity tests use are made over REST.
 """
 
 from __future__ import annotations
@@ -95,6 +95,34 @@ def test_create_commands(sim: Sim, az: AzCli, arm: httpx.Client, rg: str, plan: 
     got = arm.get(f"{group_id(sim, rg)}/providers/Microsoft.Web/sites/{name}", params={"api-version": WEB_API})
     assert got.status_code == 200 and got.json()["properties"]["serverFarmId"] == plan
     assert "publishingPassword" not in got.text  # the publishing secret is never part of the resource
+
+
+def test_runtime_commands(sim: Sim, az: AzCli, arm: httpx.Client, graph: httpx.Client, rg: str, plan: str) -> None:
+    """`--runtime` is resolved against App Service's stacks, read at the tenant level (`GET /providers/Microsoft.Web/
+    webAppStacks` and `functionAppStacks`, no subscription in the path, open to any signed-in caller). The stacks are
+    data from public captures (scripts/gen_app_stacks.py): a Linux .NET runtime for web apps, Python on Functions ~4.
+    Node 20 reached its end of life on 2026-04-30: az leaves such runtimes out, as it would against Azure."""
+    name = unique("tut-")
+    created = az.json("webapp", "create", "-g", rg, "-p", plan, "-n", name, "--runtime", "DOTNETCORE:3.1")
+    assert created["defaultHostName"] == f"{name}.azurewebsites.net"
+    web = arm.get(f"{group_id(sim, rg)}/providers/Microsoft.Web/sites/{name}/config/web",
+                  params={"api-version": WEB_API})
+    assert web.status_code == 200 and web.json()["properties"]["linuxFxVersion"] == "DOTNETCORE|3.1", web.text
+    refused = az.fails("webapp", "create", "-g", rg, "-p", plan, "-n", unique("tut-"), "--runtime", "NODE:20-lts")
+    assert "not supported" in refused.stderr.lower()
+
+    account = unique("tutfn")
+    az.run("storage", "account", "create", "-g", rg, "-n", account, "--sku", "Standard_LRS")
+    app = unique("tutfn-")
+    made = az.json("functionapp", "create", "-g", rg, "-n", app, "--storage-account", account,
+                   "--consumption-plan-location", "eastus", "--runtime", "python", "--functions-version", "4",
+                   "--os-type", "Linux")
+    assert made["defaultHostName"] == f"{app}.azurewebsites.net" and "functionapp" in made["kind"]
+    settings = arm.post(f"{group_id(sim, rg)}/providers/Microsoft.Web/sites/{app}/config/appsettings/list",
+                        params={"api-version": WEB_API}).json()["properties"]
+    assert settings["FUNCTIONS_WORKER_RUNTIME"] == "python" and settings["FUNCTIONS_EXTENSION_VERSION"] == "~4"
+    identity = az.json("functionapp", "identity", "assign", "-g", rg, "-n", app)
+    assert identity["type"] == "SystemAssigned" and sp_status(graph, identity["principalId"]) == 200
 
 
 def test_web_app_identity_roles_and_access_policy(sim: Sim, az: AzCli, arm: httpx.Client, graph: httpx.Client,

@@ -405,3 +405,41 @@ def test_resource_group_delete_removes_identities_and_principals(sim: Sim, msi: 
     assert principal(graph, system) is None and principal(graph, uai.principal_id) is None
     deleted = {e["subject"] for e in events(arm, "servicePrincipal.deleted", seq)}
     assert {system, uai.principal_id} <= deleted
+
+
+# --- the identity's certificate, made when first needed -----------------------------------------------------------
+
+def test_an_identity_created_and_deleted_unused_never_gets_a_key(msi: ManagedServiceIdentityClient,
+                                                                 arm: httpx.Client, rg: str) -> None:
+    """No RSA key on the request path: an identity's certificate is made by its first token or Graph read."""
+    after = last_seq(arm)
+    name = unique("uai-unused-")
+    created = msi.user_assigned_identities.create_or_update(rg, name, {"location": "eastus"})
+    msi.user_assigned_identities.delete(rg, name)
+    issued = [e for e in events(arm, "credential.issued", after) if e["subject"] == created.client_id]
+    assert issued == []
+
+
+def test_the_first_certificate_is_dated_as_if_made_at_creation(fresh_sim: Sim) -> None:
+    """Made late, the first certificate still shows what eager issuance would: dated at the last 45-day roll
+    since creation, one key, valid 90 days from then; a token then signs with it."""
+    from datetime import datetime
+
+    with fresh_sim.http() as arm:
+        group = make_group(fresh_sim, arm)
+        r = arm.put(uai_path(fresh_sim, group, "uai-late"), params={"api-version": "2023-01-31"},
+                    json={"location": "eastus"})
+        assert r.status_code == 201, r.text
+        principal_id = r.json()["properties"]["principalId"]
+        made = next(e for e in events(arm, "servicePrincipal.created") if e["subject"] == principal_id)["time"]
+        assert arm.post("/_sim/clock/advance", json={"duration": "50d"}).status_code == 200
+    with fresh_sim.http(fresh_sim.token(GRAPH)) as graph:
+        sp = principal(graph, principal_id)
+    assert sp is not None
+    [cert] = sp["keyCredentials"]
+
+    def at(text: str) -> float:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+    assert abs(at(cert["startDateTime"]) - (at(made) + 45 * 86400 - 300)) < 2
+    assert abs(at(cert["endDateTime"]) - (at(made) + 135 * 86400)) < 2

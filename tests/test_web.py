@@ -25,11 +25,14 @@ from azure.mgmt.web.models import (
     UserAssignedIdentity,
 )
 
+from arm_sim.core.errors import DomainError
 from arm_sim.core.settings import Settings
 from arm_sim.db.engine import make_engine, make_sessionmaker
 from arm_sim.domain import identity_endpoints
 from arm_sim.domain.runtime import Runtime
+from arm_sim.providers import web_stacks
 from tests.simserver import Sim
+from tests.test_rbac import _app
 from tests.webspec import plan
 
 GRAPH = "https://graph.microsoft.com/.default"
@@ -316,3 +319,110 @@ def test_unknown_provider_level_post_is_refused_in_arm_shape(sim: Sim, arm: http
             f"'{API}'.")}}
     bare = arm.post(f"/subscriptions/{sim.subscription}/providers/Microsoft.Web", params={"api-version": API})
     assert bare.status_code == 405 and bare.json()["error"]["code"] == "MethodNotAllowed", bare.text
+
+
+# --- runtime stacks: tenant-level provider reads (no subscription in the path) ---------------------------------
+
+STACKS_API = "2024-11-01"
+
+
+def _settings_keys(stacks: list[dict[str, Any]]) -> set[str]:
+    return {k for s in stacks for major in s["properties"]["majorVersions"] for minor in major["minorVersions"]
+            for k in minor["stackSettings"]}
+
+
+def _runtimes(stacks: list[dict[str, Any]], key: str) -> list[str]:
+    return [minor["stackSettings"][key]["runtimeVersion"] for s in stacks
+            for major in s["properties"]["majorVersions"] for minor in major["minorVersions"]
+            if key in minor["stackSettings"]]
+
+
+def test_stacks_filters_as_the_stacks_api_does() -> None:
+    """Pure: `stackOsType` keeps one system's settings and drops what has none left; the remove… flags drop the
+    settings so marked. The data comes from public captures (scripts/gen_app_stacks.py), never typed here."""
+    every = web_stacks.filtered("webAppStacks", {})
+    assert _settings_keys(every) == {"windowsRuntimeSettings", "linuxRuntimeSettings"}
+    linux = web_stacks.filtered("webAppStacks", {"stackOsType": "Linux"})
+    assert _settings_keys(linux) == {"linuxRuntimeSettings"}
+    assert "DOTNETCORE|3.1" in _runtimes(linux, "linuxRuntimeSettings")
+    majors = [m["displayText"] for m in linux[0]["properties"]["majorVersions"]]
+    assert "ASP.NET V4" not in majors and ".NET 5" in majors  # Windows-only versions are gone
+    windows = web_stacks.filtered("webAppStacks", {"STACKOSTYPE": "windows"})
+    assert _settings_keys(windows) == {"windowsRuntimeSettings"}
+    assert web_stacks.filtered("webAppStacks", {"stackOsType": "All"}) == every
+    current = web_stacks.filtered("webAppStacks", {"stackOsType": "Linux", "removeDeprecatedStacks": "true"})
+    assert "DOTNETCORE|3.0" in _runtimes(linux, "linuxRuntimeSettings")
+    assert "DOTNETCORE|3.0" not in _runtimes(current, "linuxRuntimeSettings")
+    with pytest.raises(DomainError) as refused:
+        web_stacks.filtered("webAppStacks", {"stackOsType": "Solaris"})
+    assert refused.value.code == "BadRequest"
+
+    functions = web_stacks.filtered("functionAppStacks", {"stackOsType": "Linux"})
+    python = next(s for s in functions if s["name"] == "python")
+    newest = python["properties"]["majorVersions"][0]["minorVersions"][0]["stackSettings"]["linuxRuntimeSettings"]
+    assert "~4" in newest["supportedFunctionsExtensionVersions"]
+    assert newest["endOfLifeDate"].endswith("Z")  # ISO 8601, as the SDKs parse it
+    assert web_stacks.filtered("functionAppStacks", {"stack": "node"}) == []
+    assert web_stacks.stacks("webAppStacks") is not web_stacks.stacks("webAppStacks")  # callers get copies
+
+
+def test_stacks_are_tenant_level_reads_open_to_any_signed_in_caller(sim: Sim, arm: httpx.Client) -> None:
+    _, token = _app(sim, "no-role-stacks")
+    nobody = httpx.Client(base_url=sim.url, verify=sim.ca, headers={"Authorization": f"Bearer {token}"})
+    with nobody:
+        for client in (arm, nobody):
+            r = client.get("/providers/Microsoft.Web/webAppStacks",
+                           params={"api-version": STACKS_API, "stackOsType": "Linux"})
+            assert r.status_code == 200, r.text
+            [dotnet] = r.json()["value"]
+            assert (dotnet["id"], dotnet["type"]) == ("/providers/Microsoft.Web/webAppStacks/dotnet",
+                                                      "Microsoft.Web/webAppStacks")
+            assert _settings_keys(r.json()["value"]) == {"linuxRuntimeSettings"}
+        functions = nobody.get("/providers/microsoft.web/FUNCTIONAPPSTACKS", params={"api-version": STACKS_API})
+        assert functions.status_code == 200 and [s["name"] for s in functions.json()["value"]] == ["python"]
+        here = nobody.get("/providers/Microsoft.Web/locations/East US/functionAppStacks",
+                          params={"api-version": STACKS_API, "stack": "python", "removeHiddenStacks": "true"})
+        assert here.status_code == 200, here.text
+        [python] = here.json()["value"]
+        assert python["id"] == "/providers/Microsoft.Web/locations/eastus/functionAppStacks/python"
+        nowhere = nobody.get("/providers/Microsoft.Web/locations/nowhere/webAppStacks",
+                             params={"api-version": STACKS_API})
+        assert nowhere.status_code == 404 and nowhere.json()["error"]["code"] == (
+            "LocationNotAvailableForResourceType"), nowhere.text
+        bad = nobody.get("/providers/Microsoft.Web/webAppStacks", params={"api-version": STACKS_API,
+                                                                         "stackOsType": "Solaris"})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "BadRequest"
+        # a tenant-level read nothing simulates: ARM's 404 in ARM's shape (never a 403 or a 500)
+        for path in ("/providers/Microsoft.Web/noSuchThing", "/providers/Microsoft.Compute/webAppStacks",
+                     "/providers/Microsoft.Web/webAppStacks/dotnet/extra"):
+            missing = nobody.get(path, params={"api-version": STACKS_API})
+            assert missing.status_code == 404, (path, missing.text)
+            assert set(missing.json()["error"]) >= {"code", "message"}
+            assert missing.json()["error"]["code"] in ("InvalidResourceType", "NoRegisteredProviderFound")
+        assert nobody.post("/providers/Microsoft.Web/webAppStacks",
+                           params={"api-version": STACKS_API}).status_code in (403, 404, 405)
+    with httpx.Client(base_url=sim.url, verify=sim.ca) as anonymous:
+        assert anonymous.get("/providers/Microsoft.Web/webAppStacks",
+                             params={"api-version": STACKS_API}).status_code == 401
+
+
+def test_function_app_without_a_plan_gets_a_consumption_plan(sim: Sim, arm: httpx.Client, rg: str) -> None:
+    """`az functionapp create --consumption-plan-location` writes the site with no serverFarmId: App Service makes a
+    Consumption plan (Y1, Dynamic) in the site's group, named after the region, and the next app there shares it."""
+    group = f"/subscriptions/{sim.subscription}/resourceGroups/{rg}"
+    made = []
+    for _ in range(2):
+        name = unique("fn-")
+        r = arm.put(site_path(sim, rg, name), params={"api-version": API}, json={
+            "location": "westeurope", "kind": "functionapp,linux", "properties": {"reserved": True}})
+        assert r.status_code == 200, r.text
+        made.append(r.json()["properties"])
+    plan = f"{group}/providers/Microsoft.Web/serverfarms/WestEuropeLinuxDynamicPlan"
+    assert [p["serverFarmId"] for p in made] == [plan, plan]
+    assert made[0]["sku"] == "Dynamic" and made[0]["reserved"] is True
+    got = arm.get(plan, params={"api-version": API})
+    assert got.status_code == 200, got.text
+    assert got.json()["sku"]["tier"] == "Dynamic" and got.json()["sku"]["name"] == "Y1"
+    web_app = arm.put(site_path(sim, rg, unique("app-")), params={"api-version": API},
+                      json={"location": "westeurope", "kind": "app,linux", "properties": {}})
+    assert web_app.status_code == 400 and "ServerFarmId" in web_app.json()["error"]["message"]

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from arm_sim.core import odata
 from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.db.models import Application, Base, Credential, ServicePrincipal, Tenant
-from arm_sim.domain import graph_permissions
+from arm_sim.domain import graph_permissions, managed_identities
 from arm_sim.domain.context import Ctx
 
 DEFAULT_PAGE = 100
@@ -134,6 +134,11 @@ def _sp_docs(ctx: Ctx, rows: Sequence[ServicePrincipal], with_key: bool) -> list
     # empty; a managed identity has no application, so its certificates show on the principal.
     owned = [r.app_id for r in rows if r.application_object_id is None]
     creds = _credentials_by_app(ctx, owned)
+    unissued = [r for r in rows if r.service_principal_type == "ManagedIdentity" and not creds.get(r.app_id)]
+    if unissued:  # a managed identity's first certificate is made when first needed: here, to be shown
+        for r in unissued:
+            managed_identities.ensure_certificate(ctx, r)
+        creds = _credentials_by_app(ctx, owned)
     return [service_principal_json(r, creds.get(r.app_id, []) if r.application_object_id is None else [], with_key)
             for r in rows]
 

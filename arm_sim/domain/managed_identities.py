@@ -3,6 +3,11 @@
 A managed identity is a service principal of type ManagedIdentity with no application. arm-sim issues
 each one an X.509 certificate (90 days, rolled at 45 on the simulated clock) and keeps the private key,
 because arm-sim's identity endpoints act for the identity: they sign its client assertions.
+
+The first certificate is made when something first needs it — the identity's first token, or a Graph read of
+its keyCredentials — not when the identity is created: an RSA key costs tens of milliseconds, and most identities
+a test creates are deleted unused. It is dated as if it had been issued at creation (or at the last 45-day roll
+since), so what a client sees is the same either way.
 """
 
 from __future__ import annotations
@@ -46,7 +51,6 @@ def create_principal(ctx: Ctx, tenant_id: str, display_name: str, resource_id: s
     ctx.session.add(sp)
     events.record(ctx, "servicePrincipal.created", sp.object_id, principalId=sp.object_id, clientId=app_id,
                   servicePrincipalType="ManagedIdentity", resourceId=resource_id, isExplicit=explicit)
-    issue_certificate(ctx, sp)
     return sp
 
 
@@ -65,10 +69,22 @@ def delete_principal(ctx: Ctx, object_id: str, reason: str) -> None:
     ctx.session.flush()
 
 
-def issue_certificate(ctx: Ctx, sp: ServicePrincipal) -> Credential:
+def issue_certificate(ctx: Ctx, sp: ServicePrincipal, issued_at: float | None = None) -> Credential:
     key = POOL.take()
-    der = self_signed(key, f"{sp.app_id}.identity.arm-sim.local", ctx.now - 300, ctx.now + CERT_LIFETIME)
+    start = ctx.now if issued_at is None else issued_at
+    der = self_signed(key, f"{sp.app_id}.identity.arm-sim.local", start - 300, start + CERT_LIFETIME)
     return directory.add_certificate(ctx, sp.app_id, der, private_pem(key))
+
+
+def ensure_certificate(ctx: Ctx, sp: ServicePrincipal) -> None:
+    """The identity's first certificate, if it has none yet, dated at its creation or at the last 45-day roll
+    since (when rolling is on): what eager issuance would show now, with one key."""
+    if sp.service_principal_type != "ManagedIdentity" or certificates(ctx, sp):
+        return
+    age = max(ctx.now - sp.created_at, 0.0)
+    rolls = int(age // ROLL_AFTER) if rolling_enabled(ctx) else 0
+    issue_certificate(ctx, sp, sp.created_at + rolls * ROLL_AFTER)
+    ctx.session.flush()
 
 
 def certificates(ctx: Ctx, sp: ServicePrincipal) -> list[Credential]:
@@ -98,6 +114,7 @@ def maintain(ctx: Ctx, sp: ServicePrincipal) -> Credential | None:
     Past 45 days the certificate is rolled (current and previous stay listed); past 90 without a roll it
     has expired and can no longer obtain tokens.
     """
+    ensure_certificate(ctx, sp)
     certs = certificates(ctx, sp)
     current = certs[0] if certs else None
     if current is not None and ctx.now >= current.end_at and not current.expiry_recorded:
@@ -116,9 +133,11 @@ def maintain(ctx: Ctx, sp: ServicePrincipal) -> Credential | None:
 
 
 def sweep(ctx: Ctx) -> int:
-    """Maintain every managed identity (after the clock moves). Returns how many were looked at."""
+    """Maintain every managed identity that has a certificate (after the clock moves; one never used gets its
+    first when it is first needed). Returns how many were looked at."""
+    used = select(Credential.app_id).where(Credential.kind == "certificate")
     sps = ctx.session.scalars(select(ServicePrincipal).where(
-        ServicePrincipal.service_principal_type == "ManagedIdentity")).all()
+        ServicePrincipal.service_principal_type == "ManagedIdentity", ServicePrincipal.app_id.in_(used))).all()
     for sp in sps:
         maintain(ctx, sp)
     return len(sps)

@@ -134,6 +134,12 @@ class Provider:
         ones, or None when not handled."""
         return None
 
+    def tenant_call(self, ctx: Ctx, method: str, segments: tuple[str, ...], query: dict[str, str],
+                    api_version: str) -> tuple[int, Any] | None:
+        """`/providers/{namespace}/{segments…}` with no subscription (a tenant-level read such as Microsoft.Web's
+        webAppStacks): (status, body), or None when not simulated."""
+        return None
+
     def virtual_list(self, ctx: Ctx, path: ArmPath, query: dict[str, str]) -> list[Doc] | None:
         """A list this provider answers itself (with its own `$filter`); None to list stored rows."""
         return None

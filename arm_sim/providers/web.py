@@ -19,8 +19,8 @@ from arm_sim.db.models import Resource
 from arm_sim.domain import events, identity_endpoints
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
-from arm_sim.providers import web_config, web_publishing
-from arm_sim.providers.base import ActionResult, Doc, Effect, Provider
+from arm_sim.providers import provider_data, web_config, web_publishing, web_stacks
+from arm_sim.providers.base import ActionResult, Doc, Effect, Provider, PutResource
 from arm_sim.providers.web_calls import check_name_availability, geo_regions, valid_site_name
 
 SITE = "microsoft.web/sites"
@@ -75,6 +75,17 @@ def _tier(plan: Resource) -> str:
     return known.get(tier.lower(), tier)
 
 
+def _consumption_plan(site_id: str, location: Any, linux: bool) -> str:
+    """The plan App Service makes for a function app created without one (`az functionapp create
+    --consumption-plan-location`): a Consumption plan (Y1, Dynamic) in the site's group, named after the region's
+    display name as Azure names it (`EastUSLinuxDynamicPlan`, `EastUSPlan` on Windows)."""
+    loc = provider_data.location(provider_data.normalize_location(str(location or "")))
+    region = (loc.display_name if loc else str(location or "")).replace(" ", "")
+    site = ids.parse(site_id)
+    return (f"/subscriptions/{site.subscription}/resourceGroups/{site.resource_group}/providers/Microsoft.Web/"
+            f"serverfarms/{region}{'LinuxDynamicPlan' if linux else 'Plan'}")
+
+
 def _host_name_ssl_states(host: str, scm: str) -> list[Doc]:
     return [{"name": h, "sslState": "Disabled", "ipBasedSslState": "NotConfigured", "hostType": t}
             for h, t in ((host, "Standard"), (scm, "Repository"))]
@@ -102,10 +113,21 @@ class WebProvider(Provider):
                 props[field] = old[field]
         if not props.get("serverFarmId") and old.get("serverFarmId"):
             props["serverFarmId"] = old["serverFarmId"]  # a site stays on its plan until moved to another
+        linux = "linux" in str(doc.get("kind") or "").lower() or props.get("reserved") is True
+        new_consumption = (before is None and not props.get("serverFarmId")
+                           and "functionapp" in str(doc.get("kind") or "").lower())
+        if new_consumption:
+            props["serverFarmId"] = _consumption_plan(path.id, doc.get("location"), linux)
         if not props.get("serverFarmId"):
             raise bad_request("BadRequest", "Parameter ServerFarmId is null or empty.")
         farm_changed = before is None or props.get("serverFarmId") != old.get("serverFarmId")
-        plan = _server_farm(ctx, props.get("serverFarmId")) if farm_changed else None
+        plan = _server_farm(ctx, props.get("serverFarmId")) if farm_changed and not new_consumption else None
+        if new_consumption:
+            plan = ctx.session.get(Resource, ids.key(props["serverFarmId"]))
+            if plan is None:  # made by on_put, with the site
+                props["sku"] = "Dynamic"
+                props["reserved"] = linux
+                doc.setdefault(SIM_STATE, {})["newConsumptionPlan"] = True
         if plan is not None:
             props["sku"] = _tier(plan)  # the Azure CLI reads it (is_flex_functionapp)
             if "linux" in str(plan.kind or "").lower():
@@ -136,7 +158,15 @@ class WebProvider(Provider):
             state["identityKey"] = uuid.uuid4().hex
             identity_endpoints.register(ctx, state["identityKey"], "site", after["id"])
         web_publishing.ensure_password(state)
-        return web_config.initial(after) if before is None else None
+        if before is not None:
+            return None
+        made: list[Effect] = []
+        if state.pop("newConsumptionPlan", False):
+            made.append(PutResource(props["serverFarmId"], {
+                "location": after.get("location"), "kind": "functionapp",
+                "sku": {"name": "Y1", "tier": "Dynamic", "size": "Y1", "family": "Y", "capacity": 0},
+                "properties": {"reserved": bool(props.get("reserved"))}}, web_config.API))
+        return made + web_config.initial(after)
 
     def on_delete(self, ctx: Ctx, doc: Doc) -> None:
         if doc["type"].lower() == SITE:
@@ -149,6 +179,11 @@ class WebProvider(Provider):
         if method == "GET" and [s.lower() for s in segments] == ["georegions"]:
             return geo_regions(subscription_id)
         return None
+
+    def tenant_call(self, ctx: Ctx, method: str, segments: tuple[str, ...], query: dict[str, str],
+                    api_version: str) -> tuple[int, Any] | None:
+        """Tenant-level reads (`GET /providers/Microsoft.Web/webAppStacks` …): see web_stacks."""
+        return web_stacks.tenant_read(segments, query) if method == "GET" else None
 
     def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
         if doc["type"].lower() == web_config.CONFIG and (listed := web_config.list_action(doc, action)):

@@ -294,12 +294,17 @@ def view(ctx: Ctx, path: ids.ArmPath, api_version: str) -> Doc | None:
     return provider.view(ctx, to_doc(row), last.segments[-1], api_version)
 
 
-def provider_call(ctx: Ctx, namespace: str, method: str, subscription_id: str, segments: tuple[str, ...],
-                  body: Any, api_version: str) -> tuple[int, Any] | ActionResult | None:
-    """A provider-level endpoint under a subscription (checkNameAvailability, deletedVaults …)."""
+def provider_call(ctx: Ctx, namespace: str, method: str, subscription_id: str | None, segments: tuple[str, ...],
+                  body: Any, api_version: str, query: dict[str, str] | None = None
+                  ) -> tuple[int, Any] | ActionResult | None:
+    """A provider-level endpoint under a subscription (checkNameAvailability, deletedVaults …); with no subscription,
+    a tenant-level provider read (`/providers/Microsoft.Web/webAppStacks`), answered by the provider's `tenant_call`
+    (None: not simulated)."""
+    provider = provider_for(namespace.lower() + "/")
+    if subscription_id is None:
+        return provider.tenant_call(ctx, method, segments, query or {}, api_version)
     scope.subscription(ctx, subscription_id)
-    return provider_for(namespace.lower() + "/").provider_call(ctx, method, subscription_id, segments, body,
-                                                               api_version)
+    return provider.provider_call(ctx, method, subscription_id, segments, body, api_version)
 
 
 def virtual_list(ctx: Ctx, path: ids.ArmPath, query: dict[str, str]) -> list[Doc] | None:

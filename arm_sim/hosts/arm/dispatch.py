@@ -97,6 +97,11 @@ def dispatch(ctx: Ctx, call: Call) -> Response:
             return lro.status(ctx, call, segs[3]) if kind == "status" else lro.result(ctx, call, segs[3])
     if a.parts:
         if a.subscription is None:
+            if a.resource_group is None and len(a.parts) == 1 and m == "GET":  # tenant-level provider reads
+                read = service.provider_call(ctx, a.parts[0].namespace, m, None, a.parts[0].segments, call.body,
+                                             call.api_version, call.query)
+                if isinstance(read, tuple):
+                    return json_response(read[1], read[0])
             raise _no_route(call)
         if a.resource_group is None and len(a.parts) == 1:
             handled = service.provider_call(ctx, a.parts[0].namespace, m, a.subscription, a.parts[0].segments,
