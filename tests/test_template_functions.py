@@ -433,6 +433,7 @@ ERRORS: list[tuple[str, str]] = [
     ("copyIndex('nope')", "The template function 'copyIndex' is not expected at this location."),
     ("listSecrets('sa1', '2023-01-01')", "The template function 'listSecrets' is not expected at this location."),
     ("providers('Microsoft.Compute')", "arm-sim does not implement the template function 'providers'"),
+    ("resourceInfo('sa').id", "arm-sim does not implement the template function 'resourceInfo'"),
     ("contoso.uniqueName(1)", "expects its parameter 'p' to be of type 'string'"),
     ("contoso.uniqueName()", "function requires 1 argument(s) while 0 were provided"),
     ("contoso.other('x')", "The template function 'contoso.other' is not defined."),
@@ -477,8 +478,42 @@ def _called(node: Node) -> set[str]:
     return set()
 
 
-# Functions that never return a value: fail() always fails, providers() is not simulated.
-ERROR_ONLY = {"fail", "providers"}
+# Functions that never return a value here: fail() always fails; providers() needs the deployment's catalogue
+# (arm_sim/deployments/context.py, tested in test_deployments_templates.py); resourceInfo() is not implemented.
+ERROR_ONLY = {"fail", "providers", "resourceinfo"}
+
+# Every function the ARM template docs list (learn.microsoft.com/azure/azure-resource-manager/templates/
+# template-functions*, the overview at MicrosoftDocs/azure-docs@0054094 (2024-05) plus the later additions on the
+# category pages: indexFromEnd, tryGet, tryIndexFromEnd, objectKeys, shallowMerge, groupBy, mapValues, deployer).
+# Status: all implemented. list* is dispatched by prefix (listKeys, listSecrets, listAccountSas, …); providers()
+# answers from the provider catalogue in a deployment. Beyond the docs, Bicep also emits flatten, fail, lambda,
+# lambdaVariables, buildUri, parseUri and the zone mappings (implemented) and resourceInfo (clear "arm-sim does not
+# implement").
+DOCUMENTED = {
+    "array": "array concat contains createArray empty first indexFromEnd indexOf intersection last lastIndexOf "
+             "length max min range skip take tryGet tryIndexFromEnd union",
+    "cidr": "parseCidr cidrSubnet cidrHost",
+    "comparison": "coalesce equals greater greaterOrEquals less lessOrEquals",
+    "date": "dateTimeAdd dateTimeFromEpoch dateTimeToEpoch utcNow",
+    "deployment": "deployer deployment environment parameters variables",
+    "lambda": "filter groupBy map mapValues reduce sort toObject",
+    "logical": "and bool false if not or true",
+    "numeric": "add copyIndex div float int min max mod mul sub",
+    "object": "contains createObject empty intersection items json length null objectKeys shallowMerge tryGet union",
+    "resource": "extensionResourceId listAccountSas listKeys listSecrets pickZones providers reference references "
+                "resourceId subscriptionResourceId managementGroupResourceId tenantResourceId",
+    "scope": "managementGroup resourceGroup subscription tenant",
+    "string": "base64 base64ToJson base64ToString concat contains dataUri dataUriToString empty endsWith first format "
+              "guid indexOf join json last lastIndexOf length newGuid padLeft replace skip split startsWith string "
+              "substring take toLower toUpper trim uniqueString uri uriComponent uriComponentToString",
+}
+
+
+@pytest.mark.parametrize("category", sorted(DOCUMENTED))
+def test_every_documented_function_is_built_in(category: str) -> None:
+    names = {name.lower() for name in function_names()}
+    missing = [f for f in DOCUMENTED[category].split() if f.lower() not in names and not f.startswith("list")]
+    assert not missing, f"documented {category} functions missing: {missing}"
 
 
 def test_every_built_in_function_has_a_data_driven_case() -> None:

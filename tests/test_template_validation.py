@@ -236,6 +236,36 @@ def test_parameter_types_and_constraints(sim: Sim, rg_name: str) -> None:
     assert "The template parameter 'q' is not found" in refused(sim, rg_name, default)["message"]
 
 
+def test_a_null_parameter_value_takes_the_default(sim: Sim, rg_name: str) -> None:
+    """Issue 17: az's generated templates pass `{"value": null}` (enablePurgeProtection, networkRuleAction, tags)
+    and Azure deploys with the defaults; a nullable parameter stays null; a required one is "not provided"."""
+    group(sim, rg_name)
+    required = tmpl([uai("okay")], parameters={"need": {"type": "bool"}})
+    line, col = place(required, "parameters", "need")
+    assert refused(sim, rg_name, required, need=None)["message"] == (
+        f"Deployment template validation failed: 'The value for the template parameter 'need' at line '{line}' and "
+        f"column '{col}' is not provided. Please see https://aka.ms/arm-create-parameter-file for usage details.'.")
+    null_default = tmpl([uai("okay")], parameters={"n": {"type": "string", "defaultValue": "[null()]"}})
+    assert "parameter 'n' at line" in refused(sim, rg_name, null_default)["message"]
+    parameters = {
+        "purge": {"type": "bool", "defaultValue": True},
+        "action": {"type": "string", "defaultValue": "[toUpper('allow')]"},
+        "tags": {"type": "object", "defaultValue": {"a": "b"}},
+        "maybe": {"type": "string", "nullable": True},
+    }
+    outputs = {k: {"type": "string", "value": f"[string(coalesce(parameters('{k}'), 'null'))]"} for k in parameters}
+    t = tmpl([uai("okay")], parameters=parameters, outputs=outputs)
+    path = deployment_path(sim, rg_name, "nulls")
+    with sim.http() as c:
+        r = c.put(path, params=API, json=body(t, purge=None, action=None, tags=None, maybe=None))
+        assert r.status_code in (200, 201), r.text
+        got = c.get(path, params=API).json()["properties"]
+    assert got["provisioningState"] == "Succeeded", got
+    assert {k: v["value"] for k, v in got["outputs"].items()} == {
+        "purge": "True", "action": "ALLOW", "tags": '{"a":"b"}', "maybe": "null"}
+    assert got["parameters"]["purge"] == {"type": "Bool", "value": True}
+
+
 def test_a_nested_template_is_checked_before_its_parent_deploys(sim: Sim, rg_name: str) -> None:
     group(sim, rg_name)
     inner = tmpl([uai("[parameters('nestedName')]", tags={"x": "[parameters('typo')]"})],

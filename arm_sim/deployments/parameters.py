@@ -1,5 +1,5 @@
-"""Template parameters: supplied value, Key Vault reference or `defaultValue`, then type and constraint checks
-(reference/arm-templates.md §2.2). Any problem is `InvalidTemplate` before anything deploys.
+"""Template parameters: supplied value, Key Vault reference or `defaultValue` (also for a supplied null), then type
+and constraint checks (reference/arm-templates.md §2.2). Any problem is `InvalidTemplate` before anything deploys.
 
 Defaults are evaluated lazily (a default may read another parameter) with cycles detected; `utcNow()` and
 `newGuid()` are legal only there.
@@ -86,15 +86,20 @@ class Parameters:
             raise errors.at(self.source, path, f"The template parameter '{name}' is defined in a cycle: {cycle}",
                             what=f"parameter '{name}'")
         supplied = self.supplied.get(key)
-        if supplied is not None and isinstance(supplied[1], dict) and "reference" in supplied[1]:
-            value = self.key_vault(name, supplied[1]["reference"])
-        elif supplied is not None and isinstance(supplied[1], dict) and "value" in supplied[1]:
-            value = supplied[1]["value"]
+        given = supplied[1] if supplied is not None and isinstance(supplied[1], dict) else {}
+        value = None
+        # ARM treats a supplied `{"value": null}` as no value: the default applies, else null if the parameter is
+        # nullable, else "not provided" (issue 17: az's templates pass null and Azure uses the default; Bicep
+        # relies on it for optional module parameters, Azure/bicep#11887 and the comment on #11301). Guess: a
+        # nullable parameter with a default also takes the default.
+        if "reference" in given:
+            value = self.key_vault(name, given["reference"])
+        elif given.get("value") is not None:
+            value = given["value"]
         elif "defaultValue" in decl:
             value = self._default(key, name, decl["defaultValue"], ctx)
-        elif decl.get("nullable") is True:
-            value = None
-        else:
+        if value is None and decl.get("nullable") is not True:
+            # a null default is no value either (Azure/bicep#2920: `= any(null)` fails as "not provided")
             line, col = self.source.locate(path)
             raise TemplateError(
                 f"Deployment template validation failed: 'The value for the template parameter '{name}' at line "

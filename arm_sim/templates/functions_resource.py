@@ -1,6 +1,6 @@
 """Resource functions: resourceId, subscriptionResourceId, tenantResourceId, managementGroupResourceId,
 extensionResourceId (reference/arm-templates.md §2.10), reference, references, every list* function, providers,
-pickZones and the zone mappings.
+pickZones and the zone mappings; resourceInfo answers that arm-sim does not implement it.
 
 Ids are built from the context's scope; reference/list* hand the runtime lookup to the context.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from arm_sim.templates.calls import Call, spec
-from arm_sim.templates.errors import not_expected
+from arm_sim.templates.errors import not_expected, not_implemented
 
 _TEMPLATE_HELP = "Please see https://aka.ms/arm-template/#resources for usage details."
 _UDF_LIMIT = "User-defined functions can only use their own parameters."
@@ -170,6 +170,12 @@ def _providers(call: Call, args: list[Any]) -> Any:
     return call.ctx.providers(call.str_arg(args, 0), call.str_arg(args, 1) if len(args) == 2 else None)
 
 
+def _resource_info(call: Call, args: list[Any]) -> Any:
+    # Bicep emits resourceInfo('symbolicName').id/.name/.type/.apiVersion in languageVersion 2.0 templates, but
+    # ARM does not document the function or its full result: say so rather than guess the shape.
+    raise not_implemented("the template function 'resourceInfo' (languageVersion 2.0, undocumented)")
+
+
 def _region(location: str) -> str:
     return location.replace(" ", "").lower()
 
@@ -207,6 +213,7 @@ FUNCTIONS = (
     spec("reference", _reference, 1, 3),
     spec("references", _references, 1, 2),
     spec("providers", _providers, 1, 2),
+    spec("resourceInfo", _resource_info, 1),
     spec("pickZones", _pick_zones, 3, 5),
     spec("toPhysicalZone", lambda c, a: _physical(c, c.str_arg(a, 1), a[2]), 3),
     spec("toPhysicalZones", lambda c, a: [_physical(c, c.str_arg(a, 1), z) for z in c.array_arg(a, 2)], 3),
