@@ -168,6 +168,11 @@ def loop() -> Iterator[Loop]:
     lp.stop()
 
 
+async def _closed(harness: Harness) -> None:
+    harness.server.close()
+    await harness.server.wait_closed()
+
+
 @pytest.fixture
 def h(loop: Loop) -> Iterator[Harness]:
     harness = start(loop)
@@ -284,7 +289,7 @@ def test_connect_upstream_down_is_502(loop: Loop) -> None:
         assert answer.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
         assert b"could not reach the simulator's HTTPS listener" in answer
     finally:
-        harness.server.close()
+        loop.run(_closed(harness))  # on the loop's own thread: asyncio servers are not thread-safe
 
 
 def test_allowed_tunnel() -> None:
@@ -517,6 +522,6 @@ def test_requests_https_tunnel_to_a_tls_upstream(loop: Loop, tmp_path: Path) -> 
         assert sni == ["management.azure.com"]  # the client's own TLS, through the tunnel
         assert seen == [b"GET /subscriptions?api-version=2022-12-01 HTTP/1.1"]
     finally:
-        harness.server.close()
+        loop.run(_closed(harness))  # on the loop's own thread: asyncio servers are not thread-safe
         tls.close()
     assert loop.errors == []
