@@ -94,6 +94,15 @@ def test_a_namespace_without_a_type_is_refused(sim: Sim, env: Env, arm: httpx.Cl
     assert _listed(arm, rg).count(parent.lower()) == 1
 
 
+def test_a_subscriptions_resource_provider_is_never_written(sim: Sim, arm: httpx.Client) -> None:
+    """`/subscriptions/{s}/providers/{ns}` is read, registered and unregistered; a write is refused, never a
+    204 that pretends something happened."""
+    path = f"/subscriptions/{sim.subscription}/providers/Microsoft.Web"
+    for m in ("PUT", "PATCH", "DELETE"):
+        _refused(_send(arm, m, path), 405, "MethodNotAllowed")
+    assert _send(arm, "GET", path).json()["registrationState"] == "Registered"
+
+
 @pytest.mark.parametrize("child", ["roleAssignments", "ROLEASSIGNMENTS", "roleDefinitions", "locks",
                                    "diagnosticSettings", "policyAssignments"])
 def test_extension_types_without_their_namespace_are_refused(sim: Sim, env: Env, arm: httpx.Client,

@@ -90,6 +90,8 @@ def dispatch(ctx: Ctx, call: Call) -> Response:
         segs = a.parts[0].segments
         if not segs and m == "GET":  # /subscriptions/{s}/providers/{ns} or /providers/{ns}
             return subscriptions.get_provider(ctx, call, a.parts[0].namespace)
+        if not segs and m in ("PUT", "PATCH", "DELETE"):  # a namespace is registered or unregistered, never written
+            raise DomainError(405, "MethodNotAllowed", f"The method '{m}' is not allowed on a resource provider.")
         if len(segs) == 1 and segs[0].lower() in ("register", "unregister") and m == "POST":
             return subscriptions.register_provider(ctx, call, a.parts[0].namespace, segs[0].lower() == "register")
         if len(segs) == 4 and segs[0].lower() == "locations" and segs[2].lower() in _OPERATION_KINDS and m == "GET":
