@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,3 +158,18 @@ def logged_in(sim: Any, config_dir: Path, executable: str) -> AzCli:
     cli.configure()
     cli.login()
     return cli
+
+
+GROUP_API = "2024-11-01"
+
+
+def resource_group(sim: Any, arm: Any, prefix: str = "aztut-") -> Iterator[str]:
+    """A new resource group's name for a module's az tutorial (made over REST), deleted afterwards: a generator
+    for a module fixture (`yield from resource_group(sim, arm)`)."""
+    import uuid
+
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    path = f"/subscriptions/{sim.subscription}/resourcegroups/{name}"
+    assert arm.put(path, params={"api-version": GROUP_API}, json={"location": "eastus"}).status_code == 201
+    yield name
+    arm.delete(path, params={"api-version": GROUP_API})

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.azcli import AzCli, logged_in, require_az
+from tests.azcli import AzCli, logged_in, require_az, resource_group
 from tests.simserver import Sim
 
 AZ = require_az()
@@ -51,11 +51,7 @@ def az(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> AzCli:
 
 @pytest.fixture(scope="module")
 def rg(sim: Sim, arm: httpx.Client) -> Iterator[str]:
-    name = unique("aztut-")
-    path = f"/subscriptions/{sim.subscription}/resourcegroups/{name}"
-    assert arm.put(path, params={"api-version": RG_API}, json={"location": "eastus"}).status_code == 201
-    yield name
-    arm.delete(path, params={"api-version": RG_API})
+    yield from resource_group(sim, arm)
 
 
 def rg_id(sim: Sim, rg: str) -> str:
