@@ -427,11 +427,11 @@ def test_retention_purges_on_the_simulated_clock_and_ports_never_limit_vaults(tm
                                                                              sim.vault_ports[1] + 1)]
             full = arm.put(base + "kv-three", params={"api-version": API}, json=body)
             port = sim.url.rsplit(":", 1)[1]
-            assert full.status_code == 201 and full.json()["properties"]["vaultUri"] == (
+            assert full.status_code == 200 and full.json()["properties"]["vaultUri"] == (
                 f"https://kv-three.vault.localhost:{port}/")
             assert arm.delete(base + "kv-one", params={"api-version": API}).status_code == 200
             four = arm.put(base + "kv-four", params={"api-version": API}, json=body)
-            assert four.status_code == 201 and four.json()["properties"]["vaultUri"] == uris[0]  # the port given back
+            assert four.status_code == 200 and four.json()["properties"]["vaultUri"] == uris[0]  # the port given back
             assert arm.put(base + "kv-one", params={"api-version": API}, json=body).status_code == 409  # reserved
             arm.post("/_sim/clock/advance", json={"duration": "6d"}).raise_for_status()
         deleted = f"/subscriptions/{sim.subscription}/providers/Microsoft.KeyVault/deletedVaults"
@@ -441,7 +441,7 @@ def test_retention_purges_on_the_simulated_clock_and_ports_never_limit_vaults(tm
         with sim.http() as arm:
             assert arm.get(deleted, params={"api-version": API}).json()["value"] == []  # purged by the clock
             again = arm.put(base + "kv-one", params={"api-version": API}, json=body)
-            assert again.status_code == 201 and again.json()["properties"]["vaultUri"].startswith(
+            assert again.status_code == 200 and again.json()["properties"]["vaultUri"].startswith(
                 "https://kv-one.vault.localhost:")  # both ports are lent: by name
             purged = arm.get("/_sim/events", params={"kind": "vault.purged"}).json()["value"]
             assert [e["details"]["reason"] for e in purged] == ["retention expired"]
@@ -501,3 +501,42 @@ def test_access_policy_operations_in_a_template(kv_sim: Sim, kv: KeyVaultManagem
     op("remove", b, secrets=["list"])
     assert perms(kv.vaults.get(rg, name)) == {a: {"secrets": ["get"]}}
     _purge(kv, rg, name)
+
+
+def test_create_and_recover_answer_200_and_network_acls_as_azure_shows_them(kv_sim: Sim, arm: httpx.Client,
+                                                                             rg: str) -> None:
+    """A vault's creation and its recovery (createMode recover) answer 200, as Azure does in the az CLI's
+    recordings; the default ACL (AzureServices, Allow, no rules) is not shown; any other ACL shows both rule
+    lists, empty ones too; subnet ids come back lower-case; publicNetworkAccess "" counts as unset."""
+    name = vault_name()
+    url = f"/subscriptions/{kv_sim.subscription}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}"
+    props = {"tenantId": kv_sim.tenant, "sku": {"family": "A", "name": "standard"}, "accessPolicies": [],
+             "publicNetworkAccess": "", "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow"}}
+    r = arm.put(url, params={"api-version": API}, json={"location": "eastus", "properties": props})
+    assert r.status_code == 200, r.text
+    assert r.json()["properties"]["publicNetworkAccess"] == "Enabled" and "networkAcls" not in r.json()["properties"]
+
+    deny = {**props, "networkAcls": {"bypass": "AzureServices", "defaultAction": "Deny"}}
+    r = arm.put(url, params={"api-version": API}, json={"location": "eastus", "properties": deny})
+    assert r.status_code == 200, r.text
+    assert r.json()["properties"]["networkAcls"] == {"bypass": "AzureServices", "defaultAction": "Deny",
+                                                     "ipRules": [], "virtualNetworkRules": []}
+    subnet = (f"/subscriptions/{kv_sim.subscription}/resourceGroups/{rg}/providers/Microsoft.Network/"
+              "virtualNetworks/vnet1/subnets/default")
+    rules = {**props, "networkAcls": {"defaultAction": "Allow", "ipRules": [{"value": "1.2.3.4/32"}],
+                                      "virtualNetworkRules": [{"id": subnet}]}}
+    r = arm.patch(url, params={"api-version": API}, json={"properties": {"networkAcls": rules["networkAcls"],
+                                                                           "publicNetworkAccess": ""}})
+    assert r.status_code == 200, r.text
+    assert r.json()["properties"]["networkAcls"] == {"bypass": "AzureServices", "defaultAction": "Allow",
+                                                     "ipRules": [{"value": "1.2.3.4/32"}],
+                                                     "virtualNetworkRules": [{"id": subnet.lower()}]}
+    assert r.json()["properties"]["publicNetworkAccess"] == "Enabled"
+    assert arm.get(url, params={"api-version": API}).json()["properties"]["networkAcls"]["ipRules"] == [
+        {"value": "1.2.3.4/32"}]
+
+    assert arm.delete(url, params={"api-version": API}).status_code == 200
+    r = arm.put(url, params={"api-version": API},
+                json={"location": "eastus", "properties": {**props, "createMode": "recover"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["properties"]["networkAcls"]["virtualNetworkRules"] == [{"id": subnet.lower()}]

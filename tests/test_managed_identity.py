@@ -443,3 +443,165 @@ def test_the_first_certificate_is_dated_as_if_made_at_creation(fresh_sim: Sim) -
 
     assert abs(at(cert["startDateTime"]) - (at(made) + 45 * 86400 - 300)) < 2
     assert abs(at(cert["endDateTime"]) - (at(made) + 135 * 86400)) < 2
+
+
+# --- revokeTokens and listAssociatedResources ------------------------------------------------------------------------
+
+REVOKE_API = "2023-07-31-preview"  # UserAssignedIdentities_RevokeTokens
+ARM_RESOURCE = "https://management.azure.com/"
+
+
+def _vm_with(sim: Sim, rg: str, nic_id: str, uai_id: str, name: str) -> str:
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.compute.models import UserAssignedIdentitiesValue, VirtualMachineIdentity
+
+    from tests.vmspec import vm_body
+
+    identity = VirtualMachineIdentity(type="UserAssigned",
+                                      user_assigned_identities={uai_id: UserAssignedIdentitiesValue()})
+    with ComputeManagementClient(sim.credential(), sim.subscription, **sim.mgmt_kwargs()) as compute:
+        return compute.virtual_machines.begin_create_or_update(rg, name, vm_body(identity, name, nic_id)).result().id
+
+
+def _imds_token(arm: httpx.Client, vm_id: str, **params: str) -> str:
+    r = arm.get("/_sim/imds-endpoint", params={"resourceId": vm_id})
+    assert r.status_code == 200, r.text
+    r = httpx.get(f"{r.json()['endpoint']}/metadata/identity/oauth2/token", headers={"Metadata": "true"},
+                  params={"api-version": "2018-02-01", "resource": ARM_RESOURCE, **params})
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
+def _arm_as(sim: Sim, token: str) -> int:
+    """A read every signed-in caller may make: 200 when ARM accepts the token, 401 when it refuses it."""
+    with sim.http(token) as client:
+        return client.get("/subscriptions", params={"api-version": "2022-12-01"}).status_code
+
+
+def test_revoke_tokens_refuses_earlier_tokens_only(sim: Sim, msi: ManagedServiceIdentityClient, arm: httpx.Client,
+                                                   rg: str, nic_id: str) -> None:
+    """POST revokeTokens answers 200 with no body (the spec's TokenRevocation example, the az CLI's recording);
+    a token IMDS issued to the identity before it is refused by ARM afterwards, a new one is accepted."""
+    uai = msi.user_assigned_identities.create_or_update(rg, unique("uai-revoke-"), {"location": "eastus"})
+    vm_id = _vm_with(sim, rg, nic_id, uai.id, unique("vm-revoke-"))
+    before = _imds_token(arm, vm_id)
+    assert _arm_as(sim, before) == 200
+
+    r = arm.post(f"{uai.id}/revokeTokens", params={"api-version": REVOKE_API})
+    assert r.status_code == 200 and r.content == b"", r.text
+    with sim.http(before) as client:
+        refused = client.get("/subscriptions", params={"api-version": "2022-12-01"})
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "InvalidAuthenticationToken"
+    revoked = [e for e in events(arm, "tokens.revoked") if e["subject"] == uai.principal_id]
+    assert revoked
+
+    # IMDS's token cache (domain/identity_tokens.py) still holds the earlier token: ask past it
+    after = _imds_token(arm, vm_id, bypass_cache="true")
+    assert after != before and _arm_as(sim, after) == 200
+    assert _arm_as(sim, before) == 401  # and the earlier one stays refused
+
+    # a second revocation at once refuses the token issued in between as well
+    assert arm.post(f"{uai.id}/revokeTokens", params={"api-version": REVOKE_API}).status_code == 200
+    assert _arm_as(sim, after) == 401
+    assert _arm_as(sim, _imds_token(arm, vm_id, bypass_cache="true")) == 200
+
+
+def test_revoke_tokens_on_a_missing_identity(sim: Sim, arm: httpx.Client, rg: str) -> None:
+    r = arm.post(f"{uai_path(sim, rg, 'no-such-identity')}/revokeTokens", params={"api-version": REVOKE_API})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "ResourceNotFound"
+
+
+def test_list_associated_resources(sim: Sim, msi: ManagedServiceIdentityClient, arm: httpx.Client, rg: str,
+                                   nic_id: str) -> None:
+    """AssociatedResourcesListResult: {totalCount, value: [AzureResource]} of the resources naming the identity."""
+    from azure.mgmt.msi.v2022_01_31_preview import ManagedServiceIdentityClient as PreviewClient
+
+    uai = msi.user_assigned_identities.create_or_update(rg, unique("uai-assoc-"), {"location": "eastus"})
+    preview = PreviewClient(sim.credential(), sim.subscription, **sim.mgmt_kwargs())
+    listed = list(preview.user_assigned_identities.list_associated_resources(rg, uai.name))
+    assert listed == []
+    vm_id = _vm_with(sim, rg, nic_id, uai.id, unique("vm-assoc-"))
+    other = unique("st")
+    assert put_storage(arm, storage_path(sim, rg, other),
+                       {"type": "UserAssigned", "userAssignedIdentities": {uai.id.upper(): {}}}).status_code == CREATED
+    r = arm.post(f"{uai.id}/listAssociatedResources", params={"api-version": "2022-01-31-preview"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["totalCount"] == 2 and set(body) == {"totalCount", "value"}
+    vm = next(i for i in body["value"] if i["id"].lower() == vm_id.lower())
+    assert vm == {"id": vm_id, "name": vm_id.rsplit("/", 1)[1], "type": "microsoft.compute/virtualmachines",
+                  "resourceGroup": rg, "subscriptionId": sim.subscription,
+                  "subscriptionDisplayName": vm["subscriptionDisplayName"]}
+    assert isinstance(vm["subscriptionDisplayName"], str)
+    listed = list(preview.user_assigned_identities.list_associated_resources(rg, uai.name))
+    assert {i.id.lower() for i in listed} == {vm_id.lower(), storage_path(sim, rg, other).lower()}
+
+
+def test_list_associated_resources_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    """$filter, $orderby, $skip, $top and totalCount (counted before paging), on Resource Graph-shaped items."""
+    from arm_sim.core.errors import DomainError
+    from arm_sim.providers import managed_identity_associated as assoc
+
+    items = [{"id": f"/subscriptions/s/resourceGroups/{g}/providers/{t}/{n}", "name": n, "type": t.lower(),
+              "resourceGroup": g, "subscriptionId": "s", "subscriptionDisplayName": "Sub"}
+             for n, g, t in (("test1", "rg1", "Microsoft.Web/sites"), ("test2", "rg2", "Microsoft.Web/sites"),
+                             ("prod1", "rg1", "Microsoft.Compute/virtualMachines"),
+                             ("test3", "rg1", "Microsoft.Compute/virtualMachines"))]
+    monkeypatch.setattr(assoc, "associated", lambda ctx, identity_id: list(items))
+
+    def names(**query: str) -> tuple[int, list[str]]:
+        got = assoc.answer(None, "id", query)  # type: ignore[arg-type]
+        return got["totalCount"], [i["name"] for i in got["value"]]
+
+    assert names() == (4, ["prod1", "test1", "test2", "test3"])
+    assert names(**{"$filter": "contains(name, 'test')", "$orderby": "name asc", "$top": "10", "$skip": "1"}) == \
+        (3, ["test2", "test3"])
+    assert names(**{"$filter": "resourceGroup eq 'RG1' and not startswith(name, 'prod')"}) == (2, ["test1", "test3"])
+    assert names(**{"$filter": "type eq 'microsoft.web/sites' or endswith(name, '1')", "$orderby": "name desc"}) == \
+        (3, ["test2", "test1", "prod1"])
+    assert names(**{"$orderby": "type desc, name asc", "$top": "2"}) == (4, ["test1", "test2"])
+    for bad in ({"$filter": "name gt 'a'"}, {"$filter": "colour eq 'red'"}, {"$filter": "contains(name, 'a'"},
+                {"$top": "0"}, {"$skip": "x"}, {"$orderby": "name up"}):
+        with pytest.raises(DomainError) as e:
+            names(**bad)
+        assert e.value.status == 400 and e.value.code == "BadRequest"
+
+
+@pytest.mark.parametrize("namespace", ["Microsoft.ManagedIdentity", "Microsoft.KeyVault"])
+def test_operations_lists_answer_any_signed_in_caller(sim: Sim, arm: httpx.Client, namespace: str) -> None:
+    """Tenant-level `GET /providers/{namespace}/operations` (OperationListResult), for the subscription's Owner
+    as for anyone signed in."""
+    r = arm.get(f"/providers/{namespace}/operations", params={"api-version": "2022-01-31-preview"})
+    assert r.status_code == 200, r.text
+    value = r.json()["value"]
+    assert value and all(o["name"].lower().startswith(namespace.lower() + "/") and
+                         set(o["display"]) == {"provider", "resource", "operation", "description"} for o in value)
+    assert any(o["name"].lower() == f"{namespace.lower()}/operations/read" for o in value)
+
+
+def test_an_operations_list_arm_sim_has_no_data_for_is_a_clear_404(arm: httpx.Client) -> None:
+    r = arm.get("/providers/Microsoft.Authorization/operations", params={"api-version": "2022-04-01"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NoRegisteredProviderFound"
+
+
+def test_list_associated_resources_in_a_template(sim: Sim, msi: ManagedServiceIdentityClient, arm: httpx.Client,
+                                                 rg: str) -> None:
+    """The same action through a template's list*() function (one write path): what names the identity."""
+    uai = msi.user_assigned_identities.create_or_update(rg, unique("uai-tpl-"), {"location": "eastus"})
+    account = unique("st")
+    assert put_storage(arm, storage_path(sim, rg, account),
+                       {"type": "UserAssigned", "userAssignedIdentities": {uai.id: {}}}).status_code == CREATED
+    listed = (f"[listAssociatedResources(resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', "
+              f"'{uai.name}'), '2022-01-31-preview')]")
+    template = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+                "contentVersion": "1.0.0.0", "resources": [],
+                "outputs": {"listed": {"type": "object", "value": listed}}}
+    url = f"/subscriptions/{sim.subscription}/resourceGroups/{rg}/providers/Microsoft.Resources/deployments/assoc"
+    r = arm.put(url, params={"api-version": "2025-04-01"}, json={"properties": {"mode": "Incremental",
+                                                                              "template": template}})
+    assert r.status_code in (200, 201), r.text
+    done = arm.get(url, params={"api-version": "2025-04-01"}).json()["properties"]
+    assert done["provisioningState"] == "Succeeded", done
+    out = done["outputs"]["listed"]["value"]
+    assert out["totalCount"] == 1 and out["value"][0]["id"].lower() == storage_path(sim, rg, account).lower()

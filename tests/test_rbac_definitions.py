@@ -242,3 +242,32 @@ def test_a_built_in_roles_id_and_a_taken_name_are_refused(sim: Sim) -> None:
         assert _error(r, 409, "RoleDefinitionWithSameNameExists") == (
             "A custom role with the same name already exists in this directory.")
         assert owner.delete(_definition_url(sub, x), params=API).status_code == 200
+
+
+def test_who_created_and_updated_a_definition(sim: Sim, groups: tuple[str, str]) -> None:
+    """createdOn/updatedOn and createdBy/updatedBy (object ids) as Azure's GET shows them (the az CLI's custom role
+    recording); an update answers 201 too; built-in roles carry null for both."""
+    sub = f"/subscriptions/{sim.subscription}"
+    rg1 = f"{sub}/resourceGroups/{groups[0]}"
+    admin, admin_token = _app(sim, "definition-editor")
+    x = str(uuid.uuid4())
+    body = _definition(f"audited {x[:8]}", ["*/read"], rg1)
+    with sim.http() as owner:
+        assert _assign(owner, rg1, f"{sub}/providers/Microsoft.Authorization/roleDefinitions/{UAA}",
+                       admin["servicePrincipalObjectId"]).status_code == 201
+        r = owner.put(_definition_url(rg1, x), params=API, json=body)
+        assert r.status_code == 201, r.text
+        created = r.json()["properties"]
+    assert created["createdBy"] == created["updatedBy"] and created["createdBy"]
+    assert created["createdOn"] and created["updatedOn"]
+    with sim.http(admin_token) as c:
+        r = c.put(_definition_url(rg1, x), params=API, json=_definition(f"audited {x[:8]}", ["*/read", "*/write"],
+                                                                         rg1))
+        assert r.status_code == 201, r.text
+        updated = c.get(_definition_url(rg1, x), params=API).json()["properties"]
+    assert updated["createdBy"] == created["createdBy"] and updated["createdOn"] == created["createdOn"]
+    assert updated["updatedBy"] == admin["servicePrincipalObjectId"] != created["createdBy"]
+    with sim.http() as owner:
+        reader = owner.get(_definition_url(sub, "acdd72a7-3385-48ef-bd42-f606fba81ae7"), params=API).json()
+        assert reader["properties"]["createdBy"] is None and reader["properties"]["updatedBy"] is None
+        assert owner.delete(_definition_url(rg1, x), params=API).status_code == 200

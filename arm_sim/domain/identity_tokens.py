@@ -37,7 +37,7 @@ from arm_sim.domain import events, identity_endpoints, managed_identities
 from arm_sim.domain.certs import b64url, load_private_pem, sha1_thumbprint
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
-from arm_sim.domain.tokens import entra
+from arm_sim.domain.tokens import entra, revocation
 
 IDENTITY_NOT_FOUND = "Identity not found"
 MULTIPLE_IDENTITIES = ("Multiple user assigned identities exist, please specify the clientId / resourceId of the "
@@ -266,7 +266,8 @@ def acquire(ctx: Ctx, request: TokenRequest) -> IssuedToken | Refused:
     sp = chosen.sp
     if not request.bypass_cache:
         hit = _cached(ctx, sp.object_id, request.resource)
-        if hit is not None:
+        # (a cached token issued before the identity's tokens were revoked would only be refused: get a new one)
+        if hit is not None and not revocation.refused(ctx, sp.object_id, hit.not_before):
             return hit
     events.record(ctx, "token.requested", chosen.host.id, via=request.via, endpoint=_endpoint_label(request),
                   resource=request.resource, selector=_selector_text(request), principalId=sp.object_id,

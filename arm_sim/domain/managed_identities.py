@@ -23,6 +23,7 @@ from arm_sim.domain import directory, events
 from arm_sim.domain.certs import private_pem, self_signed
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.keypool import POOL
+from arm_sim.domain.tokens import revocation
 
 CERT_LIFETIME = 90 * 86400.0
 ROLL_AFTER = 45 * 86400.0
@@ -66,7 +67,16 @@ def delete_principal(ctx: Ctx, object_id: str, reason: str) -> None:
     events.record(ctx, "servicePrincipal.deleted", sp.object_id, principalId=sp.object_id, clientId=sp.app_id,
                   resourceId=sp.alternative_names[1] if len(sp.alternative_names) > 1 else None, reason=reason)
     ctx.session.delete(sp)
+    revocation.forget(ctx, sp.object_id)
     ctx.session.flush()
+
+
+def revoke_tokens(ctx: Ctx, object_id: str, resource_id: str) -> None:
+    """`revokeTokens`: every token issued to the identity until now is refused from now on (tokens/revocation.py).
+    The identity itself, its credentials and its grants are untouched."""
+    mark = revocation.revoke(ctx, object_id)
+    events.record(ctx, "tokens.revoked", object_id, principalId=object_id, resourceId=resource_id,
+                  validFrom=mark)
 
 
 def issue_certificate(ctx: Ctx, sp: ServicePrincipal, issued_at: float | None = None) -> Credential:

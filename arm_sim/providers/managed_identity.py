@@ -12,7 +12,8 @@ from arm_sim.core.errors import bad_request, not_found
 from arm_sim.db.models import Resource, ServicePrincipal
 from arm_sim.domain import managed_identities, tenancy
 from arm_sim.domain.context import Ctx
-from arm_sim.providers.base import Doc, Provider
+from arm_sim.providers import managed_identity_associated, operations_lists
+from arm_sim.providers.base import ActionResult, Doc, Provider
 
 _UAI_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$")
 _FIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$")
@@ -70,6 +71,24 @@ class ManagedIdentityProvider(Provider):
                 props.pop("isolationScope", None)
             return dict(doc, properties=props)
         return doc
+
+    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str,
+               query: dict[str, str] | None = None) -> ActionResult:
+        name = action.lower()
+        if doc["type"].lower() == UAI and name == "revoketokens":
+            # UserAssignedIdentities_RevokeTokens (2023-07-31-preview): 200, no body; the identity's earlier
+            # tokens are refused from now on
+            managed_identities.revoke_tokens(ctx, doc["properties"]["principalId"], doc["id"])
+            return ActionResult(200)
+        if doc["type"].lower() == UAI and name == "listassociatedresources":
+            # `query` carries $filter, $orderby, $skip and $top; the ARM host does not pass an action its query yet,
+            # and until it does the list comes whole
+            return ActionResult(200, managed_identity_associated.answer(ctx, doc["id"], query or {}))
+        return super().action(ctx, doc, action, body, api_version)
+
+    def tenant_call(self, ctx: Ctx, method: str, segments: tuple[str, ...], query: dict[str, str],
+                    api_version: str) -> tuple[int, Any] | None:
+        return operations_lists.answer(self.namespace, method, segments)
 
     def virtual_get(self, ctx: Ctx, path: ids.ArmPath) -> Doc | None:
         """`{scope}/providers/Microsoft.ManagedIdentity/identities/default`: the scope's system identity."""

@@ -91,10 +91,14 @@ def validate_definition(ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | Non
     # the scopes it will be assignable at, and those it was: a rewrite changes what it grants at both
     for scope in dict.fromkeys([*scopes, *(old.get("assignableScopes") or [])]):
         rbac.enforce(ctx, WRITE_ACTION, scope)
+    # Azure's GET shows who created and last updated a custom role (object ids, as the az CLI's recordings show);
+    # its PUT answer shows createdBy null, which arm-sim does not copy: the answer is the stored definition
+    caller = ctx.caller.object_id if ctx.caller else None
     doc["properties"] = {
         "roleName": role_name, "description": props.get("description") or "", "type": "CustomRole",
         "permissions": permissions, "assignableScopes": scopes,
         "createdOn": old.get("createdOn") or iso(ctx.now), "updatedOn": iso(ctx.now),
+        "createdBy": old.get("createdBy") or (caller if before is None else None), "updatedBy": caller,
     }
 
 

@@ -226,6 +226,6 @@ def client_credentials(ctx: Ctx, tenant: str, form: dict[str, str], endpoints: t
                   audience=audience, expiresOn=exp, via="v1" if v1 else "v2")
     if v1:
         return {"token_type": "Bearer", "expires_in": str(lifetime), "ext_expires_in": str(lifetime),
-                "expires_on": str(exp), "not_before": str(int(ctx.now)), "resource": audience,
+                "expires_on": str(exp), "not_before": str(exp - lifetime), "resource": audience,  # the token's nbf
                 "access_token": token}
     return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}

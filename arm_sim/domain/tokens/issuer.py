@@ -13,7 +13,7 @@ import jwt
 
 from arm_sim.domain.certs import b64url
 from arm_sim.domain.context import Ctx
-from arm_sim.domain.tokens import keyring
+from arm_sim.domain.tokens import keyring, revocation
 
 APP_TOKEN_LIFETIME = 3599
 MANAGED_IDENTITY_TOKEN_LIFETIME = 86400 + 300
@@ -36,7 +36,8 @@ def issue(
 ) -> tuple[str, int]:
     """Sign an app-only access token. Returns the token and its `exp` (epoch seconds)."""
     key = keyring.active_key(ctx, tenant_id)
-    iat = int(ctx.now)
+    # a managed identity's token after `revokeTokens` must not look issued before it (tokens/revocation.py)
+    iat = revocation.issued_at(ctx, object_id) if extra and "xms_mirid" in extra else int(ctx.now)
     exp = iat + lifetime
     claims: dict[str, Any] = {
         "aud": audience,

@@ -36,6 +36,8 @@ def action_and_scope(call: Call) -> tuple[str, str] | None:
             return "Microsoft.Resources/subscriptions/providers/read", f"/subscriptions/{a.subscription}"
         if not segs or (len(segs) == 4 and segs[0] == "locations" and segs[2] in _OPERATIONS):
             return None  # tenant-level provider metadata and operation polling
+        if a.subscription is None and m in ("GET", "HEAD") and segs == ["operations"]:
+            return None  # every provider's operations list, Microsoft.Authorization's too: any signed-in caller
         if a.subscription is None and m in ("GET", "HEAD") and last.namespace.lower() != "microsoft.authorization":
             return None  # tenant-level provider reads (webAppStacks …): any signed-in caller; unknown ones 404
         if segs == ["calculatetemplatehash"] and a.subscription is None:
