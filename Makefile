@@ -8,7 +8,7 @@ PG_PORT ?= 55433
 PYTEST_ARGS ?=
 PYTEST  = ARM_SIM_AZ=$(AZ) $(BIN)/pytest -n 2 -q $(PYTEST_ARGS)
 
-.PHONY: venv az js run test test-postgres lint openapi bench fuzz conformance clean distclean
+.PHONY: venv az js run test test-postgres lint openapi bench bench-peers fuzz conformance clean distclean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -58,6 +58,25 @@ openapi: venv
 
 bench: venv
 	$(BIN)/python bench/run.py
+
+# Issue 18: the identity cycle against moto's IAM cycle, measured in one run (bench/peers.py). moto and boto3 are
+# bench-only: pinned here, installed into a venv of their own inside .venv (ignored by git, removed by distclean),
+# again only when a pin changes. PEERS_ARGS="--rounds 1 --duration 1" for a smoke run.
+PEERS_VENV := $(VENV)/peers
+MOTO_VERSION := 5.2.5
+BOTO3_VERSION := 1.44.5
+BOTOCORE_VERSION := 1.44.5
+PEERS_STAMP := $(PEERS_VENV)/.installed-moto-$(MOTO_VERSION)-boto3-$(BOTO3_VERSION)-botocore-$(BOTOCORE_VERSION)
+PEERS_ARGS ?=
+bench-peers: venv $(PEERS_STAMP)
+	$(BIN)/python bench/peers.py --moto-python $(PEERS_VENV)/bin/python $(PEERS_ARGS)
+$(PEERS_STAMP):
+	test -x $(PEERS_VENV)/bin/python || python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install -q 'moto[server]==$(MOTO_VERSION)' 'boto3==$(BOTO3_VERSION)' \
+		'botocore==$(BOTOCORE_VERSION)'
+	rm -f $(PEERS_VENV)/.installed-*
+	touch $@
 
 # Public Azure recordings (az CLI scenario tests, REST spec examples) replayed against a fresh simulator: prints the
 # figures, lists every mismatch in tests/conformance/MISMATCHES.md, fails below tests/conformance/baseline.json.

@@ -172,7 +172,8 @@ def test_a_killed_server_leaves_no_process_behind(new_sim: Any) -> None:
 
 
 def test_b_sigterm_lets_a_request_in_flight_finish_and_exits_0(new_sim: Any) -> None:
-    sim = new_sim(ARM_SIM_LRO="sync").start()
+    # a grace well past the slow deployment's time, even on a loaded machine: the default 30 s once ran out in CI
+    sim = new_sim(ARM_SIM_LRO="sync", ARM_SIM_SHUTDOWN_GRACE="150").start()
     assert sim.proc is not None
     tree = children_appear(sim.proc.pid, 2)
     thread, result = slow_deployment(sim)
