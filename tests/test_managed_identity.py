@@ -536,6 +536,12 @@ def test_list_associated_resources(sim: Sim, msi: ManagedServiceIdentityClient, 
     assert isinstance(vm["subscriptionDisplayName"], str)
     listed = list(preview.user_assigned_identities.list_associated_resources(rg, uai.name))
     assert {i.id.lower() for i in listed} == {vm_id.lower(), storage_path(sim, rg, other).lower()}
+    # the query reaches the action over REST: $filter narrows, $top cuts after totalCount is counted
+    r = arm.post(f"{uai.id}/listAssociatedResources", params={
+        "api-version": "2022-01-31-preview", "$filter": "type eq 'microsoft.compute/virtualmachines'"})
+    assert r.status_code == 200 and [i["id"].lower() for i in r.json()["value"]] == [vm_id.lower()], r.text
+    r = arm.post(f"{uai.id}/listAssociatedResources", params={"api-version": "2022-01-31-preview", "$top": "1"})
+    assert r.json()["totalCount"] == 2 and len(r.json()["value"]) == 1, r.text
 
 
 def test_list_associated_resources_query(monkeypatch: pytest.MonkeyPatch) -> None:

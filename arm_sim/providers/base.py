@@ -105,8 +105,10 @@ class Provider:
         """GET `{resource id}/{view}` for a name listed in `views` (e.g. a VM's instanceView)."""
         raise not_implemented(f"GET '{view}' on '{doc['type']}'")
 
-    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
-        """POST `{resource id}/{action}` (start, powerOff, listKeys …). Unknown actions say so plainly."""
+    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str,
+               query: dict[str, str] | None = None) -> ActionResult:
+        """POST `{resource id}/{action}` (start, powerOff, listKeys …), with the request's query (`$filter` and the
+        like, for actions that list). Unknown actions say so plainly."""
         raise not_implemented(f"the action '{action}' on '{doc['type']}'")
 
     def parent_operation(self, ctx: Ctx, path: ArmPath, body: Doc, parent: Doc) -> tuple[Doc, Doc]:

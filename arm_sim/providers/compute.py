@@ -67,7 +67,8 @@ class ComputeProvider(Provider):
             return compute_extensions.render(doc)
         return doc
 
-    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
+    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str,
+               query: dict[str, str] | None = None) -> ActionResult:
         if doc["type"].lower() == VM:
             result = compute_power.act(ctx, doc, action)
             if result is not None:

@@ -75,7 +75,8 @@ class ContainerRegistryProvider(TypedProvider):
                                   "trustPolicy": {"type": "Notary", "status": "disabled"},
                                   "retentionPolicy": {"days": 7, "status": "disabled"}})
 
-    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
+    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str,
+               query: dict[str, str] | None = None) -> ActionResult:
         verb = action.lower()
         if kind_of(doc) != REGISTRY or verb not in ("listcredentials", "regeneratecredential"):
             return super().action(ctx, doc, action, body, api_version)
@@ -157,7 +158,8 @@ class ContainerInstanceProvider(TypedProvider):
                     "restartCount": 0, "events": [],
                     "currentState": {"state": running, "startTime": started, "detailStatus": ""}}
 
-    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
+    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str,
+               query: dict[str, str] | None = None) -> ActionResult:
         state = _GROUP_STATES.get(action.lower())
         if kind_of(doc) != GROUP or state is None:
             return super().action(ctx, doc, action, body, api_version)
@@ -186,7 +188,8 @@ class ContainerAppsProvider(TypedProvider):
         elif kind_of(after) == containers_apps.APP:
             containers_apps.app_on_put(ctx, before, after)
 
-    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
+    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str,
+               query: dict[str, str] | None = None) -> ActionResult:
         result = containers_apps.app_action(doc, action) if kind_of(doc) == containers_apps.APP else None
         return result if result is not None else super().action(ctx, doc, action, body, api_version)
 
@@ -201,6 +204,7 @@ class ManagedClustersProvider(TypedProvider):
     def on_delete(self, ctx: Ctx, doc: Doc) -> list[Effect] | None:
         return containers_aks.on_delete(ctx, doc) if kind_of(doc) == containers_aks.CLUSTER else None
 
-    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
+    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str,
+               query: dict[str, str] | None = None) -> ActionResult:
         result = containers_aks.credentials(doc, action) if kind_of(doc) == containers_aks.CLUSTER else None
         return result if result is not None else super().action(ctx, doc, action, body, api_version)

@@ -56,7 +56,8 @@ class LogAnalyticsProvider(TypedProvider):
         if before is not None and old != {k: v for k, v in p.items() if k != "modifiedDate"}:
             p["modifiedDate"] = iso(ctx.now)
 
-    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
+    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str,
+               query: dict[str, str] | None = None) -> ActionResult:
         verb = action.lower()
         if kind_of(doc) == WORKSPACE and verb in _SHARED_KEYS:
             return ActionResult(200, _shared_keys(ctx, doc))

@@ -183,7 +183,8 @@ class StorageProvider(TypedProvider):
                                      "defaultAction": "Allow"})
 
     # --- actions: keys and SAS tokens -------------------------------------------------------------------------
-    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
+    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str,
+               query: dict[str, str] | None = None) -> ActionResult:
         if kind_of(doc) != ACCOUNT:
             return super().action(ctx, doc, action, body, api_version)
         verb = action.lower()

@@ -185,7 +185,8 @@ class WebProvider(Provider):
         """Tenant-level reads (`GET /providers/Microsoft.Web/webAppStacks` …): see web_stacks."""
         return web_stacks.tenant_read(segments, query) if method == "GET" else None
 
-    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str) -> ActionResult:
+    def action(self, ctx: Ctx, doc: Doc, action: str, body: Any, api_version: str,
+               query: dict[str, str] | None = None) -> ActionResult:
         if doc["type"].lower() == web_config.CONFIG and (listed := web_config.list_action(doc, action)):
             return listed
         if doc["type"].lower() == SITE and action.lower() == "publishxml":

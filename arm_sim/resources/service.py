@@ -267,7 +267,8 @@ def _target(ctx: Ctx, path: ids.ArmPath) -> tuple[ids.ArmPath, Resource]:
     return target, row
 
 
-def action(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> tuple[Doc, ActionResult]:
+def action(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str,
+           query: dict[str, str] | None = None) -> tuple[Doc, ActionResult]:
     """POST `{resource id}/{action}`: the provider of the resource decides; what it changed is saved."""
     last = path.parts[-1]
     if len(last.segments) < 2:  # `providers/{ns}/{name}` its provider did not answer: no such type, as ARM says
@@ -276,7 +277,7 @@ def action(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str) -> tuple[Do
     locks.check(ctx, row.id, "write")  # a ReadOnly lock refuses every POST action, listKeys included
     doc = copy.deepcopy(to_doc(row))  # a copy: `save` compares it with the row to see what the action changed
     name = path.parts[-1].segments[-1]
-    result = provider_for(row.type_key).action(ctx, doc, name, body, api_version)
+    result = provider_for(row.type_key).action(ctx, doc, name, body, api_version, query)
     save(ctx, doc, name)
     return doc, result
 

@@ -28,7 +28,7 @@ def handle(ctx: Ctx, call: Call) -> Response:
             computed = service.view(ctx, path, call.api_version)
             return json_response(computed) if computed is not None else list_collection(ctx, call)
         if m == "POST":
-            return lro.action(ctx, call, *service.action(ctx, path, call.body, call.api_version))
+            return lro.action(ctx, call, *service.action(ctx, path, call.body, call.api_version, call.query))
         raise DomainError(405, "MethodNotAllowed", f"The method '{m}' is not allowed on a collection.")
     long_running = service.is_async(path.resource_type)
     if m in ("GET", "HEAD", "PATCH", "DELETE"):  # ARM answers an api-version the type lacks before anything else
