@@ -98,24 +98,15 @@ def env_values(server: Server) -> dict[str, str]:
 
 
 def proxy_values(server: Server, inside: dict[str, str], vm: str | None, base: dict[str, str]) -> dict[str, str]:
-    """What `arm-sim env --proxy` prints (cli/proxy_env.py): the proxy, the CA files, and the credential of the
-    caller — the bootstrap principal's `AZURE_*` outside a VM or site, the VM's key in the proxy URL inside one
-    (`inside`: what `identity_env` answered), a site's IDENTITY_ENDPOINT/HEADER inside a site."""
+    """What `arm-sim env --proxy` prints (cli/proxy_env.environment); `inside`: what `identity_env` answered."""
     from arm_sim.cli import proxy_env
 
     info, creds = server.info, server.creds
     if info.proxy_port is None:
         raise CommandError("the server runs without its proxy (ARM_SIM_PROXY_PORT=off): restart it with one")
-    vm_host = inside.get("AZURE_POD_IDENTITY_AUTHORITY_HOST", "")
-    key = vm_host.rstrip("/").rsplit("/vms/", 1)[1] if "/vms/" in vm_host else None
-    bundle, node_ca = proxy_env.ca_files(server.home, Path(server.ca), Path(server.ca_bundle), base)
-    values = proxy_env.variables(proxy_url(info, vm, key), bundle, node_ca, base)
-    if inside:
-        values |= {k: v for k, v in inside.items() if k != "AZURE_POD_IDENTITY_AUTHORITY_HOST"}
-    else:
-        values |= {"AZURE_TENANT_ID": creds.tenant, "AZURE_CLIENT_ID": creds.client_id,
-                   "AZURE_CLIENT_SECRET": creds.client_secret}
-    return values | {"AZURE_SUBSCRIPTION_ID": creds.subscription}
+    sim = proxy_env.Simulator(info.url, info.proxy_port, server.home, Path(server.ca), Path(server.ca_bundle),
+                              creds.subscription)
+    return proxy_env.environment(sim, base, (creds.tenant, creds.client_id, creds.client_secret), inside, vm)
 
 
 def proxy_url(info: discovery.ServerInfo, user: str | None = None, key: str | None = None) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -84,3 +85,31 @@ def variables(proxy: str, bundle: str, node_ca: str, base: Mapping[str, str]) ->
     return {**dict.fromkeys(PROXY_VARS, proxy), "NO_PROXY": exempt, "no_proxy": exempt,
             **dict.fromkeys(BUNDLE_VARS, bundle), "NODE_EXTRA_CA_CERTS": node_ca,
             "AZURE_CORE_COLLECT_TELEMETRY": "false"}
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """Where a running simulator is: its main URL, proxy port, home and CA files, and its subscription."""
+
+    url: str
+    proxy_port: int
+    home: Path
+    ca: Path
+    ca_bundle: Path
+    subscription: str
+
+
+def environment(sim: Simulator, base: Mapping[str, str], principal: tuple[str, str, str] | None,
+                inside: Mapping[str, str], vm: str | None = None) -> dict[str, str]:
+    """What `arm-sim env --proxy` prints and `ArmSim.proxied()` sets: the proxy, the CA files and the caller's
+    credential — `principal` (tenant, client id, secret) outside a VM or site; inside one, `inside` (its identity
+    endpoint variables): a VM's key goes into the proxy URL, a site's IDENTITY_ENDPOINT/HEADER stay as they are."""
+    vm_host = inside.get("AZURE_POD_IDENTITY_AUTHORITY_HOST", "")
+    key = vm_host.rstrip("/").rsplit("/vms/", 1)[1] if "/vms/" in vm_host else None
+    bundle, node_ca = ca_files(sim.home, sim.ca, sim.ca_bundle, base)
+    values = variables(proxy_url(sim.url, sim.proxy_port, vm, key), bundle, node_ca, base)
+    if inside:
+        values |= {k: v for k, v in inside.items() if k != "AZURE_POD_IDENTITY_AUTHORITY_HOST"}
+    elif principal is not None:
+        values |= dict(zip(("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"), principal, strict=True))
+    return values | {"AZURE_SUBSCRIPTION_ID": sim.subscription}

@@ -86,15 +86,17 @@ def issue_certificate(ctx: Ctx, sp: ServicePrincipal, issued_at: float | None = 
     return directory.add_certificate(ctx, sp.app_id, der, private_pem(key))
 
 
-def ensure_certificate(ctx: Ctx, sp: ServicePrincipal) -> None:
-    """The identity's first certificate, if it has none yet, dated at its creation or at the last 45-day roll
-    since (when rolling is on): what eager issuance would show now, with one key."""
-    if sp.service_principal_type != "ManagedIdentity" or certificates(ctx, sp):
-        return
+def ensure_certificate(ctx: Ctx, sp: ServicePrincipal) -> list[Credential]:
+    """The identity's certificates, newest first, after making its first if it has none yet: dated at its creation
+    or at the last 45-day roll since (when rolling is on), what eager issuance would show now, with one key."""
+    certs = certificates(ctx, sp)
+    if certs or sp.service_principal_type != "ManagedIdentity":
+        return certs
     age = max(ctx.now - sp.created_at, 0.0)
     rolls = int(age // ROLL_AFTER) if rolling_enabled(ctx) else 0
-    issue_certificate(ctx, sp, sp.created_at + rolls * ROLL_AFTER)
+    first = issue_certificate(ctx, sp, sp.created_at + rolls * ROLL_AFTER)
     ctx.session.flush()
+    return [first]
 
 
 def certificates(ctx: Ctx, sp: ServicePrincipal) -> list[Credential]:
@@ -124,8 +126,7 @@ def maintain(ctx: Ctx, sp: ServicePrincipal) -> Credential | None:
     Past 45 days the certificate is rolled (current and previous stay listed); past 90 without a roll it
     has expired and can no longer obtain tokens.
     """
-    ensure_certificate(ctx, sp)
-    certs = certificates(ctx, sp)
+    certs = ensure_certificate(ctx, sp)
     current = certs[0] if certs else None
     if current is not None and ctx.now >= current.end_at and not current.expiry_recorded:
         current.expiry_recorded = True

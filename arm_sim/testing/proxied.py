@@ -19,35 +19,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from arm_sim.cli import proxy_env
+from arm_sim.cli.client import NOT_INSIDE
 
 if TYPE_CHECKING:
     from arm_sim.testing.simulator import ArmSim
 
 # What code under the proxy must not inherit: credentials, and endpoints that would go around the proxy.
-CLEARED = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_CLIENT_CERTIFICATE_PATH",
-           "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
-           *proxy_env.NOT_PROXIED)
+CLEARED = (*NOT_INSIDE, *proxy_env.NOT_PROXIED)
 
 
 def proxy_values(sim: ArmSim, vm: str | None = None) -> dict[str, str]:
     """What `arm-sim env --proxy [--vm]` would print for this simulator; `vm` is a VM's resource id."""
     if not sim.proxy_url:
         raise RuntimeError(f"{sim!r} runs without its proxy (ARM_SIM_PROXY_PORT=off)")
-    key = None
-    if vm is not None:
-        endpoint = sim.managed_identity_env(vm).get("AZURE_POD_IDENTITY_AUTHORITY_HOST", "")
-        if "/vms/" not in endpoint:
-            raise ValueError(f"{vm} is no virtual machine")
-        key = endpoint.rstrip("/").rsplit("/vms/", 1)[1]
-    port = int(sim.proxy_url.rsplit(":", 1)[1])
-    home = Path(sim.home) if sim.home else Path(tempfile.gettempdir())
-    bundle, node_ca = proxy_env.ca_files(home, Path(sim.ca), Path(sim.ca_bundle), os.environ)
-    values = proxy_env.variables(proxy_env.proxy_url(sim.url, port, vm.rsplit("/", 1)[1] if vm else None, key),
-                                 bundle, node_ca, os.environ)
-    if vm is None:
-        values |= {"AZURE_TENANT_ID": sim.tenant, "AZURE_CLIENT_ID": sim.client_id,
-                   "AZURE_CLIENT_SECRET": sim.client_secret}
-    return values | {"AZURE_SUBSCRIPTION_ID": sim.subscription}
+    inside = sim.managed_identity_env(vm) if vm is not None else {}
+    if vm is not None and "AZURE_POD_IDENTITY_AUTHORITY_HOST" not in inside:
+        raise ValueError(f"{vm} is no virtual machine")
+    where = proxy_env.Simulator(sim.url, int(sim.proxy_url.rsplit(":", 1)[1]),
+                                Path(sim.home) if sim.home else Path(tempfile.gettempdir()), Path(sim.ca),
+                                Path(sim.ca_bundle), sim.subscription)
+    return proxy_env.environment(where, os.environ, (sim.tenant, sim.client_id, sim.client_secret), inside,
+                                 vm.rsplit("/", 1)[1] if vm else None)
 
 
 @contextmanager
