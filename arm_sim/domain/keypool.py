@@ -70,8 +70,11 @@ class KeyPool:
             self._refill()
 
     def stop(self) -> None:
+        # wait: the executor's manager thread closes its wake-up pipe as it ends, and Python 3.11's exit hook
+        # writes to that pipe unlocked; an exit racing the close printed a traceback (EBADF). At most one batch
+        # (~0.5 s) is still being made; queued ones are cancelled.
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
     def _refill(self) -> None:
