@@ -8,7 +8,11 @@
 2. VM cycles: one sequential client does PUT VM (SystemAssigned identity, the minimal body of tests/test_compute.py),
    following the LRO if the answer is asynchronous (the simulators run with ARM_SIM_LRO=sync), then DELETE, for
    --duration seconds. Two simulators, one holding --small and one --large existing generic resources in the VMs'
-   resource group, measured in interleaved rounds. Target: less than 1.5x slower at --large.
+   resource group, measured in interleaved rounds. Target: at most 1.3x slower at --large (issue 18; issue 3
+   asked for less than 1.5x at 10,000), e.g. --large 100000.
+
+--database-url postgresql+psycopg://user@host:port/db runs both simulators on that PostgreSQL server (a fresh database
+each, dropped afterwards) instead of SQLite.
 
 Existing resources are created through the server: template deployments of copy loops of up to 800 generic
 resources each (one request per batch, each resource through the one write path), or REST PUTs (--populate rest,
@@ -16,6 +20,7 @@ also the fallback when deployments fail). How long that took is reported.
 
     .venv/bin/python bench/identity.py [--rounds 3] [--duration 3] [--small 100] [--large 10000]
                                        [--only imds|cycles] [--populate auto|deploy|rest] [--loadgen auto|wrk|python]
+                                       [--database-url postgresql+psycopg://user@host:port/db]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 from common import (
@@ -53,6 +59,7 @@ GENERIC = "Microsoft.Relay/namespaces"  # a real type arm-sim stores generically
 GENERIC_API = "2024-01-01"
 ARM_RESOURCE = "https://management.azure.com/"
 MAX_COPY = 800  # ARM's limit on one copy loop
+REPO = Path(__file__).resolve().parents[1]
 
 
 def vm_body(name: str, nic_id: str) -> dict[str, object]:
@@ -170,10 +177,37 @@ def cycles(sim: Sim, c: httpx.Client, seconds: float) -> tuple[float, int, int]:
 
 
 def run(args: argparse.Namespace, ws: Workspace) -> None:
+    databases: list[str] = []
+    try:
+        _run(args, ws, databases)
+    finally:
+        if databases:
+            from tests.concurrency_load import drop_database
+
+            for sim in ws.sims:
+                sim.stop()
+            for database in databases:
+                drop_database(args.database_url, database)
+
+
+def _sim(ws: Workspace, label: str, server_url: str, databases: list[str]) -> Sim:
+    """A started simulator: SQLite in its home, or a fresh PostgreSQL database on `server_url`."""
+    if not server_url:
+        return ws.sim(label, ARM_SIM_LRO="sync")
+    sys.path.insert(0, str(REPO))
+    from tests.concurrency_load import create_database
+
+    databases.append(create_database(server_url))
+    sim = Sim(home=ws.tmp / label, database_url=databases[-1], hermetic=True, extra_env={"ARM_SIM_LRO": "sync"})
+    ws.sims.append(sim)
+    return sim.start()
+
+
+def _run(args: argparse.Namespace, ws: Workspace, databases: list[str]) -> None:
     do_imds, do_cycles = args.only in (None, "imds"), args.only in (None, "cycles")
     print("starting simulators (ARM_SIM_LRO=sync) and the plain-HTTP baseline ...", flush=True)
-    small = ws.sim("small", ARM_SIM_LRO="sync")
-    large = ws.sim("large", ARM_SIM_LRO="sync") if do_cycles else None
+    small = _sim(ws, "small", args.database_url, databases)
+    large = _sim(ws, "large", args.database_url, databases) if do_cycles else None
     imds_base = prepare(small)
     if large:
         prepare(large)
@@ -227,10 +261,11 @@ def run(args: argparse.Namespace, ws: Workspace) -> None:
         s_small, s_large = runs.values()
         series += [s_small, s_large]
         checks.append(Check(f"slowdown at {args.large:,} (rate @{args.small:,} / rate @{args.large:,})",
-                            s_small, s_large, "<", 1.5))
+                            s_small, s_large, "<=", 1.3))
         info.append("VM cycles: one sequential HTTPS client, keep-alive; PUT (SystemAssigned) + DELETE, "
                     "ARM_SIM_LRO=sync, LRO followed if answered async")
-    info += [f"rounds: {args.rounds} x {args.duration:g} s, interleaved; medians below", f"pinning: {pinning}"]
+    info += [f"rounds: {args.rounds} x {args.duration:g} s, interleaved; medians below", f"pinning: {pinning}",
+             "database: " + ("PostgreSQL (a fresh database per simulator, not pinned)" if databases else "SQLite")]
     report(info, series, checks)
 
 
@@ -242,6 +277,9 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("imds", "cycles"), help="run one half only")
     parser.add_argument("--populate", choices=("auto", "deploy", "rest"), default="auto",
                         help="how existing resources are created (default: deployments, else REST)")
+    parser.add_argument("--database-url", default="",
+                        help="a PostgreSQL server (postgresql+psycopg://user@host:port/db): each simulator gets a "
+                             "fresh database on it, dropped afterwards; default SQLite in a temporary home")
     return main("identity", parser, run, argv)
 
 

@@ -4,7 +4,9 @@ Starts a real `arm-sim serve` (tests/simserver.py) and bench/baseline_app.py (uv
 HTTPS with the simulator's certificate, one process), pins both servers to one core and the load generator
 to the other, and runs interleaved rounds:
 
-    bare GET, ARM GET, token POST, bare GET, ARM GET, token POST, ...
+    bare GET, ARM GET, generic PUT, token POST, bare GET, ARM GET, ...
+
+Targets (issue 18): ARM GET of a resource >= 0.9x the bare GET, the PUT of a generic resource >= 0.25x.
 
 It prints the median req/s of each endpoint and its ratio to the bare endpoint. Absolute figures move
 10-20% between runs on this machine; the ratios are what to compare. It reports, it does not gate: the exit
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -138,12 +141,28 @@ def prepare_sim(sim: Any) -> tuple[Endpoint, Endpoint]:
                 break
             time.sleep(0.2)
         r.raise_for_status()
-    arm_get = Endpoint("ARM GET resource", f"{base}{path}?api-version=2023-01-01", headers=auth, target=0.5)
+    arm_get = Endpoint("ARM GET resource", f"{base}{path}?api-version=2023-01-01", headers=auth, target=0.9)
     form = urlencode({"grant_type": "client_credentials", "client_id": sim.client_id,
                       "client_secret": sim.client_secret, "scope": "https://management.azure.com/.default"})
     token_ep = Endpoint("token (client credentials)", f"{base}/{sim.tenant}/oauth2/v2.0/token", method="POST",
                         headers={"Content-Type": "application/x-www-form-urlencoded"}, body=form)
     return arm_get, token_ep
+
+
+GENERIC_TYPE = "Microsoft.Relay/namespaces"  # stored generically (no provider module), as in bench/deploy.py
+
+
+def prepare_put(sim: Any) -> Endpoint:
+    """The PUT of a generic resource (issue 18: ARM PUT >= 0.25x the bare GET): the same body PUT again and again, so
+    every request is a full write (preflight, validate, ETag check, write, hooks, event, COMMIT) answering 200."""
+    base = f"https://127.0.0.1:{sim.port}"
+    auth = {"Authorization": f"Bearer {sim.token()}", "Content-Type": "application/json"}
+    path = f"/subscriptions/{sim.subscription}/resourceGroups/benchrg/providers/{GENERIC_TYPE}/benchput"
+    body = json.dumps({"location": "eastus", "tags": {"bench": "put"}, "properties": {"a": 1}})
+    with httpx.Client(base_url=base, verify=sim.ca, headers=auth, timeout=30) as c:
+        c.put(path, params={"api-version": "2021-11-01"}, content=body).raise_for_status()
+    return Endpoint("ARM PUT generic resource", f"{base}{path}?api-version=2021-11-01", method="PUT", headers=auth,
+                    body=body, target=0.25)
 
 
 def preflight(ep: Endpoint, ca: str) -> None:
@@ -339,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             pin(sim.proc.pid, cores[0])
             pin(baseline.pid, cores[0])
         arm_get, token_ep = prepare_sim(sim)
-        endpoints = [Endpoint("bare FastAPI GET", baseline_url), arm_get, token_ep]
+        endpoints = [Endpoint("bare FastAPI GET", baseline_url), arm_get, prepare_put(sim), token_ep]
         for ep in endpoints:
             preflight(ep, sim.ca)
 

@@ -87,7 +87,8 @@ def test_vm_create_system_identity_with_role_then_identity_and_delete(az: AzCli,
     shown = arm.get(vm["id"], params={"api-version": VM_API}).json()
     assert shown["identity"]["type"] == "SystemAssigned" and shown["identity"]["principalId"] == principal
     assert shown["properties"]["storageProfile"]["imageReference"] == {
-        "publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts-gen2", "version": "latest"}
+        "publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts-gen2", "version": "latest",
+        "exactVersion": "1.0.20261207"}  # `latest` resolved to the catalogue's version, as CRP answers
     # the template az generated made the network around the VM
     for kind, name in (("virtualNetworks", "vm1VNET"), ("networkSecurityGroups", "vm1NSG"),
                        ("publicIPAddresses", "vm1PublicIP"), ("networkInterfaces", "vm1VMNic")):
@@ -151,6 +152,10 @@ def test_vmss_identity_assign_and_remove(az: AzCli, sim: Sim, arm: httpx.Client,
         "properties": {"orchestrationMode": "Uniform", "upgradePolicy": {"mode": "Manual"}}})
     assert r.status_code == 201, r.text
     name = path.rsplit("/", 1)[1]
+    # `az vmss update-instances` (POST manualupgrade, a long-running operation): instance 0 of a capacity-1 set
+    az.run("vmss", "update-instances", "-g", rg, "-n", name, "--instance-ids", "0")
+    bad = arm.post(f"{path}/manualupgrade", params={"api-version": VM_API}, json={"instanceIds": ["7"]})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "InvalidParameter", bad.text
     uai = user_assigned(sim, arm, rg)
     assigned = az.json("vmss", "identity", "assign", "-g", rg, "-n", name, "--identities", "[system]", uai["id"])
     principal = assigned["systemAssignedIdentity"]

@@ -90,7 +90,8 @@ def test_create_commands(sim: Sim, az: AzCli, arm: httpx.Client, rg: str, plan: 
     assert ftp["publishUrl"].startswith("ftps://") and ftp["userName"] == f"{name}\\${name}" and ftp["userPWD"]
     got = arm.get(f"{group_id(sim, rg)}/providers/Microsoft.Web/sites/{name}", params={"api-version": WEB_API})
     assert got.status_code == 200 and got.json()["properties"]["serverFarmId"] == plan
-    assert "publishingPassword" not in got.text  # the publishing secret is never part of the resource
+    # the publishing secret is never part of the resource (App Service answers siteConfig.publishingPassword null)
+    assert ftp["userPWD"] not in got.text and got.json()["properties"]["siteConfig"]["publishingPassword"] is None
 
 
 def test_runtime_commands(sim: Sim, az: AzCli, arm: httpx.Client, graph: httpx.Client, rg: str, plan: str) -> None:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.simserver import Sim
-from tests.test_deployments_api import API, body, deployment_path, group, resource, rid
+from tests.test_deployments_api import API, body, deployment_path, etag_of, group, resource, rid
 
 UAI = "Microsoft.ManagedIdentity/userAssignedIdentities"
 STORAGE = "Microsoft.Storage/storageAccounts"
@@ -105,6 +105,7 @@ def test_plain_redeployment_puts_every_resource_and_keeps_its_principals(sim: Si
     both = "SystemAssigned,UserAssigned"
     principal = _deploy(rm, rg_name, "one", n, both).properties.outputs["principalId"]["value"]
     account = resource(sim, n.account_id, STORAGE_API)
+    etag = etag_of(sim, n.account_id, STORAGE_API)
     assert account is not None
     system = account["identity"]["principalId"]
     with sim.http() as c:
@@ -120,7 +121,7 @@ def test_plain_redeployment_puts_every_resource_and_keeps_its_principals(sim: Si
     with sim.http() as c:
         updated = c.get("/_sim/events", params={"kind": "resource.updated", "resource": n.account_id}).json()["value"]
     assert len(updated) == len(seen) + 1
-    assert after["etag"] != account["etag"]
+    assert etag_of(sim, n.account_id, STORAGE_API) != etag
     ops = [o.properties for o in rm.deployment_operations.list(rg_name, "two")]
     assert sorted(o.status_code for o in ops) == ["OK", "OK"]
 

@@ -165,9 +165,10 @@ def test_the_azure_cli_reads_graph(sim: Sim, deployer: dict[str, Any], tmp_path:
 
 
 @pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/v1.0/users"), ("GET", "/v1.0/groups/x/members"), ("POST", "/v1.0/servicePrincipals"),
+    ("GET", "/v1.0/groups"), ("GET", "/v1.0/groups/x/members"), ("PATCH", "/v1.0/users/x"),
     ("GET", "/v1.0/servicePrincipals/00000000-0000-0000-0000-000000000000/oauth2PermissionGrants"),
-    ("DELETE", "/v1.0/applications/00000000-0000-0000-0000-000000000000"),
+    ("POST", "/v1.0/servicePrincipals/00000000-0000-0000-0000-000000000000/addPassword"),
+    ("DELETE", "/v1.0/applications/00000000-0000-0000-0000-000000000000/owners"),
 ])
 def test_unsimulated_paths_fail_in_graph_envelope(gh: httpx.Client, method: str, path: str) -> None:
     err = assert_graph_error(gh.request(method, path), 400, "BadRequest")

@@ -229,7 +229,10 @@ def test_migration_0011_gives_every_tenant_graphs_principal(tmp_path: Path) -> N
         assert set(graph) == set(tenants) and len(set(graph.values())) == 2
         assert {(g.principal_id, g.resource_id, g.app_role_id) for g in grants} == {
             (boot_sp, graph[tenants[0]], APPLICATION_READ_ALL),
-            (boot_sp, graph[tenants[0]], APP_ROLE_ASSIGNMENT_READWRITE_ALL)}
+            (boot_sp, graph[tenants[0]], APP_ROLE_ASSIGNMENT_READWRITE_ALL),
+            # 0015: Application.ReadWrite.All and User.ReadWrite.All (Graph writes: az ad app/sp/user create)
+            (boot_sp, graph[tenants[0]], "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9"),
+            (boot_sp, graph[tenants[0]], "741f803b-c850-494e-b5df-cde7c675a1ca")}
         command.downgrade(alembic_config(url), "0010")
         with engine.connect() as conn:
             assert conn.execute(select(ServicePrincipal.__table__.c.object_id)).scalars().all() == [boot_sp]

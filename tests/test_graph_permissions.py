@@ -90,7 +90,7 @@ def test_granting_is_idempotent_validated_and_bootstrap_only(sim: Sim, app: dict
     r = grant(sim, app["appId"], "Directory.Read.All", "Application.ReadWrite.All")
     assert r.json()["permissions"] == ["Application.ReadWrite.All", "Directory.Read.All"]
     assert claims(app_token(sim, app))["roles"] == ["Application.ReadWrite.All", "Directory.Read.All"]
-    assert grant(sim, app["appId"], "User.Read.All").status_code == 400
+    assert grant(sim, app["appId"], "Mail.Send").status_code == 400
     assert grant(sim, str(uuid.uuid4()), "Directory.Read.All").status_code == 404
     with sim.http() as arm:
         assert arm.post(f"/_sim/applications/{app['appId']}/graphPermissions", json={}).status_code == 400
@@ -102,7 +102,8 @@ def test_granting_is_idempotent_validated_and_bootstrap_only(sim: Sim, app: dict
 
 def test_the_bootstrap_principal_reads_as_before(sim: Sim) -> None:
     token = sim.token(GRAPH)
-    held = ["AppRoleAssignment.ReadWrite.All", "Application.Read.All", "Directory.Read.All"]
+    held = ["AppRoleAssignment.ReadWrite.All", "Application.Read.All", "Application.ReadWrite.All",
+            "Directory.Read.All", "User.ReadWrite.All"]
     assert claims(token)["roles"] == held
     with sim.http(token) as graph:
         r = graph.get("/v1.0/servicePrincipals", params={"$filter": f"appId eq '{sim.client_id}'"})

@@ -309,7 +309,7 @@ def test_protocol_challenge_errors_and_paging(env: Env, vault: Any) -> None:
         assert r.status_code == 200, r.text
         r = plain.get(f"{uri}secrets", params={"api-version": "7.4", "maxresults": "26"}, headers=auth)
         assert r.status_code == 400 and r.json()["error"]["code"] == "BadParameter"
-        r = plain.get(f"{uri}certificates", params={"api-version": "7.4"}, headers=auth)
+        r = plain.get(f"{uri}storage", params={"api-version": "7.4"}, headers=auth)
         assert r.status_code == 501 and r.json()["error"]["code"] == "NotImplementedInSimulator"
         lo, hi = env.sim.vault_ports
         free = [p for p in range(lo, hi + 1) if f":{p}/" not in uri][-1]

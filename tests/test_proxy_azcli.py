@@ -4,6 +4,7 @@ to the simulator through the proxy: only the variables `arm-sim env --proxy` pri
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -40,9 +41,11 @@ class ProxiedAz(AzCli):
                                        "AZURE_CORE_ONLY_SHOW_ERRORS": "1", "AZURE_CORE_SURVEY_MESSAGE": "false"}
 
 
-@pytest.fixture(scope="module")
-def az(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxiedAz]:
-    sim = Sim(home=tmp_path_factory.mktemp("proxy-az"), database_url=fresh_database_url(),
+@contextlib.contextmanager
+def proxied_az(tmp_path_factory: pytest.TempPathFactory, name: str, login: bool = False) -> Iterator[ProxiedAz]:
+    """A simulator of its own and the real az on its default cloud, through the proxy (what `env --proxy` prints);
+    `login`: signed in as the bootstrap principal."""
+    sim = Sim(home=tmp_path_factory.mktemp(name), database_url=fresh_database_url(),
               vault_ports=free_range(2)).start()
     try:
         base = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
@@ -50,9 +53,18 @@ def az(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxiedAz]:
                                "--format", "json"], env=base, capture_output=True, text=True, timeout=60, check=True)
         cli = ProxiedAz(sim, tmp_path_factory.mktemp("az-config"), executable=str(AZ),
                         proxy_env=json.loads(done.stdout))
+        if login:
+            cli.json("login", "--service-principal", "-u", sim.client_id, "-p", sim.client_secret, "--tenant",
+                     sim.tenant)
         yield cli
     finally:
         sim.stop()
+
+
+@pytest.fixture(scope="module")
+def az(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxiedAz]:
+    with proxied_az(tmp_path_factory, "proxy-az") as cli:
+        yield cli
 
 
 def test_the_cli_on_its_default_cloud(az: ProxiedAz) -> None:

@@ -190,8 +190,9 @@ def test_site_shape_and_read_only_fields(sim: Sim, arm: httpx.Client, rg: str, p
     props = body["properties"]
     assert props["state"] == "Running" and props["defaultHostName"] == f"{name}.azurewebsites.net"
     assert props["serverFarmId"] == plan_id and props["httpsOnly"] is True and props["reserved"] is True
-    assert props["siteConfig"] == {"linuxFxVersion": "PYTHON|3.11"}
-    assert props["provisioningState"] == "Succeeded" and props["resourceGroup"] == rg
+    # what was sent, among App Service's defaults for the rest (web_answers: recorded answers)
+    assert props["siteConfig"]["linuxFxVersion"] == "PYTHON|3.11" and props["siteConfig"]["http20Enabled"] is True
+    assert "provisioningState" not in props and props["resourceGroup"] == rg  # sites have none (spec, recorded)
     assert props["repositorySiteName"] == name and props["enabled"] is True
     assert [s["hostType"] for s in props["hostNameSslStates"]] == ["Standard", "Repository"]
 
@@ -269,7 +270,9 @@ def test_server_farms_are_stored_generically(sim: Sim, arm: httpx.Client, rg: st
                             "properties": {"perSiteScaling": False}}
     r = arm.put(path, params={"api-version": API}, json=body)
     assert r.status_code == 200, r.text
-    assert r.json()["sku"] == body["sku"] and r.json()["properties"]["perSiteScaling"] is False
+    # as sent, with the family and size App Service derives from the name
+    assert r.json()["sku"] == {**body["sku"], "family": "P", "size": "P1v3"}
+    assert r.json()["properties"]["perSiteScaling"] is False
 
 
 # --- provider-level calls: what `az webapp create` and `az functionapp create` ask before they PUT -------------
@@ -279,7 +282,7 @@ def test_check_name_availability(sim: Sim, web: WebSiteManagementClient, arm: ht
     name = unique("cna-")
     url = f"/subscriptions/{sim.subscription}/providers/Microsoft.Web/checknameavailability"
     check = lambda n, t="Site": arm.post(url, params={"api-version": API}, json={"name": n, "type": t})  # noqa: E731
-    assert check(name).json() == {"nameAvailable": True}
+    assert check(name).json() == {"nameAvailable": True, "reason": "", "message": ""}  # App Service's (recorded)
     r = arm.put(site_path(sim, rg, name), params={"api-version": API},
                 json={"location": "westeurope", "properties": {"serverFarmId": plan_id}})
     assert r.status_code == 200, r.text
@@ -290,7 +293,7 @@ def test_check_name_availability(sim: Sim, web: WebSiteManagementClient, arm: ht
     agrees = web.check_name_availability(ResourceNameAvailabilityRequest(name=name, type="Site"))  # azure-mgmt-web
     assert agrees.name_available is False and agrees.reason == "AlreadyExists"
     assert check("-bad-").json()["reason"] == "Invalid"
-    assert check(name, "Microsoft.Web/serverfarms").json() == {"nameAvailable": True}
+    assert check(name, "Microsoft.Web/serverfarms").json() == {"nameAvailable": True, "reason": "", "message": ""}
     missing = arm.post(url, params={"api-version": API}, json={"type": "Site"})
     assert missing.status_code == 400 and missing.json()["error"]["code"] == "BadRequest"
 

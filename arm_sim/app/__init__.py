@@ -21,8 +21,10 @@ from arm_sim.hosts.arm import routes as arm_routes
 from arm_sim.hosts.entra import routes as entra_routes
 from arm_sim.hosts.graph import routes as graph_routes
 from arm_sim.hosts.http import ByHost, Lane, RequestIds, internal_error
+from arm_sim.hosts.imds import lane as imds_lane
 from arm_sim.hosts.imds import routes as imds_routes
 from arm_sim.hosts.keyvault import routes as keyvault_routes
+from arm_sim.hosts.sim import console as sim_console
 from arm_sim.hosts.sim import inspect as sim_inspect
 from arm_sim.hosts.sim import reset as sim_reset
 from arm_sim.hosts.sim import routes as sim_routes
@@ -72,6 +74,7 @@ def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
     main.include_router(sim_routes.router)
     main.include_router(sim_reset.router)
     main.include_router(sim_inspect.router)
+    main.include_router(sim_console.router)
     main.include_router(graph_routes.router)
     main.include_router(entra_routes.router)
     generated = main.openapi
@@ -79,6 +82,7 @@ def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
     main.openapi = lambda: arm_openapi.merge(generated())  # type: ignore[method-assign]
     identity = _fastapi("arm-sim: identity endpoints (IMDS, App Service)", runtime)
     identity.include_router(imds_routes.router)
+    identity.add_middleware(imds_lane.TokenLane)  # IMDS token GETs below FastAPI's routing (hosts/imds/lane.py)
     vaults = _fastapi("arm-sim: Key Vault data plane", runtime)
     vaults.include_router(keyvault_routes.router)  # the listener's health answer
     # ARM's paths and the vault data plane never enter FastAPI: they parse their own paths, and FastAPI's

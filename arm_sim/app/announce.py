@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 
 from arm_sim.app.listeners import Listeners
 from arm_sim.core import discovery
 from arm_sim.core.settings import Settings
 from arm_sim.domain import tenancy
 from arm_sim.domain.runtime import Runtime
+from arm_sim.hosts.sim import console as sim_console
 
 
 def _port(sock: socket.socket) -> int:
@@ -47,8 +49,17 @@ def ready_line(settings: Settings, workers: int = 1) -> str:
             f"data {settings.home.resolve()}{more})")
 
 
-def publish(settings: Settings, creds: discovery.Credentials, workers: int = 1) -> None:
-    """Write the discovery files, then print the ready line."""
+def console_link(runtime: Runtime) -> str | None:
+    """A one-time link into the browser console (hosts/sim/console.py), printed after the ready line."""
+    try:
+        return sim_console.new_link(runtime)[0]
+    except Exception:  # noqa: BLE001 - the console is a convenience: never let it stop a server from starting
+        return None
+
+
+def publish(settings: Settings, creds: discovery.Credentials, workers: int = 1, console: str | None = None) -> None:
+    """Write the discovery files, then print the ready line (and the one-time console link, on a line of its
+    own)."""
     home = settings.home.resolve()
     dialect = settings.db_url.split(":", 1)[0].split("+", 1)[0]
     discovery.write_credentials(home, creds)
@@ -59,6 +70,12 @@ def publish(settings: Settings, creds: discovery.Credentials, workers: int = 1) 
         ca=str(home / "ca.pem"), ca_bundle=str(home / "ca-bundle.pem"), workers=workers))
     with contextlib.suppress(OSError):  # (nobody reads stdout any more: the server serves all the same)
         print(ready_line(settings, workers), flush=True)
+        if console and sys.stdout.isatty():  # a person at a terminal: the link itself
+            print(f"arm-sim console {console} (one-time link, valid 15 minutes; `arm-sim console` prints a new "
+                  "one)", flush=True)
+        elif console:  # a log (CI, a pipe): the link is a credential, so only where to get one
+            print(f"arm-sim console {console.split('#', 1)[0]} (sign in with `arm-sim console`, which prints a "
+                  "one-time link)", flush=True)
 
 
 def withdraw(settings: Settings) -> None:

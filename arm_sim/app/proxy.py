@@ -34,6 +34,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from arm_sim.core.hosts import is_issuer_host
+
 log = logging.getLogger("arm_sim.proxy")
 
 HEAD_LIMIT = 64 * 1024  # the whole request head (request line + headers)
@@ -58,7 +60,8 @@ _HOP_BY_HOP = frozenset({"proxy-authorization", "proxy-connection", "connection"
 
 _REFUSAL = (
     "arm-sim's proxy answers only Azure's own host names (management.azure.com, login.microsoftonline.com, "
-    "graph.microsoft.com, {vault}.vault.azure.net, IMDS at 169.254.169.254); "
+    "graph.microsoft.com, {vault}.vault.azure.net, IMDS at 169.254.169.254) and the OIDC issuers it plays "
+    "(token.actions.githubusercontent.com, {region}.oic.prod-aks.azure.com); "
     "it never forwards to the internet: refused "
 )
 _NOT_ON_A_VM = (
@@ -83,7 +86,7 @@ def allowed_tunnel(host: str, port: int) -> bool:
     if not host.isascii():
         return False
     host = host.lower()
-    return host in _AZURE_HOSTS or _VAULT_HOST.fullmatch(host) is not None
+    return host in _AZURE_HOSTS or _VAULT_HOST.fullmatch(host) is not None or is_issuer_host(host)
 
 
 async def serve(sock: socket.socket, routes: ProxyRoutes) -> asyncio.AbstractServer:

@@ -21,7 +21,7 @@ from types import FrameType
 import uvicorn
 from starlette.types import ASGIApp
 
-from arm_sim.app import Apps, announce, create_apps, prepare, proxy, tls
+from arm_sim.app import Apps, announce, create_apps, prepare, proxy, request_log, tls
 from arm_sim.app.drain import UVICORN_MARGIN, Drain
 from arm_sim.app.home_lock import home_lock
 from arm_sim.app.listeners import Listeners, WorkerSpec
@@ -44,8 +44,9 @@ def _config(app: ASGIApp, settings: Settings, tls_files: tuple[str, str] | None)
         kwargs.update(ssl_certfile=tls_files[0], ssl_keyfile=tls_files[1])
     # uvicorn's own shutdown timeout only backs up the drain's, which answers first (see app/drain.py)
     kwargs["timeout_graceful_shutdown"] = settings.shutdown_grace + UVICORN_MARGIN
+    # no uvicorn access log: the request log (app/request_log.py) writes each request once, without secrets
     return uvicorn.Config(app, log_level=settings.log_level if settings.log_level != "info" else "warning",
-                          access_log=settings.log_level == "debug", lifespan="off", loop="auto", http="auto",
+                          access_log=False, lifespan="off", loop="auto", http="auto",
                           timeout_keep_alive=30, **kwargs)  # type: ignore[arg-type]
 
 
@@ -70,20 +71,24 @@ async def serve_async(settings: Settings, apps: Apps | None = None, ready: async
             cert, key = tls.ensure(settings.home, settings.public_host, settings.host)
             runtime = prepare(settings)
             creds = announce.credentials(runtime, os.getpid())
+            console = announce.console_link(runtime)
         except BaseException:
             socks.close()
             raise
         files: tuple[str, str] = (str(cert), str(key))
     else:  # the supervisor bound, migrated and made the certificates
-        runtime, files, creds = None, worker.tls_files, None
+        runtime, files, creds, console = None, worker.tls_files, None, None
         socks = Listeners.adopt(worker.fds)
     POOL.start()  # identity certificates need RSA keys: make them ahead of need
     try:
         apps = apps or create_apps(settings, runtime)
         drain = Drain(settings.shutdown_grace)
-        servers = [_Server(_config(drain.wrap(apps.main_listener), settings, files)),
-                   _Server(_config(drain.wrap(apps.identity), settings, None)),
-                   _Server(_config(drain.wrap(apps.vaults_listener), settings, files))]
+        request_log.configure(settings.log_level, settings.log_format)
+        request_log.watch_lifecycle(apps.runtime.sessions)
+        logged = request_log.RequestLog
+        servers = [_Server(_config(drain.wrap(logged(apps.main_listener, "main")), settings, files)),
+                   _Server(_config(drain.wrap(logged(apps.identity, "identity")), settings, None)),
+                   _Server(_config(drain.wrap(logged(apps.vaults_listener, "vaults")), settings, files))]
         listeners: list[tuple[uvicorn.Server, list[socket.socket]]] = list(
             zip(servers, [socks.main, socks.identity, socks.vaults], strict=True))
         loop = asyncio.get_running_loop()
@@ -115,7 +120,7 @@ async def serve_async(settings: Settings, apps: Apps | None = None, ready: async
             if drain.stopping:
                 return
             if creds is not None:
-                announce.publish(settings, creds)
+                announce.publish(settings, creds, console=console)
             elif worker is not None and worker.ready_fd is not None:
                 with contextlib.suppress(OSError):  # the supervisor is gone: this worker stops anyway
                     os.write(worker.ready_fd, b"1")

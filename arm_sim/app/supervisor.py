@@ -69,6 +69,7 @@ class Supervisor:
             cert, key = tls.ensure(s.home, s.public_host, s.host)
             runtime = prepare(s)  # migrations and bootstrap, once, before any worker starts
             self.creds = announce.credentials(runtime, os.getpid())
+            self.console = announce.console_link(runtime)
             engine = runtime.sessions.kw.get("bind")
             if engine is not None:
                 engine.dispose()  # the supervisor keeps no database connection
@@ -121,7 +122,7 @@ class Supervisor:
         serving = [self._serving(w) for w in self.workers]  # (each checked: pipes of those that serve are closed)
         if all(serving):
             self.announced = True
-            announce.publish(self.settings, self.creds, self.count)
+            announce.publish(self.settings, self.creds, self.count, self.console)
 
     def _on_signal(self, sig: int, _frame: FrameType | None) -> None:
         self.stopping = sig

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from arm_sim.core.hosts import AZURE_HOSTS, IMDS_ADDRESS, VAULT_DOMAIN, name_host
+from arm_sim.core.hosts import AKS_OIDC_DOMAIN, AZURE_HOSTS, GITHUB_OIDC_HOST, IMDS_ADDRESS, VAULT_DOMAIN, name_host
 from arm_sim.core.private import private_home, write_public
 
 
@@ -60,14 +60,16 @@ def _sans(*hosts: str) -> list[x509.GeneralName]:
 def _served_names(public_host: str) -> list[x509.GeneralName]:
     """The names the main listener answers for beyond its own: Azure's (through the proxy, which relays the TLS
     stream to it) and every vault's by name (`{name}.vault.azure.net`, `{name}.vault.{public host}`)."""
-    names = [*sorted(AZURE_HOSTS), f"*.{VAULT_DOMAIN}", f"*.vault.{name_host(public_host)}"]
+    names = [*sorted(AZURE_HOSTS), f"*.{VAULT_DOMAIN}", f"*.vault.{name_host(public_host)}", GITHUB_OIDC_HOST,
+             f"*.{AKS_OIDC_DOMAIN}"]
     return [x509.DNSName(h) for h in names]
 
 
 def _permitted(sans: list[x509.GeneralName]) -> list[x509.GeneralName]:
     """The CA's permitted subtrees: the server's names (addresses as single-address networks) and Azure's."""
     out: list[x509.GeneralName] = []
-    for name in [*sans, *(x509.DNSName(h) for h in (*sorted(AZURE_HOSTS), VAULT_DOMAIN)),
+    for name in [*sans, *(x509.DNSName(h) for h in (*sorted(AZURE_HOSTS), VAULT_DOMAIN, GITHUB_OIDC_HOST,
+                                                    AKS_OIDC_DOMAIN)),
                  x509.IPAddress(ipaddress.ip_address(IMDS_ADDRESS))]:
         if isinstance(name, x509.IPAddress) and isinstance(name.value, ipaddress.IPv4Address | ipaddress.IPv6Address):
             name = x509.IPAddress(ipaddress.ip_network(name.value))

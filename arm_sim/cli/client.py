@@ -116,19 +116,30 @@ def proxy_url(info: discovery.ServerInfo, user: str | None = None, key: str | No
     return proxy_env.proxy_url(info.url, info.proxy_port, user, key)
 
 
-def format_env(values: dict[str, str], fmt: str) -> str:
+def format_env(values: dict[str, str], fmt: str, unset: tuple[str, ...] = ()) -> str:
+    """`values` as JSON, dotenv or shell exports; for the shell, `unset` first names what must not survive from
+    the caller's shell (`eval "$(arm-sim env --vm …)"` in a shell that holds the deployer's AZURE_CLIENT_SECRET)."""
     if fmt == "json":
         return json.dumps(values, indent=2)
     if fmt == "dotenv":
         return "\n".join(f"{k}={v}" for k, v in values.items())
-    return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in values.items())
+    drop = [k for k in unset if k not in values]
+    return "\n".join([*([f"unset {' '.join(drop)}"] if drop else []),
+                      *(f"export {k}={shlex.quote(v)}" for k, v in values.items())])
+
+
+def inside_values(values: dict[str, str]) -> dict[str, str]:
+    """What code inside a VM or site has, out of `values` (the server's settings plus the identity endpoint): its
+    identity endpoint, the CA bundle and where the simulator is; never a credential. `env --vm|--site` prints it,
+    `exec --vm|--site` hands it to the command: one builder, so neither can leak the deployer's secret."""
+    return {k: values[k] for k in INSIDE_KEEP if k in values}
 
 
 def inside_env(values: dict[str, str], base: dict[str, str]) -> dict[str, str]:
-    """The environment of a command run "inside" a VM or site: `base` without any credential, plus its identity
-    endpoint, the CA bundle and where the simulator is (from `values`, what `env --vm|--site` prints)."""
+    """The environment of a command run "inside" a VM or site: `base` without any credential, plus
+    `inside_values(values)`."""
     env = {k: v for k, v in base.items() if k not in NOT_INSIDE}
-    env.update({k: values[k] for k in INSIDE_KEEP if k in values})
+    env.update(inside_values(values))
     return env
 
 

@@ -1,4 +1,4 @@
-"""`arm-sim serve|migrate|env|exec|clock|reset|openapi|deploy`.
+"""`arm-sim serve|migrate|env|exec|clock|reset|openapi|deploy|oidc|console|events|audit|explain|graph`.
 
 `env`, `exec`, `deploy` and `clock` talk to the server running for the home (found through server.json, see
 core/discovery.py) and import only what they need: nothing of the database stack or the web framework
@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from arm_sim.core.settings import LOG_LEVELS, Settings, from_env, port_range
+from arm_sim.core.settings import LOG_FORMATS, LOG_LEVELS, Settings, from_env, port_range
 
 if TYPE_CHECKING:
     from arm_sim.cli.client import Server
@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--vault-ports", type=_port_range, metavar="LO-HI",
                    help="the Key Vault ports, one per vault (ARM_SIM_VAULT_PORTS, default 8600-8699)")
     s.add_argument("--log-level", type=str.lower, choices=LOG_LEVELS)
+    s.add_argument("--log-format", type=str.lower, choices=LOG_FORMATS,
+                   help="the request log on stderr: text lines (default) or JSON lines (ARM_SIM_LOG_FORMAT)")
     s.add_argument("--workers", type=_positive, default=1, metavar="N",
                    help="server processes sharing the listeners and the database (default 1; PostgreSQL for N > 1 "
                         "is best, SQLite works)")
@@ -54,7 +56,30 @@ def _parser() -> argparse.ArgumentParser:
     x = sub.add_parser("exec", help="run a command as if inside a VM or site: exec [--proxy] --vm NAME [-g RG] -- CMD "
                                     "...; or exec --proxy -- CMD (as the bootstrap principal, through the proxy)")
     _inside_args(x, "run as if inside")
+    x.add_argument("--workload-identity", metavar="IDENTITY",
+                   help="run as a pod with workload identity runs: this user-assigned identity's AZURE_CLIENT_ID, "
+                        "AZURE_TENANT_ID, AZURE_AUTHORITY_HOST and AZURE_FEDERATED_TOKEN_FILE (needs --subject)")
+    x.add_argument("--subject", help="with --workload-identity: the assertion's subject, e.g. "
+                                     "system:serviceaccount:NS:SA")
+    x.add_argument("--issuer", help="with --workload-identity: the issuer (default: that of the identity's federated "
+                                    "credential for the subject)")
+    x.add_argument("--audience", help="with --workload-identity: the assertion's audience "
+                                      "(default api://AzureADTokenExchange)")
     x.add_argument("cmd", nargs=argparse.REMAINDER, help="the command and its arguments, after --")
+    oi = sub.add_parser("oidc", help="act as an external OIDC issuer arm-sim plays: oidc token --issuer URL --subject "
+                                     "SUB [--audience AUD]; oidc issuers; oidc register NAME [--issuer URL]; "
+                                     "oidc unregister NAME; oidc explain IDENTITY [-g RG]")
+    oi.add_argument("action", choices=["token", "issuers", "register", "unregister", "explain"])
+    oi.add_argument("name", nargs="?", help="register/unregister: the issuer's name (for a cluster or CI system of "
+                                            "your own); explain: the user-assigned identity's name")
+    oi.add_argument("-g", "--resource-group", metavar="RG", help="explain: the identity's resource group")
+    oi.add_argument("-o", "--output", choices=["table", "json"], default="table", help="explain: text or JSON")
+    oi.add_argument("--issuer", help="token: GitHub Actions (https://token.actions.githubusercontent.com), an AKS "
+                                     "cluster's oidcIssuerProfile.issuerURL, or a registered issuer (URL or name); "
+                                     "register: the issuer URL (https; default: arm-sim's own URL for the name)")
+    oi.add_argument("--subject", help="the `sub` claim, e.g. repo:ORG/REPO:ref:refs/heads/main")
+    oi.add_argument("--audience", help="the `aud` claim (default api://AzureADTokenExchange)")
+    oi.add_argument("--lifetime", type=_positive, metavar="SECONDS", help="the assertion's lifetime (default 3600)")
     c = sub.add_parser("clock", help="show or change the simulated clock (through the running server, if any)")
     c.add_argument("action", nargs="?", choices=["show", "advance", "freeze", "unfreeze"], default="show")
     c.add_argument("duration", nargs="?", help="for advance: 46d, 2h30m, 90s")
@@ -69,7 +94,34 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-n", "--name", help="the deployment name (default: the template file's name)")
     d.add_argument("--mode", choices=["Incremental", "Complete"], default="Incremental")
     d.add_argument("--what-if", action="store_true", help="show what would change, deploy nothing")
+    _teaching_args(sub)
+    sub.add_parser("console", help="print a one-time link into the browser console (/_sim/console/) of the running "
+                                   "server: valid 15 minutes, accepted once")
     return p
+
+
+def _teaching_args(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`events`, `audit`, `explain`, `graph`: the identity lifecycle, read from the running server."""
+    ev = sub.add_parser("events", help="the event log: events [--follow] [--resource ID|NAME] [--principal OID]")
+    ev.add_argument("--resource", metavar="ID|NAME", help="a resource's events, its children's, and those of every "
+                                                          "principal it had")
+    ev.add_argument("--principal", metavar="OBJECT_ID", help="a principal's events (those filed under its appId too)")
+    ev.add_argument("--kind", help="only this kind (* matches anything: credential.*)")
+    ev.add_argument("-f", "--follow", action="store_true", help="keep printing events as they happen (Ctrl-C stops)")
+    au = sub.add_parser("audit", help="orphaned grants, dangling references, expired credentials, invariant "
+                                      "violations (exit 1 when there are violations)")
+    ex = sub.add_parser("explain", help="why a principal may or may not do an action at a scope (RBAC and Key Vault "
+                                        "access policies)")
+    ex.add_argument("--principal", required=True, metavar="OBJECT_ID|RESOURCE",
+                    help="an object id, or the name or id of a resource whose identity is meant")
+    ex.add_argument("--action", required=True, help="an ARM action, a Key Vault data action, or a vault permission "
+                                                    "such as secrets/get")
+    ex.add_argument("--scope", required=True, help="a resource id (a vault, a secret under it, a group …)")
+    gr = sub.add_parser("graph", help="the identity graph as a tree: resource → principal → credential → grants")
+    gr.add_argument("-g", "--resource-group", metavar="RG", help="only this resource group")
+    for q in (ev, au, ex, gr):
+        q.add_argument("-o", "--output", choices=["table", "json"], default="table",
+                       help="readable tables (default) or the simulator API's JSON")
 
 
 def _positive(text: str) -> int:
@@ -119,6 +171,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", None), public_host=getattr(args, "public_host", None),
         port=getattr(args, "port", None), imds_port=getattr(args, "imds_port", None),
         vault_ports=getattr(args, "vault_ports", None), log_level=getattr(args, "log_level", None),
+        log_format=getattr(args, "log_format", None),
     )
     proxy = getattr(args, "proxy_port", None)
     return s if proxy is None else replace(s, proxy_port=None if proxy == "off" else proxy)
@@ -136,13 +189,17 @@ def _values(server: Server, args: argparse.Namespace) -> dict[str, str]:
         args.vm or args.site) else {}
     if args.proxy:
         return client.proxy_values(server, inside, args.vm, dict(os.environ))
-    return client.env_values(server) | inside
+    values = client.env_values(server) | inside
+    return client.inside_values(values) if inside else values
 
 
 def _env(args: argparse.Namespace) -> int:
-    from arm_sim.cli import client
+    from arm_sim.cli import client, proxy_env
 
-    print(client.format_env(_values(client.find(_home(args)), args), args.format))
+    inside = bool(args.vm or args.site)
+    # inside a VM or site no credential of the caller's may survive the eval (nor, by the proxy, any way around it)
+    unset = (*client.NOT_INSIDE, *(proxy_env.NOT_PROXIED if args.proxy else ())) if inside else ()
+    print(client.format_env(_values(client.find(_home(args)), args), args.format, unset))
     return 0
 
 
@@ -155,6 +212,13 @@ def _exec(args: argparse.Namespace) -> int:
     if not cmd:
         print("arm-sim exec needs a command after --, e.g. arm-sim exec --vm vm1 -- python app.py", file=sys.stderr)
         return 2
+    if args.workload_identity:
+        if args.vm or args.site or not args.subject:
+            print("arm-sim exec --workload-identity IDENTITY needs --subject and no --vm or --site", file=sys.stderr)
+            return 2
+        from arm_sim.cli import workload
+        return workload.run(client.find(_home(args)), args.workload_identity, args.resource_group, args.subject,
+                            args.issuer, args.audience, args.proxy, cmd)
     if not (args.vm or args.site or args.proxy):
         print("arm-sim exec needs --vm NAME, --site NAME or --proxy (see arm-sim exec --help)", file=sys.stderr)
         return 2
@@ -196,6 +260,36 @@ def _clock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _oidc(args: argparse.Namespace) -> int:
+    import json
+
+    from arm_sim.cli import client, workload
+    c = client.Client(client.find(_home(args)))
+    if args.action == "issuers":
+        print(json.dumps(c.call("GET", "/_sim/oidc/issuers", api_version=None).body, indent=2))
+        return 0
+    if args.action == "explain":
+        if not args.name:
+            print("arm-sim oidc explain needs the identity's NAME", file=sys.stderr)
+            return 2
+        rows = workload.explain(c, args.name, args.resource_group)
+        print(json.dumps(rows, indent=2) if args.output == "json" else workload.explain_text(rows))
+        return 0
+    if args.action in ("register", "unregister"):
+        if not args.name:
+            print(f"arm-sim oidc {args.action} needs the issuer's NAME", file=sys.stderr)
+            return 2
+        answer = (workload.register_issuer(c, args.name, args.issuer) if args.action == "register"
+                  else workload.unregister_issuer(c, args.name))
+        print(json.dumps(answer, indent=2))
+        return 0
+    if not args.issuer or not args.subject:
+        print("arm-sim oidc token needs --issuer URL and --subject SUB", file=sys.stderr)
+        return 2
+    print(workload.oidc_token(c, args.issuer, args.subject, args.audience, args.lifetime)["token"])
+    return 0
+
+
 def _reset(args: argparse.Namespace) -> int:
     """Through the running server when there is one (its caches go with the data); else in the database, under
     the home's lock, which a server holds while it runs."""
@@ -225,6 +319,29 @@ def _deploy(args: argparse.Namespace) -> int:
 
     return deploy(client.find(_home(args)), args.resource_group, args.template, args.parameters, args.name,
                   args.mode, args.what_if)
+
+
+def _teaching(args: argparse.Namespace) -> int:
+    from arm_sim.cli import client, teaching
+
+    server = client.find(_home(args))
+    if args.command == "events":
+        return teaching.events(server, args.resource, args.principal, args.kind, args.follow, args.output)
+    if args.command == "explain":
+        return teaching.explain(server, args.principal, args.action, args.scope, args.output)
+    if args.command == "graph":
+        return teaching.graph(server, args.resource_group, args.output)
+    return teaching.audit(server, args.output)
+
+
+def _console(args: argparse.Namespace) -> int:
+    from arm_sim.cli import client
+
+    link = client.Client(client.find(_home(args))).call("POST", "/_sim/console/links", {}, api_version=None).body
+    print(link["url"])
+    print(f"(one-time link, valid {int(link['expiresInSeconds']) // 60} minutes; or sign in there with the bootstrap "
+          "credential `arm-sim env` prints)", file=sys.stderr)
+    return 0
 
 
 def _quit(_sig: int, _frame: object) -> None:
@@ -258,7 +375,8 @@ def _openapi(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"serve": _serve, "migrate": _migrate, "env": _env, "exec": _exec, "clock": _clock, "reset": _reset,
-             "deploy": _deploy, "openapi": _openapi}
+             "deploy": _deploy, "openapi": _openapi, "oidc": _oidc, "console": _console,
+             **dict.fromkeys(("events", "audit", "explain", "graph"), _teaching)}
 
 
 def main(argv: list[str] | None = None) -> int:

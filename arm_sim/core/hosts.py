@@ -8,6 +8,10 @@ import ipaddress
 MANAGEMENT, LOGIN, GRAPH = "management.azure.com", "login.microsoftonline.com", "graph.microsoft.com"
 AZURE_HOSTS = frozenset({MANAGEMENT, LOGIN, GRAPH})
 VAULT_DOMAIN = "vault.azure.net"
+# External OIDC issuers arm-sim plays (domain/oidc_issuers.py), served under their real names through the proxy:
+# GitHub Actions' token service, and every AKS cluster's issuer (`{region}.oic.prod-aks.azure.com/{tenant}/{id}/`).
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+AKS_OIDC_DOMAIN = "oic.prod-aks.azure.com"
 IMDS_ADDRESS = "169.254.169.254"
 
 
@@ -19,3 +23,11 @@ def name_host(public_host: str) -> str:
     except ValueError:
         return public_host.lower()
     return "localhost"
+
+
+def is_issuer_host(host: str) -> bool:
+    """Whether a (lower-case, port-less) host name is one of the OIDC issuers' that arm-sim answers for."""
+    if host == GITHUB_OIDC_HOST:
+        return True
+    region, dot, domain = host.partition(".")
+    return bool(dot) and domain == AKS_OIDC_DOMAIN and region.isascii() and region.replace("-", "").isalnum()

@@ -32,6 +32,7 @@ class Settings:
     vault_ports: tuple[int, int] = (8600, 8699)
     proxy_port: int | None = 8444  # None: no proxy listener (ARM_SIM_PROXY_PORT=off)
     log_level: str = "info"
+    log_format: str = "text"  # text | json: the request log's lines (app/request_log.py)
     lro: str = "async"  # async | sync
     rbac: str = "enforce"  # enforce | audit | off
     directory_delay: float = 0.0  # seconds (simulated) before a new principal is visible to role assignments
@@ -60,6 +61,7 @@ class Settings:
 
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
+LOG_FORMATS = ("text", "json")
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from ARM_SIM_* variables, validated by pydantic-settings; a bad value is a ValueError naming the
@@ -71,7 +73,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         home=Path(values.home), database_url=values.database_url, host=values.host, public_host=values.public_host,
         port=values.port, imds_port=values.imds_port, vault_ports=values.vault_ports, proxy_port=values.proxy_port,
-        log_level=values.log_level,
+        log_level=values.log_level, log_format=values.log_format,
         lro=values.lro, rbac=values.rbac, directory_delay=values.directory_delay, tenant_id=values.tenant_id or None,
         subscription_id=values.subscription_id or None, client_id=values.client_id or None,
         client_secret=values.client_secret or None, shutdown_grace=values.shutdown_grace,

@@ -25,6 +25,7 @@ _EXPECTED = {
     "directory_delay": "a number of seconds, 0 or more",
     "shutdown_grace": "a number of seconds, 0 or more",
     "log_level": f"one of {', '.join(LOG_LEVELS)}",
+    "log_format": "one of text, json",
     "lro": "one of async, sync",
     "rbac": "one of enforce, audit, off",
     "unknown_types": "one of refuse, store",
@@ -53,6 +54,7 @@ class EnvSettings(BaseSettings):
     proxy_port: Annotated[Port | None, BeforeValidator(_off)] = 8444
     log_level: Annotated[Literal["critical", "error", "warning", "info", "debug", "trace"],
                          BeforeValidator(_lower)] = "info"
+    log_format: Annotated[Literal["text", "json"], BeforeValidator(_lower)] = "text"
     lro: Annotated[Literal["async", "sync"], BeforeValidator(_lower)] = "async"
     rbac: Annotated[Literal["enforce", "audit", "off"], BeforeValidator(_lower)] = "enforce"
     directory_delay: Seconds = 0.0

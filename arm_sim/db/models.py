@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -34,6 +35,8 @@ NAMING = {
 }
 
 Json = JSON().with_variant(JSONB(), "postgresql")
+# A JSON column whose Python None is SQL NULL (not JSON null), so `IS NULL` finds the rows without one.
+NullableJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class Base(DeclarativeBase):
@@ -117,11 +120,14 @@ class Resource(Base):
     """One row per ARM resource of any type (tracked, child or extension)."""
 
     __tablename__ = "resources"
-    key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    # Keys compare bytewise on both databases (PostgreSQL's column collation is "C", SQLite's BINARY is the default):
+    # everything below a resource is the key range [key + "/", key + "0"), and lists come in the same order.
+    key: Mapped[str] = mapped_column(String(1024).with_variant(String(1024, collation="C"), "postgresql"),
+                                     primary_key=True)
     id: Mapped[str] = mapped_column(String(1024))
-    subscription_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    subscription_id: Mapped[str | None] = mapped_column(String(36))
     resource_group_key: Mapped[str | None] = mapped_column(ForeignKey("resource_groups.key"))
-    parent_key: Mapped[str | None] = mapped_column(String(1024), index=True)
+    parent_key: Mapped[str | None] = mapped_column(String(1024))
     type: Mapped[str] = mapped_column(String(256))
     type_key: Mapped[str] = mapped_column(String(256))
     name: Mapped[str] = mapped_column(String(256))
@@ -140,9 +146,17 @@ class Resource(Base):
     created_by: Mapped[str | None] = mapped_column(String(64))
     changed_by: Mapped[str | None] = mapped_column(String(64))
 
+    # Lists are keyset pages (`… AND key > :last ORDER BY key LIMIT n`): each index ends with `key`, so a page of a
+    # group, a parent's children, a type in a group or in a subscription reads its own rows only, whatever the size.
     __table_args__ = (
         Index("ix_resources_rg_type", "resource_group_key", "type_key"),
-        Index("ix_resources_sub_type", "subscription_id", "type_key"),
+        Index("ix_resources_parent_key_key", "parent_key", "key"),
+        Index("ix_resources_parent_type_key", "parent_key", "type_key", "key"),
+        Index("ix_resources_sub_type_key", "subscription_id", "type_key", "key"),
+        Index("ix_resources_sub_key", "subscription_id", "key"),
+        # names unique across Azure (storage accounts, sites, registries, SQL servers) and role definitions by
+        # GUID are looked up by type and lower-cased name, in every subscription
+        Index("ix_resources_type_lower_name", "type_key", text("lower(name)")),
     )
     # The etag is the row's version: every UPDATE and DELETE of a loaded row says `WHERE etag = <as loaded>`, so a
     # writer that lost a race to another (thread, process or host) finds no row and fails (StaleDataError) instead
@@ -157,6 +171,8 @@ class Application(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     display_name: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[float] = mapped_column(Float)
+    # Graph's writable properties set through Graph (identifierUris, signInAudience, web, api …); None: defaults
+    properties: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
 class ServicePrincipal(Base):
@@ -174,6 +190,26 @@ class ServicePrincipal(Base):
     application_object_id: Mapped[str | None] = mapped_column(String(36))
     # the hosting resource (system-assigned) or the identity resource (user-assigned)
     resource_key: Mapped[str | None] = mapped_column(String(1024), index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    # Graph's writable properties set through Graph (tags, notes, description …); None: defaults
+    properties: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+
+class User(Base):
+    """A Graph user: a member of a tenant's directory, signed in to nothing arm-sim serves (no delegated flows),
+    but a principal that role assignments name. `upn_key` is the case-folded userPrincipalName, unique per tenant."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "upn_key"),)
+    object_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    user_principal_name: Mapped[str] = mapped_column(String(256))
+    upn_key: Mapped[str] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(256))
+    mail_nickname: Mapped[str] = mapped_column(String(64))
+    account_enabled: Mapped[bool] = mapped_column(Boolean)
+    password_hash: Mapped[str] = mapped_column(String(128))
+    properties: Mapped[dict[str, Any] | None] = mapped_column(Json)
     created_at: Mapped[float] = mapped_column(Float)
 
 
@@ -227,6 +263,21 @@ class SigningKey(Base):
     created_at: Mapped[float] = mapped_column(Float)
     activated_at: Mapped[float | None] = mapped_column(Float)
     retired_at: Mapped[float | None] = mapped_column(Float)
+    publish_until: Mapped[float | None] = mapped_column(Float)
+
+
+class IssuerKey(Base):
+    """A signing key of an external OIDC issuer arm-sim plays (an AKS cluster's, GitHub Actions'): active -> retired,
+    like a tenant's keys; a retired key stays published until every assertion it signed has expired. Kept apart from
+    `signing_keys`, so no Entra resource server can ever take an issuer's assertion for an Entra token."""
+
+    __tablename__ = "issuer_keys"
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(512), index=True)  # exactly as tokens carry it (case-sensitive)
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16))  # active | retired
+    created_at: Mapped[float] = mapped_column(Float)
     publish_until: Mapped[float | None] = mapped_column(Float)
 
 
@@ -326,6 +377,9 @@ class VaultSecret(VaultObject, Base):
     __tablename__ = "vault_secrets"
     value: Mapped[str] = mapped_column(Text)
     content_type: Mapped[str | None] = mapped_column(String(255))
+    # Set on the versions of a certificate's managed secret (domain.vault_certificates): its X.509 (`cer`), policy
+    # and pending operation. A certificate is its secret's versions, so they share one version/soft-delete machinery.
+    certificate: Mapped[dict[str, Any] | None] = mapped_column(NullableJson)
 
     __table_args__ = (Index("ix_vault_secrets_vault_name", "vault_name", "name_key"),)
 

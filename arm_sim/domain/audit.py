@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from arm_sim.core import ids
-from arm_sim.db.models import Event, Resource, RoleAssignment, ServicePrincipal, Vault
+from arm_sim.db.models import Event, Resource, RoleAssignment, ServicePrincipal, User, Vault
 from arm_sim.domain import managed_identities
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
@@ -22,8 +22,13 @@ def _deleted_at(ctx: Ctx, principal_id: str) -> str | None:
     return iso(row.at) if row is not None else None
 
 
+def _principals(ctx: Ctx) -> set[str]:
+    """Object ids grants may name: service principals and users (Graph-created users are principals too)."""
+    return {*ctx.session.scalars(select(ServicePrincipal.object_id)), *ctx.session.scalars(select(User.object_id))}
+
+
 def orphaned_role_assignments(ctx: Ctx) -> list[dict[str, Any]]:
-    known = set(ctx.session.scalars(select(ServicePrincipal.object_id)))
+    known = _principals(ctx)
     out = []
     for ra in ctx.session.scalars(select(RoleAssignment).order_by(RoleAssignment.key)):
         if ra.principal_id not in known:
@@ -36,7 +41,7 @@ def orphaned_role_assignments(ctx: Ctx) -> list[dict[str, Any]]:
 def orphaned_access_policies(ctx: Ctx) -> list[dict[str, Any]]:
     """Key Vault access-policy entries naming a principal that no longer exists, in active vaults and in
     soft-deleted ones (recover brings their policies back)."""
-    known = {oid.lower() for oid in ctx.session.scalars(select(ServicePrincipal.object_id))}
+    known = {oid.lower() for oid in _principals(ctx)}
     holders: list[tuple[str, str, str, dict[str, Any]]] = [
         (row.id, row.name, "active", row.properties or {})
         for row in ctx.session.scalars(select(Resource).where(Resource.type_key == VAULT_TYPE).order_by(Resource.key))]

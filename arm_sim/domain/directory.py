@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -39,33 +40,53 @@ def create_application(
     ctx: Ctx, tenant_id: str, display_name: str, app_id: str | None = None
 ) -> tuple[Application, ServicePrincipal]:
     """An app registration and its service principal in the same tenant."""
+    app = new_application(ctx, tenant_id, display_name, app_id)
+    return app, new_service_principal(ctx, app)
+
+
+def new_application(ctx: Ctx, tenant_id: str, display_name: str, app_id: str | None = None,
+                    properties: dict[str, Any] | None = None) -> Application:
+    """An app registration alone (Graph's POST /applications makes no service principal)."""
     app = Application(
         object_id=str(uuid.uuid4()), app_id=app_id or str(uuid.uuid4()), tenant_id=tenant_id,
-        display_name=display_name, created_at=ctx.now,
+        display_name=display_name, created_at=ctx.now, properties=properties,
     )
+    ctx.session.add(app)
+    events.record(ctx, "application.created", app.object_id, appId=app.app_id, displayName=display_name)
+    return app
+
+
+def new_service_principal(ctx: Ctx, app: Application) -> ServicePrincipal:
+    """The application's service principal in its own tenant: its names are the app id and the app's
+    identifier URIs."""
+    uris = [u for u in (app.properties or {}).get("identifierUris") or [] if isinstance(u, str)]
     sp = ServicePrincipal(
-        object_id=str(uuid.uuid4()), app_id=app.app_id, tenant_id=tenant_id, display_name=display_name,
-        service_principal_type="Application", alternative_names=[], service_principal_names=[app.app_id],
+        object_id=str(uuid.uuid4()), app_id=app.app_id, tenant_id=app.tenant_id, display_name=app.display_name,
+        service_principal_type="Application", alternative_names=[], service_principal_names=[app.app_id, *uris],
         application_object_id=app.object_id, created_at=ctx.now,
     )
-    ctx.session.add_all([app, sp])
-    events.record(ctx, "application.created", app.object_id, appId=app.app_id, displayName=display_name)
+    ctx.session.add(sp)
     events.record(ctx, "servicePrincipal.created", sp.object_id, appId=sp.app_id, principalId=sp.object_id,
                   servicePrincipalType="Application")
-    return app, sp
+    return sp
 
 
 def add_password(ctx: Ctx, app_id: str, secret: str | None = None, display_name: str | None = None) -> str:
     """Register a client secret; only its hash is stored. Returns the secret."""
     secret = secret or new_client_secret()
+    new_password(ctx, app_id, secret, display_name, ctx.now - 60, ctx.now + SECRET_LIFETIME)
+    return secret
+
+
+def new_password(ctx: Ctx, app_id: str, secret: str, display_name: str | None, start_at: float,
+                 end_at: float) -> Credential:
     cred = Credential(
         key_id=str(uuid.uuid4()), app_id=app_id, kind="password", display_name=display_name,
-        secret_hash=hash_secret(secret), hint=secret[:3], start_at=ctx.now - 60,
-        end_at=ctx.now + SECRET_LIFETIME, created_at=ctx.now,
+        secret_hash=hash_secret(secret), hint=secret[:3], start_at=start_at, end_at=end_at, created_at=ctx.now,
     )
     ctx.session.add(cred)
     events.record(ctx, "credential.issued", app_id, kind="password", keyId=cred.key_id)
-    return secret
+    return cred
 
 
 def certificate_der(pem: str) -> bytes:

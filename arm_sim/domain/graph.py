@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 
 from arm_sim.core import odata
 from arm_sim.core.errors import DomainError, bad_request
-from arm_sim.db.models import Application, Base, Credential, ServicePrincipal, Tenant
+from arm_sim.db.models import Application, Base, Credential, ServicePrincipal, Tenant, User
 from arm_sim.domain import graph_permissions, managed_identities
 from arm_sim.domain.context import Ctx
 
@@ -31,7 +31,7 @@ _CHUNK = 200  # rows fetched per SQL round trip while scanning for matches
 _TOKEN_PREFIX = "X1"  # lets a skiptoken from an older format be refused rather than misread
 
 Doc = dict[str, Any]
-Row = ServicePrincipal | Application
+Row = ServicePrincipal | Application | User
 
 
 def iso(epoch: float) -> str:
@@ -63,6 +63,7 @@ def service_principal_json(sp: ServicePrincipal, creds: Sequence[Credential], wi
     first_party = graph_permissions.is_graph(sp)  # Microsoft Graph's own principal: Microsoft's app, with roles
     return {
         "id": sp.object_id, "deletedDateTime": None, "accountEnabled": True,
+        "createdDateTime": iso(sp.created_at) if sp.created_at is not None else None,  # (an unsaved row)
         "alternativeNames": list(sp.alternative_names or []), "appDisplayName": sp.display_name,
         "appDescription": None, "appId": sp.app_id, "applicationTemplateId": None,
         "appOwnerOrganizationId": graph_permissions.MICROSOFT_TENANT if first_party else sp.tenant_id,
@@ -79,7 +80,12 @@ def service_principal_json(sp: ServicePrincipal, creds: Sequence[Credential], wi
                  "termsOfServiceUrl": None},
         **_credentials(creds, with_key), "oauth2PermissionScopes": [], "resourceSpecificApplicationPermissions": [],
         "verifiedPublisher": {"displayName": None, "verifiedPublisherId": None, "addedDateTime": None},
-    }
+    } | overlay(sp.properties)
+
+
+def overlay(props: dict[str, Any] | None) -> Doc:
+    """What a client set through Graph: complex values were merged over their defaults when written."""
+    return dict(props or {})
 
 
 def application_json(app: Application, creds: Sequence[Credential], domain: str | None,
@@ -87,6 +93,8 @@ def application_json(app: Application, creds: Sequence[Credential], domain: str 
     return {
         "id": app.object_id, "deletedDateTime": None, "appId": app.app_id, "applicationTemplateId": None,
         "disabledByMicrosoftStatus": None, "createdDateTime": iso(app.created_at), "displayName": app.display_name,
+        "certification": None, "defaultRedirectUri": None,
+        "parentalControlSettings": {"countriesBlockedForMinors": [], "legalAgeGroupRule": "Allow"},
         "description": None, "groupMembershipClaims": None, "identifierUris": [], "isDeviceOnlyAuthSupported": None,
         "isFallbackPublicClient": None, "notes": None, "publisherDomain": domain, "serviceManagementReference": None,
         "signInAudience": "AzureADMyOrg", "tags": [], "tokenEncryptionKeyId": None, "addIns": [],
@@ -97,9 +105,9 @@ def application_json(app: Application, creds: Sequence[Credential], domain: str 
         **_credentials(creds, with_key), "optionalClaims": None, "publicClient": {"redirectUris": []},
         "requiredResourceAccess": [], "spa": {"redirectUris": []},
         "verifiedPublisher": {"displayName": None, "verifiedPublisherId": None, "addedDateTime": None},
-        "web": {"homePageUrl": None, "logoutUrl": None, "redirectUris": [], "redirectUriSettings": [],
+        "web": {"homePageUrl": None, "logoutUrl": None, "redirectUris": [],  # (redirectUriSettings: beta only)
                 "implicitGrantSettings": {"enableAccessTokenIssuance": False, "enableIdTokenIssuance": False}},
-    }
+    } | overlay(app.properties)
 
 
 def _credentials_by_app(ctx: Ctx, app_ids: Sequence[str]) -> dict[str, list[Credential]]:
@@ -122,10 +130,14 @@ class EntitySet:
 
     name: str  # the entity set, e.g. servicePrincipals
     type_name: str  # the entity type, e.g. microsoft.graph.servicePrincipal
-    model: type[ServicePrincipal] | type[Application]
+    model: type[ServicePrincipal] | type[Application] | type[User]
     columns: dict[str, Any]  # casefolded Graph property -> column, for the SQL pre-filter
     shape: Callable[[Ctx, Sequence[Any], bool], list[Doc]]
     properties: dict[str, str]  # from the shape functions, so the property list has one source
+    default_select: tuple[str, ...] | None = None  # what Graph returns without $select (None: every property)
+
+    def project(self, doc: Doc, selected: tuple[str, ...] | None) -> Doc:
+        return project(doc, selected or self.default_select)
 
 
 def _sp_docs(ctx: Ctx, rows: Sequence[ServicePrincipal], with_key: bool) -> list[Doc]:
@@ -160,6 +172,34 @@ APPLICATIONS = EntitySet(
     "applications", "microsoft.graph.application", Application,
     {"id": Application.object_id, "appid": Application.app_id, "displayname": Application.display_name},
     _app_docs, _names(application_json(Application(created_at=0.0), [], None)),
+)
+
+
+def user_json(user: User) -> Doc:
+    return {
+        "id": user.object_id, "deletedDateTime": None, "accountEnabled": user.account_enabled,
+        "businessPhones": [], "city": None, "companyName": None, "country": None,
+        "createdDateTime": iso(user.created_at), "creationType": None, "department": None,
+        "displayName": user.display_name, "employeeId": None, "givenName": None, "identities": [],
+        "imAddresses": [], "jobTitle": None, "mail": None, "mailNickname": user.mail_nickname, "mobilePhone": None,
+        "officeLocation": None, "onPremisesImmutableId": None, "otherMails": [], "passwordPolicies": None,
+        "postalCode": None, "preferredLanguage": None, "proxyAddresses": [], "state": None, "streetAddress": None,
+        "surname": None, "usageLocation": None, "userPrincipalName": user.user_principal_name, "userType": "Member",
+    } | overlay(user.properties)
+
+
+def _user_docs(ctx: Ctx, rows: Sequence[User], with_key: bool) -> list[Doc]:
+    return [user_json(r) for r in rows]
+
+
+USERS = EntitySet(
+    "users", "microsoft.graph.user", User,
+    {"id": User.object_id, "userprincipalname": User.user_principal_name, "displayname": User.display_name,
+     "mailnickname": User.mail_nickname},
+    _user_docs, _names(user_json(User(created_at=0.0, account_enabled=True))),
+    # Graph's default properties of a user
+    ("businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone", "officeLocation",
+     "preferredLanguage", "surname", "userPrincipalName", "id"),
 )
 
 
@@ -261,10 +301,10 @@ def not_found(key: str) -> DomainError:
 def get(ctx: Ctx, es: EntitySet, tenant_id: str, *, object_id: str | None = None, app_id: str | None = None,
         selected: tuple[str, ...] | None = None) -> Doc:
     """One object by object id or by the `appId` alternate key, in the caller's tenant; else 404."""
-    row: Base | None  # an es.model row: SQLAlchemy's generics widen the union of the two models to their base
+    row: Base | None  # an es.model row: SQLAlchemy's generics widen the union of the models to their base
     if object_id is not None:
         found = ctx.session.get(es.model, _object_id(object_id))
-        row = found if isinstance(found, ServicePrincipal | Application) and found.tenant_id == tenant_id else None
+        row = found if isinstance(found, Row) and found.tenant_id == tenant_id else None
     else:  # app ids may have been pinned in any case (ARM_SIM_CLIENT_ID), so compare case-insensitively
         row = ctx.session.scalars(select(es.model).where(
             es.model.tenant_id == tenant_id, func.lower(es.columns["appid"]) == (app_id or "").lower())).first()
@@ -272,7 +312,7 @@ def get(ctx: Ctx, es: EntitySet, tenant_id: str, *, object_id: str | None = None
         raise not_found(object_id if object_id is not None else app_id or "")
     # Graph returns a certificate's public key only when keyCredentials is $select-ed on one object.
     with_key = selected is not None and "keyCredentials" in selected
-    return project(es.shape(ctx, [row], with_key)[0], selected)
+    return es.project(es.shape(ctx, [row], with_key)[0], selected)
 
 
 @dataclass
@@ -303,10 +343,10 @@ def list_page(ctx: Ctx, es: EntitySet, tenant_id: str, flt: odata.Filter | None,
         for doc in es.shape(ctx, rows, False):
             if flt is None or flt.matches(doc):
                 if len(found) == top:  # one more match exists: the page is full and has a successor
-                    return Page([project(d, selected) for d in found], found[-1]["id"])
+                    return Page([es.project(d, selected) for d in found], found[-1]["id"])
                 found.append(doc)
         if len(rows) < _CHUNK:
-            return Page([project(d, selected) for d in found], None)
+            return Page([es.project(d, selected) for d in found], None)
         cursor = rows[-1].object_id
 
 
@@ -334,7 +374,7 @@ def _types(types: Any) -> set[str]:
 def get_by_ids(ctx: Ctx, tenant_id: str, ids: Any, types: Any) -> list[Doc]:
     """The objects of the caller's tenant among `ids`, of the `types` asked (all without it), each with its
     `@odata.type`; ids that name nothing are left out, as Graph does. arm-sim's directory holds service
-    principals and applications only, so those are all it can find."""
+    principals, applications and users only, so those are all it can find."""
     if not isinstance(ids, list) or not ids:
         raise bad_request("Request_BadRequest", "The 'ids' parameter is required: an array of object ids.")
     if len(ids) > MAX_IDS:
@@ -342,11 +382,23 @@ def get_by_ids(ctx: Ctx, tenant_id: str, ids: Any, types: Any) -> list[Doc]:
     keys = [_object_id(i) if isinstance(i, str) else _object_id(str(i)) for i in ids]
     wanted = _types(types)
     found: dict[str, Doc] = {}
-    for es in (SERVICE_PRINCIPALS, APPLICATIONS):
+    for es in (SERVICE_PRINCIPALS, APPLICATIONS, USERS):
         if not wanted & {"directoryobject", es.type_name.removeprefix("microsoft.graph.").lower()}:
             continue
         rows = list(ctx.session.scalars(select(es.model).where(es.model.tenant_id == tenant_id,
                                                                es.columns["id"].in_(set(keys)))))
         for doc in es.shape(ctx, rows, False):
-            found[doc["id"]] = {"@odata.type": f"#{es.type_name}", **doc}
+            found[doc["id"]] = {"@odata.type": f"#{es.type_name}", **es.project(doc, None)}
     return [found[k] for k in dict.fromkeys(keys) if k in found]
+
+
+def domains_json(ctx: Ctx, tenant_id: str) -> Doc:
+    """GET /domains: the tenant's one domain, its initial `*.onmicrosoft.com` name, verified and default (arm-sim's
+    tenants add no custom domains)."""
+    tenant = ctx.session.get(Tenant, tenant_id)
+    value = [] if tenant is None else [{
+        "id": tenant.default_domain, "authenticationType": "Managed", "availabilityStatus": None,
+        "isAdminManaged": True, "isDefault": True, "isInitial": True, "isRoot": True, "isVerified": True,
+        "passwordNotificationWindowInDays": None, "passwordValidityPeriodInDays": None,
+        "supportedServices": ["Email", "OfficeCommunicationsOnline"], "state": None}]
+    return {"value": value}

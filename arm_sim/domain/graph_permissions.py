@@ -61,18 +61,31 @@ APP_ROLES = {r.value: r for r in (
     AppRole("19dbc75e-c2e2-444c-a770-ec69d8559fc7", "Directory.ReadWrite.All", "Read and write directory data",
             "Allows the app to read and write data in your organization's directory, such as users, and groups, "
             "without a signed-in user.  Does not allow user or group deletion."),
+    AppRole("df021288-bdef-4463-88db-98f22de89214", "User.Read.All", "Read all users' full profiles",
+            "Allows the app to read user profiles without a signed in user."),
+    AppRole("741f803b-c850-494e-b5df-cde7c675a1ca", "User.ReadWrite.All", "Read and write all users' full profiles",
+            "Allows the app to read and update user profiles without a signed in user."),
 )}
 _BY_ID = {r.id: r for r in APP_ROLES.values()}
 
 # Any one of these lets an app-only caller read applications, service principals and their app role assignments.
 READ_APPLICATIONS = frozenset({"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All",
                                "Directory.ReadWrite.All"})
+# Creating, changing and deleting applications and service principals (Graph's permission tables; arm-sim does not
+# model ownership, so Application.ReadWrite.OwnedBy is not offered).
+WRITE_APPLICATIONS = frozenset({"Application.ReadWrite.All", "Directory.ReadWrite.All"})
+READ_USERS = frozenset({"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"})
+# (Domain.Read.All itself is not offered: Directory.Read.All covers the tenant's domains)
+READ_DOMAINS = frozenset({"Directory.Read.All", "Directory.ReadWrite.All"})
+WRITE_USERS = frozenset({"User.ReadWrite.All", "Directory.ReadWrite.All"})
+DELETE_USERS = frozenset({"User.ReadWrite.All"})  # Directory.ReadWrite.All "does not allow user deletion"
 # Granting needs this and one of READ_APPLICATIONS (Graph reads the objects it links); revoking needs this alone.
 MANAGE_APP_ROLE_ASSIGNMENTS = frozenset({"AppRoleAssignment.ReadWrite.All"})
 
 # The deployer reads the directory (az's `--assignee` lookups) and, as a tenant's administrator would, grants
-# application permissions through Graph.
-BOOTSTRAP_PERMISSIONS = ("Application.Read.All", "Directory.Read.All", "AppRoleAssignment.ReadWrite.All")
+# application permissions, registers applications and service principals and creates users through Graph.
+BOOTSTRAP_PERMISSIONS = ("Application.Read.All", "Directory.Read.All", "AppRoleAssignment.ReadWrite.All",
+                         "Application.ReadWrite.All", "User.ReadWrite.All")
 
 INSUFFICIENT_PRIVILEGES = "Insufficient privileges to complete the operation."
 
@@ -138,6 +151,18 @@ def grant(ctx: Ctx, sp: ServicePrincipal, permissions: Iterable[str]) -> list[st
             held.add(name)
     ctx.session.flush()
     return sorted(held)
+
+
+def app_only(claims: dict[str, object]) -> bool:
+    """An app-only token (client credentials, managed identity): Graph decides from its `roles` claim alone; a
+    delegated token (`scp`) acts for a signed-in user."""
+    return claims.get("idtyp") == "app" or "scp" not in claims
+
+
+def require(claims: dict[str, object], needed: frozenset[str]) -> None:
+    """An app-only caller must hold one of the needed permissions; a delegated caller passes (as for reads)."""
+    if app_only(claims):
+        require_any(claims.get("roles"), needed)
 
 
 def require_any(roles: object, needed: frozenset[str]) -> None:

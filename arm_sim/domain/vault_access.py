@@ -24,7 +24,7 @@ KV = "Microsoft.KeyVault/vaults"
 class Operation:
     """A data-plane operation: its access-policy permission and its RBAC data action."""
 
-    family: str  # secrets | keys
+    family: str  # secrets | keys | certificates
     permission: str  # as in Azure's permission lists (get, list, set, wrapKey …)
     data_action: str
 
@@ -69,6 +69,24 @@ KEY_OPS = {
     "verify": _op("keys", "verify", "verify/action"),
 }
 
+# Certificates: each operation's permission as its REST page states it (merge needs create; the pending operation
+# and the policy are read with get and changed with update); RBAC's data actions from Microsoft.KeyVault's
+# operations list (Key Vault Certificate User holds `certificates/read`).
+CERT_OPS = {
+    "get": _op("certificates", "get", "read"),
+    "list": _op("certificates", "list", "read"),
+    "create": _op("certificates", "create", "create/action"),
+    "import": _op("certificates", "import", "import/action"),
+    "update": _op("certificates", "update", "update/action"),
+    "delete": _op("certificates", "delete", "delete"),
+    "getDeleted": _op("certificates", "get", "read"),
+    "listDeleted": _op("certificates", "list", "read"),
+    "recover": _op("certificates", "recover", "recover/action"),
+    "purge": _op("certificates", "purge", "purge/action"),
+    "backup": _op("certificates", "backup", "backup/action"),
+    "restore": _op("certificates", "restore", "restore/action"),
+}
+
 
 def caller_text(claims: dict[str, Any]) -> str:
     appid = claims.get("appid") or claims.get("azp") or ""
@@ -103,6 +121,24 @@ def _decide_policies(ctx: Ctx, vault: VaultView, claims: dict[str, Any], op: Ope
     return False, f"access policy entry holds {op.family} {held or 'nothing'}, not {op.permission}"
 
 
+def policy_entries(ctx: Ctx, vault: VaultView, claims: dict[str, Any], op: Operation
+                   ) -> list[tuple[dict[str, Any], bool, bool]]:
+    """Each access-policy entry with whether it names these claims and whether it holds the operation's
+    permission, by the same tests `authorize` applies (for `/_sim/explain`)."""
+    return [(e, _matches(e, claims), _policy_grants(e, op.family, op.permission))
+            for e in vaults.access_policies(ctx, vault)]
+
+
+def decide(ctx: Ctx, vault: VaultView, claims: dict[str, Any], op: Operation, scope: str) -> tuple[bool, str, str]:
+    """(allowed, reason, mode) as Key Vault decides the operation at `scope`, recording nothing: `authorize`
+    enforces it, `/_sim/explain` shows it."""
+    if vaults.rbac_enabled(ctx, vault):
+        decision = rbac.decide(ctx, str(claims.get("oid", "")), op.data_action, scope, data=True)
+        return decision.allowed, decision.reason(), "rbac"
+    allowed, reason = _decide_policies(ctx, vault, claims, op)
+    return allowed, reason, "accessPolicy"
+
+
 def _record_allowed(ctx: Ctx, scope: str, details: dict[str, Any]) -> None:
     # Kept even when the unit rolls back: the decision stands when the operation then fails (404, 409 …).
     events.record_refusal(ctx, "access.allowed", scope, **details)
@@ -119,12 +155,7 @@ def authorize(ctx: Ctx, vault: VaultView, claims: dict[str, Any], op: Operation,
     vault_text = f"{doc.get('name', vault.name)};location={vault.location}"
     oid = str(claims.get("oid", ""))
     scope = scope_of(vault, op.family, name)
-    if vaults.rbac_enabled(ctx, vault):
-        decision = rbac.decide(ctx, oid, op.data_action, scope, data=True)
-        allowed, reason, mode = decision.allowed, decision.reason(), "rbac"
-    else:
-        allowed, reason = _decide_policies(ctx, vault, claims, op)
-        mode = "accessPolicy"
+    allowed, reason, mode = decide(ctx, vault, claims, op, scope)
     details = {"host": "keyvault", "principalId": oid, "vault": vault.resource_id, "mode": mode,
                "permission": f"{op.family}/{op.permission}", "action": op.data_action, "scope": scope,
                "reason": reason}

@@ -66,6 +66,28 @@ class Provider:
     # resource of its own (a vault's `accessPolicies/add`): see `parent_operation`
     parent_operations: frozenset[str] = frozenset()
 
+    # whether the provider's answers carry ARM's `systemData` (MSI, Compute and App Service leave it out, whatever
+    # their specs declare: seen in Azure's recorded answers, tests/conformance/recordings/az)
+    system_data: bool = True
+    # whether readOnly properties the provider has no value for are answered as null (App Service's serializer
+    # writes nulls; most leave them out) — see providers/shapes.fill
+    read_only_nulls: bool = False
+    # whether an empty `tags` is shown (App Service shows `tags` only once some are set)
+    empty_tags: bool = True
+
+    def hidden_keys(self, shown: Doc, schema: dict[str, Any] | None) -> set[str]:
+        """Top-level keys left out of an answer: `etag`, `tags` and `systemData` where the type's schema (for the
+        request's api version) has none, `systemData` where the provider does not fill it, an empty `tags` where
+        the provider shows none."""
+        hidden: set[str] = set()
+        if schema is not None:
+            hidden.update(k for k in ("etag", "tags", "systemData") if k not in (schema.get("p") or {}))
+        if not self.system_data:
+            hidden.add("systemData")
+        if not self.empty_tags and not shown.get("tags"):
+            hidden.add("tags")
+        return hidden
+
     def preflight(self, ctx: Ctx, path: ArmPath, doc: Doc, declared: frozenset[str]) -> None:
         """What the provider refuses of a template's resource before the deployment creates anything (`doc` as it
         will be written; `declared`: keys of the template's resources, which count as existing)."""
@@ -134,6 +156,12 @@ class Provider:
         """`/subscriptions/{s}/providers/{namespace}/{segments…}` that is not a stored resource (e.g.
         checkNameAvailability, deletedVaults). Returns (status, body), an ActionResult for long-running
         ones, or None when not handled."""
+        return None
+
+    def group_call(self, ctx: Ctx, method: str, subscription_id: str, resource_group: str,
+                   segments: tuple[str, ...], body: Any, api_version: str) -> tuple[int, Any] | None:
+        """A provider-level endpoint under a resource group (`POST {group}/providers/Microsoft.Web/validate`);
+        None: not one of this provider's (the request then names a resource type)."""
         return None
 
     def tenant_call(self, ctx: Ctx, method: str, segments: tuple[str, ...], query: dict[str, str],

@@ -13,7 +13,14 @@ from arm_sim.core import ids
 from arm_sim.core.errors import bad_request, not_implemented
 from arm_sim.core.identity_types import BOTH_WITH_SPACE
 from arm_sim.domain.context import Ctx
-from arm_sim.providers import compute_extensions, compute_images, compute_power, compute_profiles, compute_vm
+from arm_sim.providers import (
+    compute_extensions,
+    compute_images,
+    compute_power,
+    compute_profiles,
+    compute_scale_sets,
+    compute_vm,
+)
 from arm_sim.providers.base import ActionResult, Doc, Provider
 from arm_sim.providers.compute_extensions import EXTENSION
 from arm_sim.providers.compute_vm import VM, VMSS
@@ -23,6 +30,7 @@ _EXPAND_VALUES = "'instanceView', 'userData' and 'resiliencyView'"
 
 class ComputeProvider(Provider):
     namespace = "Microsoft.Compute"
+    system_data = False  # Azure's answers have none (recorded: az vm/vmss identity, 2024-11-01)
     identity_both = BOTH_WITH_SPACE
     # PUT/DELETE of these are long-running in Azure (201 + Azure-AsyncOperation, 202)
     async_types = frozenset({"virtualmachines", "virtualmachines/extensions", "virtualmachinescalesets"})
@@ -73,6 +81,8 @@ class ComputeProvider(Provider):
             result = compute_power.act(ctx, doc, action)
             if result is not None:
                 return result
+        if doc["type"].lower() == VMSS and action.lower() == "manualupgrade":
+            return compute_scale_sets.manual_upgrade(ctx, doc, body)
         return super().action(ctx, doc, action, body, api_version)
 
     def expand(self, ctx: Ctx, doc: Doc, shown: Doc, expand: str, api_version: str) -> Doc:

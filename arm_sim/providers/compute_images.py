@@ -126,3 +126,16 @@ def call(ctx: Ctx, method: str, subscription_id: str, segments: tuple[str, ...])
     if version not in image["versions"]:
         raise _not_found()
     return 200, dict(_entry(location, version, f"{v_base}/{version}"), properties=_properties(image))
+
+
+def image_of(reference: dict[str, Any]) -> dict[str, Any] | None:
+    """The catalogue's image an `imageReference` (publisher, offer, sku) names, or None."""
+    parts = [reference.get(k) for k in ("publisher", "offer", "sku")]
+    if not all(isinstance(p, str) for p in parts):
+        return None
+    found = _matching(*parts)
+    return found[0] if found else None
+
+
+def any_image() -> dict[str, Any]:
+    return _images()[0]

@@ -15,6 +15,7 @@ from arm_sim.core.errors import bad_request
 from arm_sim.domain import identity_endpoints
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
+from arm_sim.providers import compute_defaults
 from arm_sim.providers.base import Doc
 
 VM = "microsoft.compute/virtualmachines"
@@ -25,6 +26,9 @@ SIM_STATE = "_sim"  # the simulator's own per-resource state (resources.document
 _READ_ONLY = {VM: ("vmId", "timeCreated", "instanceView"), VMSS: ("uniqueId", "timeCreated")}
 _UNIQUE_ID = {VM: "vmId", VMSS: "uniqueId"}
 _TIME_CREATED_SINCE = "2021-11-01"  # the api-version that added `timeCreated`
+# the api-version from which a scale set without a security profile is answered with the default one (recorded:
+# the same scale set read with 2024-11-01 has none, with 2025-11-01 `{"securityType": "Standard"}`)
+_SECURITY_TYPE_SHOWN_SINCE = "2025-11-01"
 
 
 def check_name(kind: str, name: str) -> None:
@@ -44,6 +48,8 @@ def validate(kind: str, doc: Doc, before: Doc | None) -> None:
     for field in _READ_ONLY[kind]:
         props.pop(field, None)
     props.update(kept)
+    if kind == VMSS and isinstance(doc.get("sku"), dict):
+        doc["sku"].setdefault("tier", "Standard")  # what CRP answers when the request names only the size
     if kind == VM:
         os_profile = props.get("osProfile")
         if isinstance(os_profile, dict):
@@ -52,6 +58,10 @@ def validate(kind: str, doc: Doc, before: Doc | None) -> None:
 
 def on_put(ctx: Ctx, kind: str, before: Doc | None, after: Doc) -> None:
     props = after["properties"]
+    if kind == VM:
+        compute_defaults.vm(after["id"], after["name"], props)
+    else:
+        compute_defaults.scale_set(props, props.get("timeCreated") or iso(ctx.now))
     field = _UNIQUE_ID[kind]
     if not props.get(field):
         props[field] = str(uuid.uuid4())
@@ -72,7 +82,17 @@ def render(kind: str, doc: Doc, api_version: str) -> Doc:
     if api_version < _TIME_CREATED_SINCE:
         props.pop("timeCreated", None)
     props.pop("userData", None)  # shown only with $expand=userData
+    profile = props.get("virtualMachineProfile")
+    if (kind == VMSS and api_version >= _SECURITY_TYPE_SHOWN_SINCE and isinstance(profile, dict)
+            and "securityProfile" not in profile):
+        props["virtualMachineProfile"] = {**profile, "securityProfile": {"securityType": "Standard"}}
+    # customData is given to the machine, never answered (CRP's rule; the specs do not mark it secure)
     os_profile = props.get("osProfile")
     if isinstance(os_profile, dict) and "customData" in os_profile:
         props["osProfile"] = {k: v for k, v in os_profile.items() if k != "customData"}
+    profile = props.get("virtualMachineProfile")
+    vm_os = profile.get("osProfile") if isinstance(profile, dict) else None
+    if isinstance(profile, dict) and isinstance(vm_os, dict) and "customData" in vm_os:
+        props["virtualMachineProfile"] = {**profile, "osProfile": {k: v for k, v in vm_os.items()
+                                                                   if k != "customData"}}
     return dict(doc, properties=props)

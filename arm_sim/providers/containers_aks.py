@@ -18,13 +18,16 @@ from arm_sim.core import ids
 from arm_sim.core.errors import bad_request
 from arm_sim.core.identity_types import parse_type
 from arm_sim.db.models import Resource
-from arm_sim.domain import tenancy
+from arm_sim.domain import oidc_issuers, tenancy
 from arm_sim.domain.context import Ctx
 from arm_sim.providers.base import ActionResult, DeleteResourceGroup, Doc, Effect, PutResource, PutResourceGroup
 from arm_sim.providers.computed import member, new_guid, props, sim_state
 
 CLUSTER = "microsoft.containerservice/managedclusters"
 DEFAULT_KUBERNETES_VERSION = "1.31.2"
+# what the RP picks when a pool names no size (`az aks create` sends "" and leaves it to the server; az's help names
+# these defaults)
+DEFAULT_VM_SIZE = {"Linux": "Standard_DS2_v2", "Windows": "Standard_D2s_v3"}
 UAI_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
 UAI_API = "2023-01-31"
 # add-ons that AKS gives a user-assigned identity of their own in the node resource group
@@ -77,7 +80,8 @@ def on_put(ctx: Ctx, before: Doc | None, after: Doc) -> list[Effect]:
     p["azurePortalFQDN"] = f"{label}.portal.hcp.{location}.azmk8s.io"
     # the node resource group cannot change once the cluster exists
     p["nodeResourceGroup"] = old.get("nodeResourceGroup") or p.get("nodeResourceGroup") or f"MC_{rg}_{name}_{location}"
-    p.setdefault("kubernetesVersion", DEFAULT_KUBERNETES_VERSION)
+    if not p.get("kubernetesVersion"):  # `az aks create` sends "" for the RP's default version
+        p["kubernetesVersion"] = old.get("kubernetesVersion") or DEFAULT_KUBERNETES_VERSION
     p["currentKubernetesVersion"] = p["kubernetesVersion"]
     p["powerState"] = old.get("powerState") or {"code": "Running"}
     p.setdefault("maxAgentPools", 100)
@@ -88,6 +92,9 @@ def on_put(ctx: Ctx, before: Doc | None, after: Doc) -> list[Effect]:
         tenant = tenancy.subscription_tenant(ctx, sub) or ""
         oidc["issuerURL"] = (f"https://{location}.oic.prod-aks.azure.com/{tenant}/"
                              f"{state.setdefault('oidcId', new_guid())}/")
+    old_issuer = (old.get("oidcIssuerProfile") or {}).get("issuerURL")
+    if old_issuer and old_issuer != (oidc.get("issuerURL") if isinstance(oidc, dict) else None):
+        oidc_issuers.forget(ctx, old_issuer, after["id"])  # the issuer (domain/oidc_issuers.py) ends with its profile
     effects: list[Effect] = []
     if _uses_managed_identity(after, p):
         _kubelet_identity(ctx, after, p, state, effects)
@@ -103,7 +110,9 @@ def _agent_pools(p: dict[str, Any]) -> None:
         pool.setdefault("mode", "System" if i == 0 else "User")
         pool.setdefault("osType", "Linux")
         pool.setdefault("type", "VirtualMachineScaleSets")
-        pool.setdefault("orchestratorVersion", p["kubernetesVersion"])
+        # az sends "" for both: the server's choice
+        pool["vmSize"] = pool.get("vmSize") or DEFAULT_VM_SIZE.get(str(pool["osType"]), DEFAULT_VM_SIZE["Linux"])
+        pool["orchestratorVersion"] = pool.get("orchestratorVersion") or p["kubernetesVersion"]
         pool["currentOrchestratorVersion"] = pool["orchestratorVersion"]
         pool["provisioningState"] = "Succeeded"
         pool["powerState"] = {"code": "Running"}
@@ -157,7 +166,11 @@ def _addon_identities(ctx: Ctx, doc: Doc, p: dict[str, Any], state: dict[str, An
 
 
 def on_delete(ctx: Ctx, doc: Doc) -> list[Effect]:
-    """Deleting a cluster deletes its node resource group (and so the kubelet identity and its principal)."""
+    """Deleting a cluster deletes its node resource group (and so the kubelet identity and its principal), and ends
+    its OIDC issuer: assertions it signed no longer verify."""
+    issuer = ((doc.get("properties") or {}).get("oidcIssuerProfile") or {}).get("issuerURL")
+    if issuer:
+        oidc_issuers.forget(ctx, issuer, doc["id"])
     node_rg = (doc.get("properties") or {}).get("nodeResourceGroup")
     if node_rg and sim_state(doc).get("nodeResourceGroupCreated"):
         return [DeleteResourceGroup(ids.parse(doc["id"]).subscription or "", node_rg)]

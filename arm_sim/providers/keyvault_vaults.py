@@ -153,9 +153,12 @@ def prepare(ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
             raise _not_specified("accessPolicies")
         props["accessPolicies"] = []
     props["accessPolicies"] = policies.normalize(props["accessPolicies"], tenant)
-    for flag in FLAGS:
+    for flag in FLAGS:  # kept as sent: Key Vault answers only the flags a request set (recorded: az keyvault create)
         value = _bool(props, flag)
-        props[flag] = value if value is not None else bool(old.get(flag, False))
+        if value is not None:
+            props[flag] = value
+        elif flag in old or flag == "enabledForDeployment":  # the one flag answered unset, as false
+            props[flag] = bool(old.get(flag, False))
     _soft_delete(props, old, updating=before is not None)
     _network(props, old)
 

@@ -26,6 +26,7 @@ MAX_FICS = 20  # Entra's limit of federated identity credentials per identity
 
 class ManagedIdentityProvider(Provider):
     namespace = "Microsoft.ManagedIdentity"
+    system_data = False  # Azure's answers have none (recorded: az identity create, 2022-01-31-preview and 2023-01-31)
 
     def validate(self, ctx: Ctx, path: ids.ArmPath, doc: Doc, before: Doc | None) -> None:
         kind = path.resource_type.lower()

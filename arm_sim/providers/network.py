@@ -19,7 +19,7 @@ from arm_sim.core import ids
 from arm_sim.core.errors import bad_request
 from arm_sim.db.models import Resource
 from arm_sim.domain.context import Ctx
-from arm_sim.providers import network_checks
+from arm_sim.providers import network_checks, network_refs
 from arm_sim.providers.base import Doc
 from arm_sim.providers.computed import (
     TypedProvider,
@@ -237,9 +237,17 @@ class NetworkProvider(TypedProvider):
 
     # --- subnets given inline answer like child resources ------------------------------------------------------
     def render(self, ctx: Ctx, doc: Doc, api_version: str) -> Doc:
-        if kind_of(doc) != VNET or not _child_subnets(ctx, doc["id"]):
+        kind = kind_of(doc)
+        if kind not in (VNET, SUBNET):
             return doc
-        return dict(doc, properties=dict(doc.get("properties") or {}, subnets=_all_subnets(ctx, doc)))
+        users = network_refs.subnet_users(ctx, ids.parse(doc["id"]).subscription or "")
+        if kind == SUBNET:
+            return network_refs.with_users(doc, users)
+        subnets = _all_subnets(ctx, doc)  # each shown as its child document shows it, with what uses it
+        if not users and not _child_subnets(ctx, doc["id"]):
+            return doc
+        shown = [network_refs.with_users(s, users) for s in subnets]
+        return dict(doc, properties=dict(doc.get("properties") or {}, subnets=shown))
 
     def virtual_get(self, ctx: Ctx, path: ids.ArmPath) -> Doc | None:
         if path.resource_type.lower() != SUBNET or path.is_collection:

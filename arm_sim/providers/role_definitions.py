@@ -137,12 +137,17 @@ def list_definitions(ctx: Ctx, path: ids.ArmPath, flt: str) -> list[Doc]:
     if flt and not (name or kind):
         raise bad_request("BadRequest",
                           f"The $filter '{flt}' is not supported. Use roleName eq '…' or type eq 'BuiltInRole'.")
-    docs = [definition_doc(r, path.subscription) for r in BUILT_IN_ROLES]
+    wanted = name.group(1).replace("''", "'").lower() if name else None
+    wanted_type = kind.group(1).lower() if kind else None
+
+    def kept(role_name: str, role_type: str) -> bool:
+        return (wanted is None or role_name.lower() == wanted) and (wanted_type is None or role_type.lower() ==
+                                                                    wanted_type)
+
+    # the filter runs on the built-in roles before their documents are built (issue 18): the az CLI asks with
+    # `roleName eq '…'` for one role, which used to build all ~900 documents to keep one
+    docs = [definition_doc(r, path.subscription) for r in BUILT_IN_ROLES if kept(r.role_name, r.role_type)]
     tenant = tenancy.subscription_tenant(ctx, path.subscription) if path.subscription else None
-    docs += [{k: v for k, v in d.items() if k != "subscriptionId"} for d in custom_definitions(ctx, tenant)]
-    if name:
-        wanted = name.group(1).replace("''", "'").lower()
-        docs = [d for d in docs if d["properties"]["roleName"].lower() == wanted]
-    if kind:
-        docs = [d for d in docs if d["properties"]["type"].lower() == kind.group(1).lower()]
+    docs += [{k: v for k, v in d.items() if k != "subscriptionId"} for d in custom_definitions(ctx, tenant)
+             if kept(str(d["properties"]["roleName"]), str(d["properties"]["type"]))]
     return docs

@@ -19,7 +19,7 @@ from arm_sim.db.models import Resource
 from arm_sim.domain import events, identity_endpoints
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
-from arm_sim.providers import provider_data, web_config, web_publishing, web_stacks
+from arm_sim.providers import provider_data, web_answers, web_calls, web_config, web_publishing, web_stacks
 from arm_sim.providers.base import ActionResult, Doc, Effect, Provider, PutResource
 from arm_sim.providers.web_calls import check_name_availability, geo_regions, valid_site_name
 
@@ -87,12 +87,15 @@ def _consumption_plan(site_id: str, location: Any, linux: bool) -> str:
 
 
 def _host_name_ssl_states(host: str, scm: str) -> list[Doc]:
-    return [{"name": h, "sslState": "Disabled", "ipBasedSslState": "NotConfigured", "hostType": t}
+    return [{"name": h, "sslState": "Disabled", "ipBasedSslResult": None, "virtualIP": None, "thumbprint": None,
+             "toUpdate": None, "toUpdateIpBasedSsl": None, "ipBasedSslState": "NotConfigured", "hostType": t}
             for h, t in ((host, "Standard"), (scm, "Repository"))]
 
 
 class WebProvider(Provider):
     namespace = "Microsoft.Web"
+    system_data = False  # Azure's answers have none, and no `tags` until some are set (recorded: az webapp create)
+    empty_tags = False  # (the properties App Service answers as null come from providers/web_answers)
     identity_both = BOTH_WITH_SPACE
     # App Service answers a PUT that creates a site or plan with 200, not 201: azure-mgmt-web accepts only 200/202
     created_status = 200
@@ -178,6 +181,17 @@ class WebProvider(Provider):
             return check_name_availability(ctx, body)
         if method == "GET" and [s.lower() for s in segments] == ["georegions"]:
             return geo_regions(subscription_id)
+        return None
+
+    def render(self, ctx: Ctx, doc: Doc, api_version: str) -> Doc:
+        if doc["type"].lower() in (SITE, web_answers.PLAN):
+            return web_answers.render(doc)
+        return doc
+
+    def group_call(self, ctx: Ctx, method: str, subscription_id: str, resource_group: str,
+                   segments: tuple[str, ...], body: Any, api_version: str) -> tuple[int, Any] | None:
+        if method == "POST" and segments[0].lower() == "validate":
+            return web_calls.validate(ctx, subscription_id, resource_group, body)
         return None
 
     def tenant_call(self, ctx: Ctx, method: str, segments: tuple[str, ...], query: dict[str, str],

@@ -21,6 +21,7 @@ from arm_sim.db.models import Resource
 from arm_sim.db.records import ResourceRecord
 from arm_sim.domain import events
 from arm_sim.domain.context import Ctx
+from arm_sim.providers import shapes
 from arm_sim.providers.base import ActionResult, Doc, Provider
 from arm_sim.providers.catalog import check_types, normalize_location, unknown_type
 from arm_sim.providers.registry import provider_for
@@ -86,6 +87,7 @@ def _write(ctx: Ctx, path: ids.ArmPath, row: Resource | None, doc: Doc, api_vers
     type_key = path.resource_type.lower()
     provider = provider_for(type_key)
     before = to_doc(row) if row is not None else None
+    shapes.coerce(type_key, api_version, doc)
     provider.validate(ctx, path, doc, before)
     if identity_request is not None or (before or {}).get("identity") is not None:
         doc["identity"] = identity.reconcile(ctx, path.id, path.name, (before or {}).get("identity"),
@@ -227,7 +229,9 @@ def patch(ctx: Ctx, path: ids.ArmPath, body: Any, api_version: str, *, if_match:
 
 def children(ctx: Ctx, key: str) -> list[Resource]:
     """Every resource below `key` (child and extension resources), deepest first."""
-    rows = ctx.session.scalars(select(Resource).where(Resource.key.startswith(key + "/", autoescape=True))).all()
+    # A range of the primary key (keys compare bytewise on both databases, db.models.Resource.key), not a LIKE:
+    # neither database can search an index by a LIKE pattern here, so each delete read every row of every group.
+    rows = ctx.session.scalars(select(Resource).where(Resource.key > key + "/", Resource.key < key + "0")).all()
     return sorted(rows, key=lambda r: r.key.count("/"), reverse=True)
 
 
@@ -308,6 +312,14 @@ def provider_call(ctx: Ctx, namespace: str, method: str, subscription_id: str | 
     return provider.provider_call(ctx, method, subscription_id, segments, body, api_version)
 
 
+def group_call(ctx: Ctx, namespace: str, method: str, subscription_id: str, resource_group: str,
+               segments: tuple[str, ...], body: Any, api_version: str) -> tuple[int, Any] | None:
+    """A provider-level endpoint under a resource group (App Service's `validate`), or None."""
+    provider = provider_for(namespace.lower() + "/")
+    scope.resource_group(ctx, subscription_id, resource_group)
+    return provider.group_call(ctx, method, subscription_id, resource_group, segments, body, api_version)
+
+
 def virtual_list(ctx: Ctx, path: ids.ArmPath, query: dict[str, str]) -> list[Doc] | None:
     """A collection its provider lists itself (role definitions, role assignments with their filters)."""
     scope.check_parent(ctx, path)
@@ -331,12 +343,19 @@ def save(ctx: Ctx, doc: Doc, action: str) -> None:
 
 
 def render(ctx: Ctx, doc: Doc, api_version: str, expand: str | None = None) -> Doc:
-    """What clients see: the provider's shape for `api_version` (plus `$expand`), without simulator state."""
-    provider = provider_for(doc["type"].lower())
+    """What clients see: the provider's shape for `api_version` (plus `$expand`), without simulator state, with
+    the readOnly properties the spec of `api_version` lists, and only the top-level keys its provider shows."""
+    type_key = doc["type"].lower()
+    provider = provider_for(type_key)
     shown = provider.render(ctx, doc, api_version)
     if expand:
         shown = provider.expand(ctx, doc, shown, expand, api_version)
-    return {k: v for k, v in shown.items() if k != SIM_STATE}
+    schema = shapes.body(type_key, api_version)
+    if schema is not None:
+        shown = shapes.fill(schema, shown, provider.read_only_nulls)
+    shown = shapes.without_secrets(type_key, shown)
+    hidden = provider.hidden_keys(shown, schema)
+    return {k: v for k, v in shown.items() if k != SIM_STATE and k not in hidden}
 
 
 def delete_returns_body(type_name: str) -> bool:

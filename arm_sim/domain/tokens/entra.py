@@ -1,8 +1,9 @@
 """The Entra token service: the client-credentials grant on the v2 and v1 endpoints.
 
 A client proves itself with a client secret or with a certificate-signed client assertion, verified
-against the certificates registered for its client id. Managed identities use the same path: their
-identity endpoint signs an assertion with the identity's certificate (DESIGN.md §3).
+against the certificates registered for its client id; a user-assigned identity also with an external issuer's
+assertion that one of its federated credentials trusts (domain/federation.py). Managed identities use the same
+path: their identity endpoint signs an assertion with the identity's certificate (DESIGN.md §3).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from arm_sim.core.errors import EntraError
 from arm_sim.db.models import Credential, ServicePrincipal, Tenant
-from arm_sim.domain import directory, events, graph_permissions
+from arm_sim.domain import directory, events, federation, graph_permissions
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.tokens import issuer
 
@@ -190,7 +191,10 @@ def client_credentials(ctx: Ctx, tenant: str, form: dict[str, str], endpoints: t
                 raise EntraError(400, "invalid_request", 50027,
                                  "Invalid client_assertion_type; expected "
                                  f"'{ASSERTION_TYPE}'.")
-            _authenticate_assertion(ctx, sp, form["client_assertion"], endpoints)
+            if federation.is_external(sp, form["client_assertion"]):  # workload identity federation
+                federation.exchange(ctx, sp, form["client_assertion"])
+            else:
+                _authenticate_assertion(ctx, sp, form["client_assertion"], endpoints)
             acr = "2"
         elif form.get("client_secret"):
             _authenticate_secret(ctx, sp, form["client_secret"])

@@ -118,6 +118,11 @@ def dispatch(ctx: Ctx, call: Call) -> Response:
             if handled is not None:
                 status, body = handled
                 return json_response(body, status) if body is not None else Response(status_code=status)
+        if a.resource_group is not None and len(a.parts) == 1 and len(a.parts[0].segments) == 1 and m == "POST":
+            answered = service.group_call(ctx, a.parts[0].namespace, m, a.subscription, a.resource_group,
+                                          a.parts[0].segments, call.body, call.api_version)
+            if answered is not None:
+                return json_response(answered[1], answered[0])
         return resources.handle(ctx, call)
     if a.resource_group is not None:
         if not tail:

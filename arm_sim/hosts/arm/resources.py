@@ -74,11 +74,32 @@ def check_existence(ctx: Ctx, path: ids.ArmPath) -> Response:
     return Response(status_code=204)
 
 
-def _page(ctx: Ctx, call: Call, q: listing.Query, visible: listing.Visible | None = None) -> Response:
+# GenericResourceExpanded (Microsoft.Resources' `resources` lists): what ARM shows of any resource, without its
+# properties; `$expand` adds createdTime, changedTime and provisioningState
+_GENERIC = ("id", "name", "type", "sku", "kind", "location", "extendedLocation", "tags", "plan", "identity", "zones",
+            "managedBy")
+
+
+def _generic(doc: dict[str, Any], expand: str) -> dict[str, Any]:
+    shown = {k: doc[k] for k in _GENERIC if k in doc}
+    wanted = {e.strip().lower() for e in expand.split(",")}
+    system = doc.get("systemData") or {}
+    for key, value in (("createdTime", system.get("createdAt")), ("changedTime", system.get("lastModifiedAt")),
+                       ("provisioningState", (doc.get("properties") or {}).get("provisioningState"))):
+        if key.lower() in wanted and value is not None:
+            shown[key] = value
+    return shown
+
+
+def _page(ctx: Ctx, call: Call, q: listing.Query, visible: listing.Visible | None = None,
+          generic: bool = False) -> Response:
     f = listing.parse_filter(call.query.get("$filter"))
     rows, more = listing.page(ctx, q, f, call.top(), call.query.get("$skipToken") or call.query.get("$skiptoken"),
                               visible)
-    body: dict[str, Any] = {"value": [service.render(ctx, to_doc(r), call.api_version) for r in rows]}
+    if generic:  # the resources of a group or subscription: ARM's own view, whatever their provider
+        body: dict[str, Any] = {"value": [_generic(to_doc(r), call.query.get("$expand") or "") for r in rows]}
+    else:
+        body = {"value": [service.render(ctx, to_doc(r), call.api_version) for r in rows]}
     link = call.next_link(listing.encode_token(more) if more else None)
     if link:
         body["nextLink"] = link
@@ -109,6 +130,7 @@ def list_in_scope(ctx: Ctx, call: Call) -> Response:
     listed = authorize.filtered_list(call)  # a group's resources
     if listed is not None:  # refused before looking the group up, as ARM authorizes first
         visible = _readable_only(ctx, *listed)
-        return _page(ctx, call, listing.scope_query(ctx, a), visible)
+        return _page(ctx, call, listing.scope_query(ctx, a), visible, generic=True)
     q = listing.scope_query(ctx, a)
-    return _page(ctx, call, q, _readable_only(ctx, "Microsoft.Resources/subscriptions/resources/read", a.scope_id))
+    return _page(ctx, call, q, _readable_only(ctx, "Microsoft.Resources/subscriptions/resources/read", a.scope_id),
+                 generic=True)

@@ -16,6 +16,7 @@ from arm_sim.core.hosts import LOGIN
 from arm_sim.domain.runtime import Runtime
 from arm_sim.domain.tokens import entra, keyring
 from arm_sim.hosts import body_limits
+from arm_sim.hosts.entra import issuers
 from arm_sim.hosts.http import json_response, off_loop
 
 router = APIRouter(tags=["entra"])
@@ -169,3 +170,6 @@ async def token_v2(request: Request, tenant: str) -> Response:
 @router.post("/{tenant}/oauth2/token", summary="Token endpoint (v1, client credentials with resource=)")
 async def token_v1(request: Request, tenant: str) -> Response:
     return await _token(request, tenant, True)
+
+
+router.include_router(issuers.router)  # the external OIDC issuers arm-sim plays, served on the same listener

@@ -21,19 +21,26 @@ from arm_sim.domain.context import Caller, Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts import body_limits
 from arm_sim.hosts.arm.auth import authenticate
-from arm_sim.hosts.graph import app_roles, directory_objects, errors
+from arm_sim.hosts.graph import app_roles, applications, directory_objects, errors, service_principals, users
 from arm_sim.hosts.graph.errors import RequestInfo
+from arm_sim.hosts.graph.writes import Answer, Write
 from arm_sim.hosts.http import bearer, off_loop, parse_json
 
 router = APIRouter(prefix="/v1.0", tags=["graph"])
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
-_ENTITY_SETS = {"serviceprincipals": graph.SERVICE_PRINCIPALS, "applications": graph.APPLICATIONS}
+_ENTITY_SETS = {"serviceprincipals": graph.SERVICE_PRINCIPALS, "applications": graph.APPLICATIONS,
+                "users": graph.USERS}
+_WRITERS = {"applications": applications.handle, "serviceprincipals": service_principals.handle,
+            "users": users.handle}
+# what an app-only caller needs to read each entity set
+_READ_PERMISSIONS = {"users": graph_permissions.READ_USERS}
 _BY_APP_ID = re.compile(r"^(\w+)\(appId='([^']*)'\)$", re.IGNORECASE)
 _LIST_OPTIONS = ("$filter", "$select", "$top", "$skiptoken")
-SIMULATED = ("arm-sim simulates only GET on servicePrincipals and applications (by id, by appId and listed "
-             "with $filter, $select, $top), a service principal's appRoleAssignments and appRoleAssignedTo (GET, "
-             "POST, DELETE), directoryObjects/getByIds (POST) and /me of Microsoft Graph v1.0.")
+SIMULATED = ("arm-sim simulates only servicePrincipals and applications (GET by id, by appId and listed with "
+             "$filter, $select, $top; POST, PATCH, DELETE; an application's addPassword and removePassword), users "
+             "(GET, POST, DELETE), a service principal's appRoleAssignments and appRoleAssignedTo (GET, POST, "
+             "DELETE), directoryObjects/getByIds (POST) and /me of Microsoft Graph v1.0.")
 
 
 def _base_url(request: Request, rt: Runtime) -> str:
@@ -119,7 +126,24 @@ def _dispatch(call: _Call) -> tuple[int, dict[str, object] | None]:
     if [s.lower() for s in segments] == ["directoryobjects", "getbyids"] and call.method == "POST":
         call.check_options(())
         return 200, directory_objects.get_by_ids(call.ctx, call.caller, call.body, call.body_error, call.base)
+    if call.method != "GET" and segments:
+        written = _write(call, segments)
+        if written is not None:
+            return written
     return 200, _read(call, segments)
+
+
+def _write(call: _Call, segments: list[str]) -> Answer | None:
+    keyed = _BY_APP_ID.match(segments[0])
+    handler = _WRITERS.get((keyed.group(1) if keyed else segments[0]).lower())
+    if handler is None:
+        return None
+    key = None if keyed or len(segments) < 2 else segments[1]
+    rest = segments[1:] if keyed else segments[2:]
+    write = Write(call.ctx, call.caller, call.method, key, keyed.group(2) if keyed else None, rest, call.body,
+                  call.body_error, call.base)
+    call.check_options(())
+    return handler(write)
 
 
 def _read(call: _Call, segments: list[str]) -> dict[str, object]:
@@ -127,19 +151,28 @@ def _read(call: _Call, segments: list[str]) -> dict[str, object]:
         raise _unsupported(call.method, call.path)
     if len(segments) == 1 and segments[0].lower() == "me":
         return _me(call)
+    if len(segments) == 1 and segments[0].lower() == "domains":
+        call.check_options(())
+        graph_permissions.require(call.caller.claims, graph_permissions.READ_DOMAINS)
+        return {"@odata.context": f"{call.base}$metadata#domains", **graph.domains_json(call.ctx,
+                                                                                       call.caller.tenant_id)}
     keyed = _BY_APP_ID.match(segments[0])
     es = _ENTITY_SETS.get((keyed.group(1) if keyed else segments[0]).lower())
     if es is None:
         raise bad_request("BadRequest", f"Resource not found for the segment '{segments[0]}'. {SIMULATED}")
     if len(segments) > (1 if keyed else 2):
         raise _unsupported(call.method, call.path)
-    if call.caller.claims.get("idtyp") == "app" or "scp" not in call.caller.claims:
-        # an app-only caller reads applications and service principals only with an application permission
-        graph_permissions.require_any(call.caller.claims.get("roles"), graph_permissions.READ_APPLICATIONS)
+    if keyed and es is graph.USERS:
+        raise bad_request("BadRequest", f"Resource not found for the segment '{segments[0]}'.")
+    # an app-only caller reads the directory only with an application permission
+    graph_permissions.require(call.caller.claims, _READ_PERMISSIONS.get(es.name.lower(),
+                                                                        graph_permissions.READ_APPLICATIONS))
     if keyed:
         return _get_one(call, es, app_id=keyed.group(2))
     if len(segments) == 1:
         return _list(call, es)
+    if es is graph.USERS:
+        return _get_one(call, es, object_id=users.object_id(call.ctx, call.caller.tenant_id, segments[1]))
     return _get_one(call, es, object_id=segments[1])
 
 
@@ -190,7 +223,7 @@ def _graph_call(request: Request, raw: bytes | None) -> Response:
 
 
 # One method per documented route with a fixed operation id: FastAPI derives ids from a set of methods,
-# which would make the generated OpenAPI document differ from run to run. PUT and PATCH only ever answer 400.
+# which would make the generated OpenAPI document differ from run to run. PUT only ever answers 400.
 # `graph_call` reads the path itself (it also serves the bare prefix), so the document declares `rest` here: a
 # path template without its parameter is an invalid OpenAPI document.
 _REST = {"parameters": [{"name": "rest", "in": "path", "required": True, "schema": {"type": "string"},
@@ -198,10 +231,14 @@ _REST = {"parameters": [{"name": "rest", "in": "path", "required": True, "schema
                                         "servicePrincipals/{id}/appRoleAssignments"}],
          "security": [{"bearer": []}]}
 router.add_api_route("/{rest:path}", graph_call, methods=["GET"], operation_id="graph_get", openapi_extra=_REST,
-                     summary="Microsoft Graph v1.0: servicePrincipals, applications, appRoleAssignments, /me")
+                     summary="Microsoft Graph v1.0: servicePrincipals, applications, users, appRoleAssignments, /me")
 router.add_api_route("/{rest:path}", graph_call, methods=["POST"], operation_id="graph_post", openapi_extra=_REST,
-                     summary="Microsoft Graph v1.0: grant an app role (servicePrincipals/{id}/appRoleAssignments)")
+                     summary="Microsoft Graph v1.0: create applications, servicePrincipals, users; addPassword, "
+                             "removePassword; grant an app role (servicePrincipals/{id}/appRoleAssignments)")
+router.add_api_route("/{rest:path}", graph_call, methods=["PATCH"], operation_id="graph_patch", openapi_extra=_REST,
+                     summary="Microsoft Graph v1.0: update an application or a service principal")
 router.add_api_route("/{rest:path}", graph_call, methods=["DELETE"], operation_id="graph_delete",
-                     openapi_extra=_REST, summary="Microsoft Graph v1.0: revoke an app role assignment")
-router.add_api_route("/{rest:path}", graph_call, methods=["PUT", "PATCH"], include_in_schema=False)
+                     openapi_extra=_REST, summary="Microsoft Graph v1.0: delete an application, a service principal "
+                                                  "or a user; revoke an app role assignment")
+router.add_api_route("/{rest:path}", graph_call, methods=["PUT"], include_in_schema=False)
 router.add_api_route("", graph_call, methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

@@ -40,7 +40,8 @@ def run_chain(request: Request, token_request: TokenRequest,
     return refuse(outcome) if isinstance(outcome, Refused) else answer(outcome, now)
 
 
-def _token(request: Request, vm_key: str, via: str) -> Response:
+def token(request: Request, vm_key: str, via: str) -> Response:
+    """A token request at a VM's IMDS or extension endpoint (also answered below FastAPI: imds/lane.py)."""
     identity = True
     problem = common.header_problem(request, identity)
     if problem is not None and via == "extension" and request.headers.get("metadata") != "true":
@@ -68,14 +69,14 @@ def _token(request: Request, vm_key: str, via: str) -> Response:
 @router.get("/vms/{vm_key}/metadata/identity/oauth2/token", summary="IMDS: a token for the VM's identity")
 @router.get("/vms/{vm_key}/metadata/identity/oauth2/token/", include_in_schema=False)
 async def imds_token(request: Request, vm_key: str) -> Response:
-    return await off_loop(lambda: _token(request, vm_key, "imds"))
+    return await off_loop(lambda: token(request, vm_key, "imds"))
 
 
 @router.get("/vms/{vm_key}/extension/oauth2/token",
             summary="Legacy ManagedIdentityExtension endpoint (only while the extension is installed)")
 @router.get("/vms/{vm_key}/extension/oauth2/token/", include_in_schema=False)
 async def extension_token(request: Request, vm_key: str) -> Response:
-    return await off_loop(lambda: _token(request, vm_key, "extension"))
+    return await off_loop(lambda: token(request, vm_key, "extension"))
 
 
 @router.get("/vms/{vm_key}/metadata/identity/info", summary="IMDS: the tenant of the VM's identity")

@@ -25,16 +25,18 @@ from arm_sim.domain.runtime import Runtime
 from arm_sim.domain.vault_secrets import VaultError, bad_parameter
 from arm_sim.hosts import body_limits
 from arm_sim.hosts.http import json_response, off_loop, parse_bearer, query_of
-from arm_sim.hosts.keyvault import auth, errors, keys, secrets
+from arm_sim.hosts.keyvault import auth, certificates, errors, keys, secrets
 from arm_sim.hosts.keyvault.call import VaultCall
 
 router = APIRouter(tags=["keyvault"])
 METHODS = ["GET", "PUT", "PATCH", "POST", "DELETE"]
 _WRITES = ("PUT", "PATCH", "POST")
-HANDLERS = {"secrets": secrets.handle, "deletedsecrets": secrets.handle, "keys": keys.handle,
-            "deletedkeys": keys.handle}
-UNSUPPORTED = {"certificates": "Key Vault certificates", "deletedcertificates": "Key Vault certificates",
-               "storage": "Key Vault managed storage accounts", "deletedstorage": "Key Vault managed storage accounts",
+# A certificate's managed secret and key are served by the secrets and keys handlers, wrapped (certificates.secrets
+# / .keys) to refuse the writes Key Vault refuses on them and to mark them `managed`.
+_SECRETS, _KEYS = certificates.secrets(secrets.handle), certificates.keys(keys.handle)
+HANDLERS = {"secrets": _SECRETS, "deletedsecrets": _SECRETS, "keys": _KEYS, "deletedkeys": _KEYS,
+            "certificates": certificates.handle, "deletedcertificates": certificates.handle}
+UNSUPPORTED = {"storage": "Key Vault managed storage accounts", "deletedstorage": "Key Vault managed storage accounts",
                "rng": "Key Vault random bytes (/rng)"}
 
 

@@ -1,0 +1,151 @@
+"""Workload identity federation: an external issuer's assertion exchanged for a user-assigned identity's token.
+
+Entra matches the assertion's `iss`, `sub` and `aud` against the identity's federated identity credentials (exact,
+case-sensitive), then checks the signature against the issuer's published keys and the lifetime against the clock
+(reference/azure-identity-facts.md §8). The token itself comes from the token service's one issuing path
+(tokens/entra.py), so it is the identity's own, exactly as its IMDS token is.
+
+Error codes, and where each was seen (Entra's texts drift; the code, `error` and quoted claim are what matter):
+- AADSTS700211 invalid_client, no credential with the assertion's issuer: Azure/azure-workload-identity#1200;
+- AADSTS700213 invalid_client, issuer matched, subject did not: azure-workload-identity#1200, dotnet/maui#31978;
+- AADSTS700212 invalid_client, issuer and subject matched, audience did not: the code is in reference facts §8 and
+  the failure class of its siblings; its exact text is arm-sim's guess by analogy with 700211/700213;
+- AADSTS50166 invalid_request, "Request to External OIDC endpoint failed.": Azure/azure-workload-identity#642, #1130
+  (arm-sim answers it for every issuer it neither plays nor can fetch from a loopback address: it never fetches
+  metadata from the network — oidc_issuers.loopback_keys);
+- AADSTS7000272 invalid_client, signing key not in the issuer's metadata: Azure/azure-workload-identity#1232;
+- AADSTS700027 invalid_client for a signature that does not verify with a published key: arm-sim's guess (the code
+  Entra gives a bad client-assertion signature; no federated sample was found);
+- AADSTS700024 invalid_client, "Client assertion is not within its valid time range…": azure-workload-identity#693.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from sqlalchemy import select
+
+from arm_sim.core.errors import EntraError
+from arm_sim.db.models import Resource, ServicePrincipal
+from arm_sim.domain import events, oidc_issuers
+from arm_sim.domain.context import Ctx
+
+FIC = "microsoft.managedidentity/userassignedidentities/federatedidentitycredentials"
+_DOCS = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+CLOCK_SKEW = 300  # Entra tolerates about five minutes of skew on nbf
+
+
+def is_external(sp: ServicePrincipal, assertion: str) -> bool:
+    """Whether a client assertion comes from an external issuer rather than from the client itself (a client's own
+    assertion names its client id as `iss`). Only user-assigned identities hold federated credentials here."""
+    if sp.service_principal_type != "ManagedIdentity" or sp.alternative_names[:1] != ["isExplicit=True"]:
+        return False
+    try:
+        iss = jwt.decode(assertion, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return False
+    return isinstance(iss, str) and iss != sp.app_id
+
+
+def credentials(ctx: Ctx, sp: ServicePrincipal) -> list[Resource]:
+    """The identity's federated identity credentials, as ARM stores them (deleted ones are simply gone)."""
+    if not sp.resource_key:
+        return []
+    return list(ctx.session.scalars(select(Resource).where(
+        Resource.parent_key == sp.resource_key.rstrip("/"), Resource.type_key == FIC).order_by(Resource.key)))
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def _refuse(ctx: Ctx, sp: ServicePrincipal, error: EntraError, claims: dict[str, Any], closest: Resource | None,
+            field: str | None) -> EntraError:
+    """Record why (and which credential came closest, on which field), then hand the error back to raise."""
+    events.record_refusal(
+        ctx, "federation.refused", sp.resource_key or sp.object_id, reason=f"AADSTS{error.aadsts}",
+        principalId=sp.object_id, clientId=sp.app_id, issuer=claims.get("iss"), subject=claims.get("sub"),
+        audience=claims.get("aud"), closestCredential=closest.id if closest is not None else None,
+        differingField=field)
+    return error
+
+
+def exchange(ctx: Ctx, sp: ServicePrincipal, assertion: str) -> Resource:
+    """Verify an external assertion for the identity `sp`; returns the federated credential it matched."""
+    try:
+        header = jwt.get_unverified_header(assertion)
+        claims: dict[str, Any] = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError as e:
+        raise EntraError(400, "invalid_request", 50027, "JWT token is invalid or malformed.") from e
+    iss, sub, aud = str(claims.get("iss", "")), str(claims.get("sub", "")), claims.get("aud")
+    audiences = [a for a in (aud if isinstance(aud, list) else [aud]) if isinstance(a, str)]
+    fics = credentials(ctx, sp)
+
+    def prop(r: Resource, name: str) -> Any:
+        return (r.properties or {}).get(name)
+
+    by_issuer = [r for r in fics if prop(r, "issuer") == iss]
+    if not by_issuer:
+        raise _refuse(ctx, sp, EntraError(
+            401, "invalid_client", 700211,
+            f"No matching federated identity record found for presented assertion issuer '{iss}'. Please check your "
+            f"federated identity credential Subject, Audience and Issuer against the presented assertion. {_DOCS}"),
+            claims, fics[0] if fics else None, "issuer")
+    by_subject = [r for r in by_issuer if prop(r, "subject") == sub]
+    if not by_subject:
+        raise _refuse(ctx, sp, EntraError(
+            401, "invalid_client", 700213,
+            f"No matching federated identity record found for presented assertion subject '{sub}'. Check your "
+            f"federated identity credential Subject, Audience and Issuer against the presented assertion. {_DOCS}"),
+            claims, by_issuer[0], "subject")
+    matched = next((r for r in by_subject if set(prop(r, "audiences") or []) & set(audiences)), None)
+    if matched is None:
+        raise _refuse(ctx, sp, EntraError(  # the text is arm-sim's guess (see the module's docstring)
+            401, "invalid_client", 700212,
+            f"No matching federated identity record found for presented assertion audience "
+            f"'{', '.join(audiences)}'. Check your federated identity credential Subject, Audience and Issuer "
+            f"against the presented assertion. {_DOCS}"),
+            claims, by_subject[0], "audiences")
+    kid = str(header.get("kid", ""))
+    if oidc_issuers.played(ctx, iss) is not None:
+        key = oidc_issuers.public_key(ctx, iss, kid)
+    else:  # fetched from loopback only, never from the network: else as if its metadata could not be retrieved
+        try:
+            key = oidc_issuers.loopback_keys(iss).get(kid)
+        except oidc_issuers.MetadataUnavailable:
+            raise _refuse(ctx, sp, EntraError(400, "invalid_request", 50166,
+                                              "Request to External OIDC endpoint failed."),
+                          claims, matched, "issuer") from None
+    if header.get("alg") != "RS256":
+        key = None
+    if key is None:
+        raise _refuse(ctx, sp, EntraError(
+            401, "invalid_client", 7000272,
+            f"The certificate with identifier {kid} used to sign the federated credential could not be found in the "
+            f"metadata of identity provider {iss}. Please validate that your Identity Provider's metadata exposes the "
+            "key used to sign the incoming token."), claims, matched, "signature")
+    try:
+        jwt.decode(assertion, key, algorithms=["RS256"],
+                   options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False})
+    except jwt.PyJWTError:
+        raise _refuse(ctx, sp, EntraError(  # the code is arm-sim's guess (see the module's docstring)
+            401, "invalid_client", 700027, "Client assertion contains an invalid signature. [Reason - The signature "
+            "does not verify with the issuer's published key.]"), claims, matched, "signature") from None
+    exp, nbf = _seconds(claims.get("exp")), _seconds(claims.get("nbf", claims.get("iat", 0)))
+    if exp <= ctx.now or nbf > ctx.now + CLOCK_SKEW:  # (a time claim that is not a number counts as expired)
+        raise _refuse(ctx, sp, EntraError(
+            401, "invalid_client", 700024,
+            f"Client assertion is not within its valid time range. Current time: {_iso(ctx.now)}, assertion valid "
+            f"from {_iso(nbf)}, expiry time of assertion {_iso(exp)}. Review the documentation at "
+            "https://learn.microsoft.com/entra/identity-platform/certificate-credentials ."),
+            claims, matched, "exp")
+    events.record(ctx, "federation.exchanged", sp.resource_key or sp.object_id, principalId=sp.object_id,
+                  clientId=sp.app_id, credential=matched.id, issuer=iss, subject=sub, audience=audiences)
+    return matched
+
+
+def _seconds(value: Any) -> float:
+    """A JWT time claim (NumericDate), or 0 for anything else: refused as expired rather than a 500."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
