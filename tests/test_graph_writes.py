@@ -248,6 +248,9 @@ def test_app_only_callers_need_write_permissions(sim: Sim, app: dict[str, Any], 
         assert graph.patch(f"/v1.0/servicePrincipals(appId='{sim.client_id}')", json={"tags": ["x"]}
                            ).status_code == 403
     assert gh.delete(f"/v1.0/applications/{target['id']}").status_code == 204
+    # and no one deletes it, not even itself (the fuzz's stateful phase once did, and every later call failed)
+    assert gh.delete(f"/v1.0/applications(appId='{sim.client_id}')").status_code == 403
+    assert gh.delete(f"/v1.0/servicePrincipals(appId='{sim.client_id}')").status_code == 403
 
 
 def test_a_managed_identity_creates_applications_only_with_a_grant(sim: Sim) -> None:

@@ -316,11 +316,14 @@ def remove_password(ctx: Ctx, app: Application, body: Any) -> None:
     events.record(ctx, "credential.removed", app.app_id, kind="password", keyId=key_id)
 
 
-def guard_administrator(ctx: Ctx, app_id: str, caller: Caller) -> None:
-    """The simulator's bootstrap application is its administrator (its token opens /_sim: IMDS keys, reset):
-    only it may change, delete or add credentials to itself, whatever Graph permission another app holds."""
+def guard_administrator(ctx: Ctx, app_id: str, caller: Caller, method: str) -> None:
+    """The simulator's bootstrap application is its administrator (its token opens /_sim: IMDS keys, reset): no
+    other app may change it or add credentials to it, whatever Graph permission it holds, and no one deletes it
+    (not even itself: the simulator would be left without an administrator; `arm-sim reset` starts over)."""
     boot = ctx.session.get(Bootstrap, 1)
-    if boot is not None and app_id.lower() == boot.client_id.lower() and caller.client_id.lower() != app_id.lower():
+    if boot is None or app_id.lower() != boot.client_id.lower():
+        return
+    if method == "DELETE" or caller.client_id.lower() != app_id.lower():
         raise DomainError(403, "Authorization_RequestDenied", graph_permissions.INSUFFICIENT_PRIVILEGES)
 
 

@@ -44,10 +44,16 @@ def served_url(base: str, issuer: oidc_issuers.Issuer) -> str:
     return direct_url(base, issuer.url)
 
 
+def _missing() -> Response:
+    """A 404 in the OAuth error shape this listener's other answers have (error + error_description)."""
+    return json_response({"error": "not_found", "error_description": "No OpenID Connect document is served at "
+                                                                     "this address."}, 404)
+
+
 def _answer(request: Request, rest: str, real_host: bool = False) -> Response:
     suffix = next((s for s in (_DISCOVERY, *_JWKS) if rest.endswith("/" + s)), None)
     if suffix is None:
-        return json_response({"error": "not_found"}, 404)
+        return _missing()
     where = rest[: -len(suffix) - 1]
     rt: Runtime = request.app.state.runtime
     with rt.unit() as ctx:
@@ -56,7 +62,7 @@ def _answer(request: Request, rest: str, real_host: bool = False) -> Response:
         else:
             issuer = oidc_issuers.played(ctx, f"https://{where}/") or oidc_issuers.played(ctx, f"https://{where}")
         if issuer is None or (suffix != _DISCOVERY and suffix != oidc_issuers.jwks_path(issuer)):
-            return json_response({"error": "not_found"}, 404)
+            return _missing()
         if suffix == _DISCOVERY:  # keys where the document was asked for: the issuer's real host, or arm-sim's
             base = issuer.url.rstrip("/") + "/" if real_host else served_url(_base(request), issuer)
             jwks_uri = base + oidc_issuers.jwks_path(issuer)
@@ -76,7 +82,7 @@ async def _by_real_host(request: Request) -> Response:
     token.actions.githubusercontent.com and `*.oic.prod-aks.azure.com` here): any other host finds nothing."""
     name, _, port = (request.headers.get("host") or "").lower().partition(":")
     if not is_issuer_host(name) or port not in ("", "443"):
-        return json_response({"error": "not_found"}, 404)
+        return _missing()
     return await off_loop(lambda: _answer(request, name + request.url.path, real_host=True))
 
 

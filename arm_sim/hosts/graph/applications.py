@@ -22,7 +22,7 @@ def handle(w: Write) -> Answer | None:
         return None
     graph_permissions.require(w.caller.claims, graph_permissions.WRITE_APPLICATIONS)
     app = directory_apps.application(w.ctx, w.caller.tenant_id, object_id=w.key, app_id=w.app_id)
-    directory_apps.guard_administrator(w.ctx, app.app_id, w.caller)
+    directory_apps.guard_administrator(w.ctx, app.app_id, w.caller, w.method)
     if w.method == "PATCH":
         directory_apps.update_application(w.ctx, app, w.json_body())
         return 204, None

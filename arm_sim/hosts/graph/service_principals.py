@@ -25,7 +25,7 @@ def handle(w: Write) -> Answer | None:
         if found is None:
             raise graph.not_found(w.app_id or "")
         sp = found
-    directory_apps.guard_administrator(w.ctx, sp.app_id, w.caller)
+    directory_apps.guard_administrator(w.ctx, sp.app_id, w.caller, w.method)
     if w.method == "PATCH":
         directory_apps.update_service_principal(w.ctx, sp, w.json_body())
     else:

@@ -62,7 +62,7 @@ async def console_file(name: str) -> Response:
 
 def _static(name: str) -> Response:
     if name not in _TYPES:  # a fixed list: no path from the URL ever reaches the file system
-        return Response("Not found", status_code=404, media_type="text/plain")
+        return json_response({"error": {"code": "NotFound", "message": f"The console has no file '{name}'."}}, 404)
     return Response((STATIC / name).read_bytes(), media_type=_TYPES[name], headers=_HEADERS)
 
 
