@@ -25,7 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arm_sim.db.models import Event, Resource, RoleAssignment, Subscription
+from arm_sim.db.models import Event, RoleAssignment
+from arm_sim.domain import identity_graph
 from arm_sim.domain.clock import iso
 from arm_sim.domain.rbac_builtins import BY_NAME
 
@@ -223,17 +224,10 @@ def _orphans(session: Session, principal_id: str, at: float) -> list[_Effect]:
         out.append(_Effect("grant.orphaned", ra.id, at, {"principalId": principal_id, "grant": "roleAssignment",
                                                          "role": role.role_name if role else guid,
                                                          "scope": ra.scope}))
-    oid = principal_id.lower()
-    # by subscription, then type: the (subscription_id, type_key, key) index answers it (no index leads with the
-    # type, and this runs on every principal's deletion)
-    vaults = select(Resource).where(Resource.subscription_id.in_(select(Subscription.id)),
-                                    Resource.type_key == "microsoft.keyvault/vaults")
-    for vault in session.scalars(vaults):
-        for entry in (vault.properties or {}).get("accessPolicies") or []:
-            if str(entry.get("objectId", "")).lower() == oid:
-                perms = {k: v for k, v in (entry.get("permissions") or {}).items() if v}
-                out.append(_Effect("grant.orphaned", vault.id, at, {"principalId": principal_id,
-                                                                    "grant": "accessPolicy", "permissions": perms}))
+    for entry in identity_graph.policies_by_principal(session).get(principal_id.lower(), []):
+        out.append(_Effect("grant.orphaned", entry["vault"], at, {"principalId": principal_id,
+                                                                  "grant": "accessPolicy",
+                                                                  "permissions": entry["permissions"]}))
     return out
 
 

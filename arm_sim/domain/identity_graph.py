@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from arm_sim.core import ids
-from arm_sim.db.models import Credential, Event, Resource, ServicePrincipal, User
+from arm_sim.db.models import Credential, Event, Resource, ServicePrincipal, Subscription, User
 from arm_sim.domain import audit, managed_identities, rbac
 from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
@@ -55,9 +56,14 @@ def _role_name(ctx: Ctx, role_definition_id: str, scope: str) -> str:
     return role.role_name if role else "(deleted role)"
 
 
-def _policies_by_principal(ctx: Ctx) -> dict[str, list[dict[str, Any]]]:
+def policies_by_principal(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """Every vault's access-policy entries, by the (lower-cased) object id they name: `[{vault, vaultName,
+    permissions}]`. Read by subscription, then type, which the (subscription_id, type_key, key) index answers (no
+    index leads with the type): the request log asks on every principal's deletion."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for vault in ctx.session.scalars(select(Resource).where(Resource.type_key == VAULT_TYPE).order_by(Resource.key)):
+    vaults = select(Resource).where(Resource.subscription_id.in_(select(Subscription.id)),
+                                    Resource.type_key == VAULT_TYPE).order_by(Resource.key)
+    for vault in session.scalars(vaults):
         for entry in (vault.properties or {}).get("accessPolicies") or []:
             perms = {k: v for k, v in (entry.get("permissions") or {}).items() if v}
             out.setdefault(str(entry.get("objectId", "")).lower(), []).append(
@@ -113,7 +119,7 @@ def _under(resource_id: str | None, scope: str | None) -> bool:
 def graph(ctx: Ctx, scope: str | None = None) -> dict[str, Any]:
     """Resources that carry an identity (and user-assigned identities) at or below `scope` (None: everything),
     each with its principals, their credentials and grants; then the orphaned grants there."""
-    policies = _policies_by_principal(ctx)
+    policies = policies_by_principal(ctx.session)
     resources = []
     rows = ctx.session.scalars(select(Resource).where(
         (Resource.identity.is_not(None)) | (Resource.type_key == UAI_TYPE)).order_by(Resource.key))
