@@ -10,14 +10,20 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.test_imds import identities
-from tests.test_keyvault_secrets import Env, claims_of, start_kv_sim, unique
+from tests.test_keyvault_secrets import (
+    Env,
+    claims_of,
+    kv_env,
+    unique,
+)
+
+_env = pytest.fixture(scope="module", name="env")(kv_env)  # the module's simulator
 
 INSIDE = """
 import base64, json, os, sys
@@ -33,15 +39,6 @@ with SecretClient(sys.argv[1], cred, verify_challenge_resource=False,
                   connection_verify=os.environ["REQUESTS_CA_BUNDLE"]) as secrets:
     print("value", secrets.get_secret("greeting").value)
 """
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    sim = start_kv_sim(tmp_path_factory)
-    e = Env(sim)
-    yield e
-    e.close()
-    sim.stop()
 
 
 def cli(env: Env, *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,14 @@ import httpx
 import pytest
 
 from tests.test_imds import identities
-from tests.test_keyvault_secrets import Env, claims_of, start_kv_sim, unique
+from tests.test_keyvault_secrets import (
+    Env,
+    claims_of,
+    kv_env,
+    unique,
+)
+
+_env = pytest.fixture(scope="module", name="env")(kv_env)  # the module's simulator
 
 pytestmark = pytest.mark.browser
 
@@ -25,15 +32,6 @@ CHROMIUM = os.environ.get("ARM_SIM_CHROMIUM") or shutil.which("chromium") or "/u
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run"]
 SHOTS = os.environ.get("ARM_SIM_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    sim = start_kv_sim(tmp_path_factory)
-    e = Env(sim)
-    yield e
-    e.close()
-    sim.stop()
 
 
 def _missing(why: str) -> None:

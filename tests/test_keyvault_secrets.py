@@ -166,13 +166,16 @@ def mi_claims(credential: Any) -> dict[str, Any]:
 
 # --- fixtures -------------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+def kv_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """A module's simulator with its vaults' helpers (the `env` fixture here and in the modules that reuse it)."""
     sim = start_kv_sim(tmp_path_factory)
     e = Env(sim)
     yield e
     e.close()
     sim.stop()
+
+
+_env = pytest.fixture(scope="module", name="env")(kv_env)
 
 
 @pytest.fixture(scope="module")
