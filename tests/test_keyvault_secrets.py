@@ -175,7 +175,7 @@ def kv_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     sim.stop()
 
 
-_env = pytest.fixture(scope="module", name="env")(kv_env)
+env = pytest.fixture(scope="module", name="env")(kv_env)  # (other modules import it by this name)
 
 
 @pytest.fixture(scope="module")
