@@ -39,6 +39,7 @@ class Apps:
     vaults: FastAPI
     main_listener: ASGIApp  # what the main HTTPS listener serves: ARM's lane in front of `main`
     vaults_listener: ASGIApp  # what every vault port serves: the data plane's lane in front of `vaults`
+    identity_listener: ASGIApp  # what the identity listener serves: IMDS's token lane in front of `identity`
 
 
 def _internal_error(request: Request, exc: Exception) -> Response:
@@ -82,7 +83,6 @@ def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
     main.openapi = lambda: arm_openapi.merge(generated())  # type: ignore[method-assign]
     identity = _fastapi("arm-sim: identity endpoints (IMDS, App Service)", runtime)
     identity.include_router(imds_routes.router)
-    identity.add_middleware(imds_lane.TokenLane)  # IMDS token GETs below FastAPI's routing (hosts/imds/lane.py)
     vaults = _fastapi("arm-sim: Key Vault data plane", runtime)
     vaults.include_router(keyvault_routes.router)  # the listener's health answer
     # ARM's paths and the vault data plane never enter FastAPI: they parse their own paths, and FastAPI's
@@ -92,4 +92,5 @@ def create_apps(settings: Settings, runtime: Runtime | None = None) -> Apps:
     # `{name}.vault.azure.net`): no vault needs a port of its own
     main_listener = ByHost(partial(keyvault_routes.is_vault_host, settings.public_host), vaults_listener,
                            Lane(main, partial(arm_routes.arm, runtime), arm_routes.is_arm_path))
-    return Apps(runtime, main, identity, vaults, main_listener, vaults_listener)
+    identity_listener = imds_lane.TokenLane(identity)  # IMDS token GETs never enter FastAPI (hosts/imds/lane.py)
+    return Apps(runtime, main, identity, vaults, main_listener, vaults_listener, identity_listener)

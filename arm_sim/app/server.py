@@ -87,7 +87,7 @@ async def serve_async(settings: Settings, apps: Apps | None = None, ready: async
         request_log.watch_lifecycle(apps.runtime.sessions)
         logged = request_log.RequestLog
         servers = [_Server(_config(drain.wrap(logged(apps.main_listener, "main")), settings, files)),
-                   _Server(_config(drain.wrap(logged(apps.identity, "identity")), settings, None)),
+                   _Server(_config(drain.wrap(logged(apps.identity_listener, "identity")), settings, None)),
                    _Server(_config(drain.wrap(logged(apps.vaults_listener, "vaults")), settings, files))]
         listeners: list[tuple[uvicorn.Server, list[socket.socket]]] = list(
             zip(servers, [socks.main, socks.identity, socks.vaults], strict=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 # The main listener's planes under Azure's names (ARM, Entra ID, Graph); vaults are `{name}.vault.azure.net`.
 MANAGEMENT, LOGIN, GRAPH = "management.azure.com", "login.microsoftonline.com", "graph.microsoft.com"
@@ -15,6 +16,7 @@ AKS_OIDC_DOMAIN = "oic.prod-aks.azure.com"
 IMDS_ADDRESS = "169.254.169.254"
 
 
+@lru_cache(maxsize=64)  # asked on every request with the same few listener hosts
 def name_host(public_host: str) -> str:
     """The domain vault names go under on the main listener (`{name}.vault.{this}`): the public host, or
     `localhost` when that is an address (a name cannot go under an address)."""

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, event
 
+_on_loop = threading.local()  # `reads_only()`: this thread serves a read on the event loop, where no write may wait
 WAIT = 30.0  # seconds, as SQLite's busy timeout: past it the writer goes on and SQLite decides
 _KEY = "arm_sim.write_gate"  # in a DB-API connection's info: the gate it holds
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -46,6 +49,14 @@ class FairLock:
                 return True
             self._waiters.remove(turn)
             return False
+
+    def acquire_now(self) -> bool:
+        """Take it only if it is free (no holder means no one waits either, so this jumps no queue)."""
+        with self._mutex:
+            if self._held:
+                return False
+            self._held = True
+            return True
 
     def release(self) -> None:
         with self._mutex:
@@ -80,22 +91,67 @@ def install(engine: Engine) -> None:
             gate.release()
 
 
+_NO_WAIT = "arm_sim.write_gate.no_wait"  # in a connection's info: its busy timeout is 0 until its transaction ends
+
+
+class WriteOffLoop(Exception):  # noqa: N818 - a signal, not an error
+    """A unit answering on the event loop would have to wait to write: its caller rolls it back and runs it again on
+    a request thread, where waiting for the gate (or SQLite's lock) holds up no one else."""
+
+
+@contextmanager
+def no_waiting() -> Iterator[None]:
+    """The block runs on the event loop, which must never wait: a write there takes the gate only when it is free,
+    and SQLite's lock only when it is free (busy timeout 0); otherwise it raises `WriteOffLoop`. Reads never wait on
+    SQLite in WAL mode."""
+    _on_loop.active = True
+    try:
+        yield
+    finally:
+        _on_loop.active = False
+
+
+def waiting_forbidden() -> bool:
+    return getattr(_on_loop, "active", False)
+
+
+def slow_work_ahead() -> None:
+    """Called before work too long for the event loop (signing a token, maybe making a key): there, it raises
+    `WriteOffLoop`, so the request is done again on a request thread; elsewhere it does nothing."""
+    if waiting_forbidden():
+        raise WriteOffLoop
+
+
 def enter(conn: Connection) -> None:
     """Before a write on `conn`: take the gate unless its transaction already holds it."""
     gate = _GATES.get(conn.engine)
+    on_loop = waiting_forbidden()
     if gate is None or _KEY in conn.info:
+        if on_loop and gate is None:  # an engine without a gate: nothing says its writes would not wait
+            raise WriteOffLoop
         return
     driver = conn.connection.driver_connection
     if driver is not None and driver.in_transaction:  # a transaction that began without the gate: don't wait
         return
-    if gate.acquire(WAIT):
-        conn.info[_KEY] = gate
+    if not on_loop:
+        if gate.acquire(WAIT):
+            conn.info[_KEY] = gate
+        return
+    if driver is None or not gate.acquire_now():
+        raise WriteOffLoop
+    conn.info[_KEY] = gate
+    driver.execute("PRAGMA busy_timeout=0")  # another process's write: SQLite says busy at once (a conflict)
+    conn.info[_NO_WAIT] = True
 
 
 def leave(conn: Connection | None) -> None:
     """After `conn`'s transaction ended (commit or rollback): the next writer's turn."""
     if conn is None or conn.closed:
         return
+    if conn.info.pop(_NO_WAIT, False):
+        driver = conn.connection.driver_connection
+        if driver is not None:
+            driver.execute(f"PRAGMA busy_timeout={int(WAIT * 1000)}")
     gate = conn.info.pop(_KEY, None)
     if gate is not None:
         gate.release()

@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, func, select
 
 from arm_sim.core import ids
 from arm_sim.core.errors import EntraError
+from arm_sim.db import write_gate
 from arm_sim.db.engine import HotSelect
 from arm_sim.db.models import Credential, IdentityEndpoint, Resource, ServicePrincipal
 from arm_sim.db.records import EndpointHostRecord, PrincipalRecord
@@ -269,6 +270,7 @@ def acquire(ctx: Ctx, request: TokenRequest) -> IssuedToken | Refused:
         # (a cached token issued before the identity's tokens were revoked would only be refused: get a new one)
         if hit is not None and not revocation.refused(ctx, sp.object_id, hit.not_before):
             return hit
+    write_gate.slow_work_ahead()
     events.record(ctx, "token.requested", chosen.host.id, via=request.via, endpoint=_endpoint_label(request),
                   resource=request.resource, selector=_selector_text(request), principalId=sp.object_id,
                   clientId=sp.app_id, identityResourceId=chosen.identity_resource_id,

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arm_sim.core.errors import DomainError
 from arm_sim.core.settings import Settings
+from arm_sim.db import write_gate
 from arm_sim.db.conflicts import is_conflict
 from arm_sim.db.uow import MEMO, UnitOfWork
+from arm_sim.db.write_gate import WriteOffLoop as WriteOffLoop  # (hosts may not import db: they take it here)
 from arm_sim.domain import clock, events
 from arm_sim.domain.context import Ctx
 
@@ -32,6 +34,27 @@ class Runtime:
     settings: Settings
     sessions: sessionmaker[Session]
 
+    @property
+    def reads_on_loop(self) -> bool:
+        """Whether a read may be answered on the event loop (`read_on_loop`): on SQLite, whose reads never wait
+        (WAL) and whose every write passes the write gate, where `WriteOffLoop` stops it. A server database's
+        reads are network round trips, which would hold the loop."""
+        bind = self.sessions.kw.get("bind")
+        return getattr(getattr(bind, "dialect", None), "name", "") == "sqlite"
+
+    def read_on_loop(self, work: Callable[[], T]) -> T:
+        """`work` (which opens its own units) on the calling thread, the event loop's, saving the hop to a request
+        thread and back, the largest cost of a cheap GET. It may write what it can write without waiting (a Key
+        Vault read's decision event, when no one else writes); a unit that would have to wait raises `WriteOffLoop`
+        and is rolled back with nothing kept, and the caller runs `work` again on a request thread."""
+        with write_gate.no_waiting():
+            try:
+                return work()
+            except Exception as e:
+                if is_conflict(e):  # SQLite was busy (another process) or a writer won: retried off the loop
+                    raise WriteOffLoop from e
+                raise
+
     def unit(self, *, read_mostly: bool = False, correlation_id: str | None = None) -> Unit:
         """One transaction: `with rt.unit() as ctx:` commits when the block ends normally, rolls back on any
         exception; durable events (refusals, decisions) are kept either way.
@@ -48,11 +71,14 @@ class Runtime:
         for attempt in range(ATTEMPTS):
             last = attempt == ATTEMPTS - 1
             try:
-                with Unit(self, read_mostly, correlation_id, keep_durable_on_conflict=last) as ctx:
+                keep = last and not write_gate.waiting_forbidden()
+                with Unit(self, read_mostly, correlation_id, keep_durable_on_conflict=keep) as ctx:
                     return work(ctx)
             except Exception as e:
                 if not is_conflict(e):
                     raise
+                if write_gate.waiting_forbidden():  # on the event loop: no sleeping here, the caller moves it
+                    raise WriteOffLoop from e
                 if last:
                     raise _busy() from e
                 time.sleep(random.uniform(0, 0.002 * 2 ** attempt))  # spread the losers out
@@ -123,7 +149,7 @@ class Unit:
 
     def _keep_durable(self, exc: BaseException) -> None:
         """After a failed unit, its durable events in a unit of their own (unless the unit will run again)."""
-        if not self.keep_on_conflict and is_conflict(exc):
+        if isinstance(exc, WriteOffLoop) or (not self.keep_on_conflict and is_conflict(exc)):
             return
         if isinstance(exc, Exception) and self.ctx.durable_events:
             with UnitOfWork(self.rt.sessions) as session:

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arm_sim.core.hosts import AZURE_HOSTS
+from arm_sim.domain.runtime import Runtime, WriteOffLoop
 from arm_sim.hosts.body_limits import HEADERS_MESSAGE, depth_message, headers_too_long, too_deep
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -150,6 +151,18 @@ async def off_loop(work: Callable[[], T]) -> T:
             if _threads is None:
                 _threads = _RequestThreads(THREADS)
     return await _threads.run(work)
+
+
+async def read_or_off_loop(rt: Runtime, work: Callable[[], T], *, short_read: bool) -> T:
+    """A short read (one resource, a cached token) on the event loop itself when the database allows it
+    (`Runtime.read_on_loop`): the hop to a request thread and back, GIL hand-overs included, costs a cheap GET
+    about as much as its own work. Anything that writes, and every other request, runs on a request thread."""
+    if short_read and rt.reads_on_loop:
+        try:
+            return rt.read_on_loop(work)
+        except WriteOffLoop:
+            pass  # rolled back, nothing kept: done again where a write may wait
+    return await off_loop(work)
 
 
 class Lane:

@@ -133,10 +133,14 @@ def namespaces() -> list[str]:
     return list(_namespaces())
 
 
+@cache
+def _namespace_spellings() -> dict[str, str]:
+    return {ns.lower(): ns for ns in _namespaces()}
+
+
 def namespace(name: str) -> str | None:
     """The data's spelling of a namespace (`microsoft.compute` -> `Microsoft.Compute`), or None."""
-    wanted = name.lower()
-    return next((ns for ns in _namespaces() if ns.lower() == wanted), None)
+    return _namespace_spellings().get(name.lower())
 
 
 def types_of(name: str) -> list[TypeInfo]:

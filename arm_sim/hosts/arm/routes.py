@@ -18,7 +18,7 @@ from arm_sim.hosts.arm import deployments, dispatch, errors
 from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.arm.call import Call
 from arm_sim.hosts.arm.metadata import cloud
-from arm_sim.hosts.http import by_azure_name, json_response, off_loop, parse_bearer, parse_json, query_of
+from arm_sim.hosts.http import by_azure_name, json_response, parse_bearer, parse_json, query_of, read_or_off_loop
 from arm_sim.providers import compute_images
 from arm_sim.resources import groups
 
@@ -125,7 +125,18 @@ async def arm(rt: Runtime, scope: Scope, receive: Receive) -> Response:
         except DomainError as e:
             return errors.render(e)
 
-    return await off_loop(answer)
+    return await read_or_off_loop(rt, answer, short_read=_one_object(method, path))
+
+
+def _one_object(method: str, path: str) -> bool:
+    """A GET/HEAD of one subscription, group or resource: a short read (lists can be long, so they never are)."""
+    if method not in ("GET", "HEAD"):
+        return False
+    try:
+        p = ids.parse(path)
+    except DomainError:
+        return False
+    return not p.is_collection if p.parts else not p.tail
 
 
 @router.get("/metadata/endpoints", summary="Cloud metadata (single object)")

@@ -24,7 +24,7 @@ from arm_sim.domain.context import Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.domain.vault_secrets import VaultError, bad_parameter
 from arm_sim.hosts import body_limits
-from arm_sim.hosts.http import json_response, off_loop, parse_bearer, query_of
+from arm_sim.hosts.http import json_response, parse_bearer, query_of, read_or_off_loop
 from arm_sim.hosts.keyvault import auth, certificates, errors, keys, secrets
 from arm_sim.hosts.keyvault.call import VaultCall
 
@@ -167,6 +167,13 @@ async def vault_request(rt: Runtime, scope: Scope, receive: Receive) -> Response
         except DomainError as e:
             return errors.render(e, headers)
 
-    return await off_loop(answer)
+    # a GET of one object (secret, key, certificate) is a short read; lists and writes go to a request thread
+    return await read_or_off_loop(rt, answer, short_read=method == "GET" and _one_object(scope["path"]))
+
+
+def _one_object(path: str) -> bool:
+    """`/{collection}/{name}[/{version}]`: one object, not a list of them (`/secrets`) or of its versions."""
+    segs = [s for s in path.split("/") if s]
+    return len(segs) == 2 or (len(segs) == 3 and segs[2].lower() != "versions")
 
 
