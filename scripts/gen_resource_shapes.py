@@ -20,9 +20,9 @@ Standard library only. Input:
     look like any string: every swagger JSON under DIR (examples/ aside) names, per resource provider namespace
     (the `Microsoft.X` folder of its path), the readOnly date-time properties of its definitions, and a readOnly
     string property of that name in that namespace's schemas becomes a time (`{"k": "t"}`), which
-    providers/shapes.py fills from the simulated clock. (By name within a namespace: the specs' definitions are
-    not mapped one by one to bicep's nodes; a name is a time in one definition of a namespace and plain text in
-    another nowhere in the types arm-sim models.) Get the files with a sparse checkout of the specs' commit that
+    providers/shapes.py fills from the simulated clock. (By name within a namespace, as the specs' definitions
+    are not mapped one by one to bicep's nodes: a name the namespace types as a date-time somewhere is taken as
+    one wherever bicep marks it readOnly.) Get the files with a sparse checkout of the specs' commit that
     bicep-types-az names, e.g.
         git clone --filter=blob:none --sparse https://github.com/Azure/azure-rest-api-specs && cd azure-rest-api-specs
         git sparse-checkout set --no-cone '/specification/*/resource-manager/Microsoft.*/**/stable/*/*.json' \\
@@ -35,10 +35,16 @@ The data committed in arm_sim/providers/data/ was generated on 2026-12-07 from:
   Azure/bicep-types-az at commit 1f896de2d ("Update types from
   https://github.com/Azure/azure-rest-api-specs/tree/b7170cade0 (#2780)"), generated/*/<namespace>/*/types.json.
 
-The date-time properties in the committed data were read on 2026-12-08 from Azure/azure-rest-api-specs at commit
-2cba9e845 (specification/containerregistry/resource-manager/Microsoft.ContainerRegistry/Registry/stable/2025-04-01/
-containerregistry.json, its definitions); the other namespaces' specs were not read then, so their date-time
-properties are still plain strings (providers compute the ones clients read: timeCreated, creationTime, …).
+The date-time properties in the committed data were read on 2026-12-08 from Azure/azure-rest-api-specs (the
+definitions of, under specification/):
+  compute/resource-manager/Microsoft.Compute/DiskRP/stable/2025-01-02/disk.json (at 114077a23),
+  containerregistry/resource-manager/Microsoft.ContainerRegistry/Registry/stable/2025-04-01/containerregistry.json
+  (at 2cba9e845),
+  operationalinsights/resource-manager/Microsoft.OperationalInsights/OperationalInsights/stable/2025-02-01/
+  Workspaces.json (at 441212684).
+Those are the namespaces whose modelled types have readOnly creation or change times that no provider computes;
+the other namespaces' date-times are still plain strings in the data (their providers compute the ones clients
+read: timeCreated, creationTime, createdOn, lastModifiedTimeUtc, …; a run with the whole sparse checkout adds them).
 
 Nodes are stored once however many schemas hold them: the file is a table of nodes, and each type's api
 version names the node of its body.

@@ -89,8 +89,9 @@ def test_fill_adds_read_only_properties_without_changing_the_stored_document() -
 
 
 def test_fill_answers_creation_and_change_times_from_the_resource_row() -> None:
-    """A readOnly date-time the specs name (data generated with --specs): a creation time reads the row's
-    `systemData.createdAt`, a change time its `lastModifiedAt`; what the provider computed stays."""
+    """A readOnly date-time the specs name (data generated with --specs): a creation time is the row's
+    `systemData.createdAt`; a change time the last write that changed the resource (`_sim.changedAt`), not ARM's
+    `lastModifiedAt`, which moves on writes that change nothing; what the provider computed stays."""
     disk = shapes.body("microsoft.compute/disks", "2024-03-02")
     acr = shapes.body("microsoft.containerregistry/registries", "2023-07-01")
     assert disk is not None and acr is not None
@@ -108,9 +109,20 @@ def test_fill_answers_creation_and_change_times_from_the_resource_row() -> None:
     registry = {"id": "/x/acr", "type": "Microsoft.ContainerRegistry/registries", "systemData": system,
                 "properties": {"policies": {"retentionPolicy": {"days": 7}}}}
     filled = shapes.fill(acr, registry, nulls=False)["properties"]
-    assert filled["policies"]["retentionPolicy"]["lastUpdatedTime"] == system["lastModifiedAt"]  # nested, changed
     assert filled["creationDate"] == system["createdAt"]
+    assert filled["policies"]["retentionPolicy"]["lastUpdatedTime"] == system["createdAt"]  # unchanged since
+    changed = {**registry, "_sim": {"changedAt": "2026-01-03T00:00:00.0000000Z"}}
+    later = shapes.fill(acr, changed, nulls=False)["properties"]
+    assert later["policies"]["retentionPolicy"]["lastUpdatedTime"] == "2026-01-03T00:00:00.0000000Z"
+    assert later["creationDate"] == system["createdAt"]
     assert "timeCreated" not in shapes.fill(disk, {"id": "/x/d", "properties": {}}, nulls=False)["properties"]
+    workspace = shapes.body("microsoft.operationalinsights/workspaces", "2025-02-01")
+    assert workspace is not None
+    shown = shapes.fill(workspace, {**changed, "properties": {
+        "replication": {"enabled": True}, "workspaceCapping": {"dailyQuotaGb": 1}}}, nulls=False)["properties"]
+    assert shown["replication"]["createdDate"] == system["createdAt"]
+    assert shown["replication"]["lastModifiedDate"] == "2026-01-03T00:00:00.0000000Z"
+    assert "quotaNextResetTime" not in shown["workspaceCapping"]  # readOnly, but a plain string in the specs
 
 
 # --- through a live server -----------------------------------------------------------------------------------------
@@ -303,24 +315,21 @@ def test_a_date_time_no_provider_computes_is_the_creation_time(arm: httpx.Client
     assert updated["properties"]["diskSizeGB"] == 8 and updated["properties"]["timeCreated"] == created
 
 
-def test_a_change_time_moves_with_the_last_write(arm: httpx.Client, rg: str) -> None:
-    """A registry's `policies.retentionPolicy.lastUpdatedTime` (readOnly, date-time): the last write's time on the
-    simulated clock, stable across reads, later after an update; `creationDate` (the provider's) stays."""
+def test_a_change_time_stays_while_nothing_changes(arm: httpx.Client, rg: str) -> None:
+    """A registry's `policies.retentionPolicy.lastUpdatedTime` (readOnly, date-time): answered on the simulated
+    clock, stable across reads and across a re-PUT of the same definition after the clock moved (ARM's
+    `lastModifiedAt` moves then; the provider's change time does not, so a re-deployment finds nothing changed)."""
     acr = rid(rg, "Microsoft.ContainerRegistry/registries", unique("acr"))
     api = {"api-version": API["Microsoft.ContainerRegistry/registries"]}
     before = _clock(arm)
-    shown = put(arm, acr, "Microsoft.ContainerRegistry/registries", {**_LOCATION, "sku": {"name": "Basic"}})
+    body = {**_LOCATION, "sku": {"name": "Basic"}}
+    shown = put(arm, acr, "Microsoft.ContainerRegistry/registries", body)
     after = _clock(arm)
     p = shown["properties"]
     first = p["policies"]["retentionPolicy"]["lastUpdatedTime"]
     assert before <= _when(first) <= after and _when(p["creationDate"]) <= _when(first)
     assert arm.get(acr, params=api).json()["properties"]["policies"]["retentionPolicy"]["lastUpdatedTime"] == first
     assert arm.post("/_sim/clock/advance", json={"duration": "3m"}).status_code == 200
-    moved = _clock(arm)
-    updated = put(arm, acr, "Microsoft.ContainerRegistry/registries", {
-        **_LOCATION, "sku": {"name": "Basic"},
-        "properties": {"policies": {"retentionPolicy": {"days": 10, "status": "enabled"}}}})
-    policy = updated["properties"]["policies"]["retentionPolicy"]
-    assert policy["days"] == 10 and _when(policy["lastUpdatedTime"]) >= moved > _when(first)
-    assert updated["properties"]["creationDate"] == p["creationDate"]
-    assert arm.get(acr, params=api).json()["properties"]["policies"]["retentionPolicy"] == policy
+    again = put(arm, acr, "Microsoft.ContainerRegistry/registries", body)
+    assert again["systemData"]["lastModifiedAt"] > shown["systemData"]["lastModifiedAt"]
+    assert again["properties"] == p

@@ -7,10 +7,11 @@ Three uses, all driven by the schema of the request's api version:
   typed models, so GET answers the typed value);
 - `fill`: a property the spec marks readOnly that the provider did not compute: a uuid-typed one gets a GUID
   derived from the resource id, `provisioningState` is Succeeded, a date-time named as a creation time
-  (`timeCreated`, `creationDate`, `createdAt`, …) the resource's creation time on the simulated clock and one named
-  as a change time (`lastModifiedDate`, `lastUpdatedTime`, `updatedOn`, …) its last write's (the `systemData` times
-  of the stored row, in ARM's form), any other is null (the value arm-sim cannot know) where the provider answers
-  nulls, and left out where it leaves nulls out; a secure string (a password) is never answered;
+  (`timeCreated`, `creationDate`, `createdAt`, …) the resource's creation time on the simulated clock (the row's
+  `systemData.createdAt`, in the provider's form) and one named as a change time (`lastModifiedDate`,
+  `lastUpdatedTime`, `updatedOn`, …) the time of the last write that changed the resource (see `_times`), any
+  other is null (the value arm-sim cannot know) where the provider answers nulls, and left out where it leaves
+  nulls out; a secure string (a password) is never answered;
   `provisioningState` is answered only where the schema has one;
 - `declares`: whether the body has a top-level key (`etag`, `tags`), so a type whose schema has none answers none.
 
@@ -40,6 +41,7 @@ _CREATED_AT, _CHANGED_AT = 0, 1
 # Compute's resource provider writes its times with an offset, not ARM's Z ("2026-05-08T01:47:20.0765484+00:00" in
 # the az CLI's vm and vmss recordings, and in its spec examples' timeCreated)
 _OFFSET_FORM = ("microsoft.compute/",)
+_SIM_STATE = "_sim"  # the simulator's own per-resource state (resources.documents.SIM_STATE), never rendered
 
 
 @cache
@@ -131,7 +133,7 @@ def coerce(type_key: str, api_version: str, doc: dict[str, Any]) -> None:
 
 
 _ABSENT = object()
-_Times = tuple[Any, Any]  # (created, last written) of the resource, as ARM writes times; None where unknown
+_Times = tuple[Any, Any]  # (created, last changed) of the resource, as its provider writes times; None: unknown
 
 
 @cache
@@ -308,9 +310,16 @@ def _has_provisioning_state(key: int, schema: _NODE) -> bool:
     return _STATE_DECLARED[key]
 
 
-def _times(system: dict[str, Any], type_key: str) -> _Times:
-    """The row's creation and last write times on the simulated clock (its `systemData`), in the provider's form."""
-    created, changed = system.get("createdAt"), system.get("lastModifiedAt")
+def _times(doc: dict[str, Any], type_key: str) -> _Times:
+    """The resource's creation time and the time of its last write that changed it, on the simulated clock, in the
+    provider's form. Not `systemData.lastModifiedAt`: ARM moves that on every PUT, even one that changes nothing,
+    where a resource provider's change time stays (a re-deployed template, or what-if, finds the resource
+    unchanged). The last changing write is the one a writer recorded in the simulator state (`_sim.changedAt`);
+    without one, the resource has not changed since it was created."""
+    system, state = doc.get("systemData"), doc.get(_SIM_STATE)
+    created = system.get("createdAt") if isinstance(system, dict) else None
+    changed = state.get("changedAt") if isinstance(state, dict) else None
+    changed = changed if isinstance(changed, str) else created
     if type_key.startswith(_OFFSET_FORM):
         return _offset(created), _offset(changed)
     return created, changed
@@ -328,8 +337,7 @@ def _fill_properties(schema: _NODE, doc: dict[str, Any], nulls: bool) -> dict[st
     if ref is None or not isinstance(doc.get("properties"), dict):
         return doc
     props = doc["properties"]
-    system = doc.get("systemData")
-    times = _times(system if isinstance(system, dict) else {}, str(doc.get("type", "")).lower())
+    times = _times(doc, str(doc.get("type", "")).lower())
     filled = _fill(ref[0], props, str(doc.get("id", "")).lower(), nulls, 0, times)
     return doc if filled is props else {**doc, "properties": filled}
 
