@@ -15,11 +15,36 @@ Standard library only. Input:
 --bicep-types DIR  A checkout of Azure/bicep-types-az, or its bare git directory (files are then read with
     `git show HEAD:…`). Its `generated/<rp>/<namespace>/<api version>/types.json` files are read.
 --origin TEXT      Where DIR came from (repository, commit), recorded in the output's "source".
+--specs DIR        Optional: a sparse copy of Azure/azure-rest-api-specs (its `specification/` tree, or any part of
+    it). bicep-types-az drops the swagger `format`, so a readOnly string the specs type `format: date-time` would
+    look like any string: every swagger JSON under DIR (examples/ aside) names, per resource provider namespace
+    (the `Microsoft.X` folder of its path), the readOnly date-time properties of its definitions, and a readOnly
+    string property of that name in that namespace's schemas becomes a time (`{"k": "t"}`), which
+    providers/shapes.py fills from the simulated clock. (By name within a namespace, as the specs' definitions
+    are not mapped one by one to bicep's nodes: a name the namespace types as a date-time somewhere is taken as
+    one wherever bicep marks it readOnly.) Get the files with a sparse checkout of the specs' commit that
+    bicep-types-az names, e.g.
+        git clone --filter=blob:none --sparse https://github.com/Azure/azure-rest-api-specs && cd azure-rest-api-specs
+        git sparse-checkout set --no-cone '/specification/*/resource-manager/Microsoft.*/**/stable/*/*.json' \\
+            '!/specification/*/resource-manager/**/examples/'
+    (the files each namespace's types come from are listed in bicep-types-az's generated/<rp>/log.out).
+--specs-origin TEXT  Where the specs came from, recorded in the output's "source".
 
 The data committed in arm_sim/providers/data/ was generated on 2026-12-07 from:
 
   Azure/bicep-types-az at commit 1f896de2d ("Update types from
   https://github.com/Azure/azure-rest-api-specs/tree/b7170cade0 (#2780)"), generated/*/<namespace>/*/types.json.
+
+The date-time properties in the committed data were read on 2026-12-08 from Azure/azure-rest-api-specs (the
+definitions of, under specification/):
+  compute/resource-manager/Microsoft.Compute/DiskRP/stable/2025-01-02/disk.json (at 114077a23),
+  containerregistry/resource-manager/Microsoft.ContainerRegistry/Registry/stable/2025-04-01/containerregistry.json
+  (at 2cba9e845),
+  operationalinsights/resource-manager/Microsoft.OperationalInsights/OperationalInsights/stable/2025-02-01/
+  Workspaces.json (at 441212684).
+Those are the namespaces whose modelled types have readOnly creation or change times that no provider computes;
+the other namespaces' date-times are still plain strings in the data (their providers compute the ones clients
+read: timeCreated, creationTime, createdOn, lastModifiedTimeUtc, …; a run with the whole sparse checkout adds them).
 
 Nodes are stored once however many schemas hold them: the file is a table of nodes, and each type's api
 version names the node of its body.
@@ -29,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +108,41 @@ PREVIEWS = frozenset({
     "2020-02-02-preview",  # Microsoft.Insights/components
 })
 UUID_PATTERN = "^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
+_NAMESPACE = re.compile(r"/resource-manager/(Microsoft\.[A-Za-z0-9]+)/", re.IGNORECASE)
+
+
+def _date_times_in(doc: Any, found: set[str]) -> None:
+    """The names of the readOnly `format: date-time` properties anywhere in a swagger document (definitions and
+    the objects declared inline in them)."""
+    if isinstance(doc, list):
+        for v in doc:
+            _date_times_in(v, found)
+        return
+    if not isinstance(doc, dict):
+        return
+    props = doc.get("properties")
+    if isinstance(props, dict):
+        for name, p in props.items():
+            if isinstance(p, dict) and p.get("format") == "date-time" and p.get("readOnly") is True:
+                found.add(name)
+    for v in doc.values():
+        _date_times_in(v, found)
+
+
+def spec_date_times(specs: Path) -> dict[str, set[str]]:
+    """namespace (lower case) -> the readOnly date-time property names of its swagger files under `specs`."""
+    out: dict[str, set[str]] = {}
+    for path in sorted(specs.rglob("*.json")):
+        m = _NAMESPACE.search(path.as_posix())
+        if m is None or "/examples/" in path.as_posix():
+            continue
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError) as e:
+            print(f"warning: {path}: {e}", file=sys.stderr)
+            continue
+        _date_times_in(doc, out.setdefault(m.group(1).lower(), set()))
+    return out
 
 
 class Source:
@@ -127,8 +188,8 @@ class Nodes:
         self.nodes: list[Any] = []
         self.interned: dict[str, int] = {}
 
-    def add(self, table: list[dict[str, Any]], root: int) -> int:
-        return _Copy(self, table).node(root)
+    def add(self, table: list[dict[str, Any]], root: int, times: frozenset[str] = frozenset()) -> int:
+        return _Copy(self, table, times).node(root)
 
     def intern(self, content: Any) -> int:
         text = json.dumps(content, sort_keys=True, separators=(",", ":"))
@@ -143,9 +204,10 @@ class _Copy:
     back to a node being copied (an error's `details`, a recursive rule) becomes `any`: what arm-sim reads of a
     schema never goes that deep, and a tree without cycles can be shared node by node."""
 
-    def __init__(self, nodes: Nodes, table: list[dict[str, Any]]) -> None:
+    def __init__(self, nodes: Nodes, table: list[dict[str, Any]], times: frozenset[str]) -> None:
         self.out = nodes
         self.table = table
+        self.times = times  # the names the specs type as readOnly date-times in this namespace
         self.open: set[int] = set()
 
     def node(self, i: int) -> int:
@@ -157,7 +219,14 @@ class _Copy:
         return self.out.intern(content)
 
     def _props(self, props: dict[str, Any]) -> dict[str, list[int]]:
-        return {name: [self.node(_ref(p["type"])), int(p.get("flags", 0)) & 7] for name, p in sorted(props.items())}
+        return {name: [self._prop(name, p), int(p.get("flags", 0)) & 7] for name, p in sorted(props.items())}
+
+    def _prop(self, name: str, p: dict[str, Any]) -> int:
+        t = self.table[_ref(p["type"])]
+        if name in self.times and int(p.get("flags", 0)) & 2 and t["$type"] == "StringType" \
+                and not t.get("sensitive"):
+            return self.out.intern({"k": "t"})  # a readOnly date-time
+        return self.node(_ref(p["type"]))
 
     def _literals(self, t: dict[str, Any]) -> tuple[list[Any], bool] | None:
         """The values of a union of literals (and whether a plain string is allowed too), or None."""
@@ -207,17 +276,18 @@ class _Copy:
         return out
 
 
-def shapes(source: Source) -> dict[str, Any]:
+def shapes(source: Source, date_times: dict[str, set[str]] | None = None) -> dict[str, Any]:
     nodes = Nodes()
     types: dict[str, dict[str, int]] = {}
     for full in TYPES:
         namespace = full.split("/")[0]
         versions: dict[str, int] = {}
+        times = frozenset((date_times or {}).get(namespace.lower(), ()))
         for version, path in source.files_of(namespace):
             table = source.read(path)
             for t in table:
                 if t.get("$type") == "ResourceType" and t["name"].lower() == f"{full}@{version}".lower():
-                    versions[version] = nodes.add(table, _ref(t["body"]))
+                    versions[version] = nodes.add(table, _ref(t["body"]), times)
                     break
         if not versions:
             print(f"warning: no schema for {full}", file=sys.stderr)
@@ -229,11 +299,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--bicep-types", required=True, type=Path)
     parser.add_argument("--origin", default="")
+    parser.add_argument("--specs", type=Path)
+    parser.add_argument("--specs-origin", default="")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parents[1] / "arm_sim/providers/data/resource_shapes.json")
     args = parser.parse_args(argv)
-    data = shapes(Source(args.bicep_types))
-    data = {"source": {"bicep-types-az": args.origin, "types": len(data["types"]),
+    date_times = spec_date_times(args.specs) if args.specs else {}
+    data = shapes(Source(args.bicep_types), date_times)
+    specs = {"azure-rest-api-specs": args.specs_origin,
+             "date-time names": sum(len(v) for v in date_times.values())} if args.specs else {}
+    data = {"source": {"bicep-types-az": args.origin, **specs, "types": len(data["types"]),
                        "versions": sum(len(v) for v in data["types"].values()), "nodes": len(data["nodes"])},
             **data}
     args.out.write_text(json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -24,7 +25,8 @@ API = {"Microsoft.ManagedIdentity/userAssignedIdentities": "2023-01-31",
        "Microsoft.Storage/storageAccounts": "2023-05-01", "Microsoft.Network/virtualNetworks": "2024-05-01",
        "Microsoft.Network/publicIPAddresses": "2024-05-01", "Microsoft.KeyVault/vaults": "2023-07-01",
        "Microsoft.Web/serverfarms": "2024-04-01", "Microsoft.Web/sites": "2024-04-01",
-       "Microsoft.AzureStackHCI/clusters": "2024-04-01"}
+       "Microsoft.AzureStackHCI/clusters": "2024-04-01", "Microsoft.Compute/disks": "2024-03-02",
+       "Microsoft.ContainerRegistry/registries": "2023-07-01"}
 
 
 def unique(prefix: str) -> str:
@@ -84,6 +86,43 @@ def test_fill_adds_read_only_properties_without_changing_the_stored_document() -
     site = shapes.fill(schema, stored, nulls=False)["properties"]["inProgressOperationId"]
     assert GUID.match(site)  # a uuid-typed readOnly property: derived from the id, the same on every read
     assert shapes.fill(schema, stored, nulls=False)["properties"]["inProgressOperationId"] == site
+
+
+def test_fill_answers_creation_and_change_times_from_the_resource_row() -> None:
+    """A readOnly date-time the specs name (data generated with --specs): a creation time is the row's
+    `systemData.createdAt`; a change time the last write that changed the resource (`_sim.changedAt`), not ARM's
+    `lastModifiedAt`, which moves on writes that change nothing; what the provider computed stays."""
+    disk = shapes.body("microsoft.compute/disks", "2024-03-02")
+    acr = shapes.body("microsoft.containerregistry/registries", "2023-07-01")
+    assert disk is not None and acr is not None
+    system = {"createdAt": "2026-01-01T00:00:00.0000000Z", "lastModifiedAt": "2026-01-02T03:04:05.0000000Z"}
+    stored: dict[str, Any] = {"id": "/x/disk", "type": "Microsoft.Compute/disks", "systemData": system,
+                              "properties": {"diskSizeGB": 4}}
+    shown = shapes.fill(disk, stored, nulls=False)["properties"]
+    # in Compute's form of a time (an offset, where ARM writes Z)
+    assert shown["timeCreated"] == "2026-01-01T00:00:00.0000000+00:00" and stored["properties"] == {"diskSizeGB": 4}
+    # times of events arm-sim does not simulate (a burst, an attach) stay out, or null where the provider says so
+    assert "burstingEnabledTime" not in shown and "LastOwnershipUpdateTime" not in shown
+    assert shapes.fill(disk, stored, nulls=True)["properties"]["burstingEnabledTime"] is None
+    computed = {**stored, "properties": {"timeCreated": "2025-05-05T05:05:05.5555555Z"}}
+    assert shapes.fill(disk, computed, nulls=False)["properties"]["timeCreated"] == "2025-05-05T05:05:05.5555555Z"
+    registry = {"id": "/x/acr", "type": "Microsoft.ContainerRegistry/registries", "systemData": system,
+                "properties": {"policies": {"retentionPolicy": {"days": 7}}}}
+    filled = shapes.fill(acr, registry, nulls=False)["properties"]
+    assert filled["creationDate"] == system["createdAt"]
+    assert filled["policies"]["retentionPolicy"]["lastUpdatedTime"] == system["createdAt"]  # unchanged since
+    changed = {**registry, "_sim": {"changedAt": "2026-01-03T00:00:00.0000000Z"}}
+    later = shapes.fill(acr, changed, nulls=False)["properties"]
+    assert later["policies"]["retentionPolicy"]["lastUpdatedTime"] == "2026-01-03T00:00:00.0000000Z"
+    assert later["creationDate"] == system["createdAt"]
+    assert "timeCreated" not in shapes.fill(disk, {"id": "/x/d", "properties": {}}, nulls=False)["properties"]
+    workspace = shapes.body("microsoft.operationalinsights/workspaces", "2025-02-01")
+    assert workspace is not None
+    shown = shapes.fill(workspace, {**changed, "properties": {
+        "replication": {"enabled": True}, "workspaceCapping": {"dailyQuotaGb": 1}}}, nulls=False)["properties"]
+    assert shown["replication"]["createdDate"] == system["createdAt"]
+    assert shown["replication"]["lastModifiedDate"] == "2026-01-03T00:00:00.0000000Z"
+    assert "quotaNextResetTime" not in shown["workspaceCapping"]  # readOnly, but a plain string in the specs
 
 
 # --- through a live server -----------------------------------------------------------------------------------------
@@ -238,3 +277,59 @@ def test_secrets_are_never_answered_whatever_the_api_version(arm: httpx.Client, 
     listed = arm.get(f"{rg}/providers/Microsoft.Compute/virtualMachineScaleSets",
                      params={"api-version": "2019-03-01"})
     assert listed.status_code == 200 and "Sup3r-secret!" not in listed.text
+
+
+def _when(value: Any, zone: str = "Z") -> datetime:
+    """A time in the form Azure writes it: 7 fractional digits, then Z (ARM's) or +00:00 (Compute's)."""
+    assert isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}", value[:-len(zone)]), value
+    assert value.endswith(zone), value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _clock(arm: httpx.Client) -> datetime:
+    r = arm.get("/_sim/clock")
+    assert r.status_code == 200, r.text
+    return _when(r.json()["now"])
+
+
+def test_a_date_time_no_provider_computes_is_the_creation_time(arm: httpx.Client, rg: str) -> None:
+    """A managed disk's `timeCreated` (readOnly, date-time in the specs; arm-sim has no disk provider): the
+    simulated clock when it was created, the same on every read and after an update."""
+    disk = rid(rg, "Microsoft.Compute/disks", unique("disk-"))
+    before = _clock(arm)
+    shown = put(arm, disk, "Microsoft.Compute/disks", {
+        **_LOCATION, "sku": {"name": "Standard_LRS"},
+        "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 4}})
+    after = _clock(arm)
+    created = shown["properties"]["timeCreated"]
+    assert before <= _when(created, "+00:00") <= after
+    assert "burstingEnabledTime" not in shown["properties"]  # no burst was simulated
+    again = arm.get(disk, params={"api-version": API["Microsoft.Compute/disks"]}).json()
+    assert again["properties"]["timeCreated"] == created
+    listed = arm.get(f"{rg}/providers/Microsoft.Compute/disks", params={"api-version": API["Microsoft.Compute/disks"]})
+    assert [d["properties"]["timeCreated"] for d in listed.json()["value"] if d["id"] == disk] == [created]
+    assert arm.post("/_sim/clock/advance", json={"duration": "3m"}).status_code == 200
+    updated = put(arm, disk, "Microsoft.Compute/disks", {
+        **_LOCATION, "sku": {"name": "Standard_LRS"}, "tags": {"v": "2"},
+        "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 8}})
+    assert updated["properties"]["diskSizeGB"] == 8 and updated["properties"]["timeCreated"] == created
+
+
+def test_a_change_time_stays_while_nothing_changes(arm: httpx.Client, rg: str) -> None:
+    """A registry's `policies.retentionPolicy.lastUpdatedTime` (readOnly, date-time): answered on the simulated
+    clock, stable across reads and across a re-PUT of the same definition after the clock moved (ARM's
+    `lastModifiedAt` moves then; the provider's change time does not, so a re-deployment finds nothing changed)."""
+    acr = rid(rg, "Microsoft.ContainerRegistry/registries", unique("acr"))
+    api = {"api-version": API["Microsoft.ContainerRegistry/registries"]}
+    before = _clock(arm)
+    body = {**_LOCATION, "sku": {"name": "Basic"}}
+    shown = put(arm, acr, "Microsoft.ContainerRegistry/registries", body)
+    after = _clock(arm)
+    p = shown["properties"]
+    first = p["policies"]["retentionPolicy"]["lastUpdatedTime"]
+    assert before <= _when(first) <= after and _when(p["creationDate"]) <= _when(first)
+    assert arm.get(acr, params=api).json()["properties"]["policies"]["retentionPolicy"]["lastUpdatedTime"] == first
+    assert arm.post("/_sim/clock/advance", json={"duration": "3m"}).status_code == 200
+    again = put(arm, acr, "Microsoft.ContainerRegistry/registries", body)
+    assert again["systemData"]["lastModifiedAt"] > shown["systemData"]["lastModifiedAt"]
+    assert again["properties"] == p

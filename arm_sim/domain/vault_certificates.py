@@ -46,6 +46,12 @@ def managed_refused(operation: str, noun: str) -> VaultError:
 
 
 def _issuer_not_configured(issuer: str) -> VaultError:
+    """A GUESS (status, code and wording): Azure's answer to a create naming an issuer the vault has no issuer
+    object for was not found. Searched (2026-12-08): azure-sdk-for-net's Certificates CertificateClientLiveTests.cs
+    and its SessionRecords (VerifyCertificateOperationError uses a *configured* DigiCert issuer with bad credentials:
+    202, then an operation that ends `failed`), azure-cli's keyvault recordings (test_keyvault_pending_certificate:
+    only `Unknown`), azure-sdk-for-js's certificate recordings, GitHub issues of the SDKs and of
+    terraform-provider-azurerm, and Microsoft Learn's certificate creation scenarios (only configured issuers)."""
     return VaultError(400, "BadParameter",
                       f"Issuer '{issuer}' is not configured in this vault: a certificate's issuer must be 'Self', "
                       "'Unknown' or an issuer set on the vault (arm-sim does not simulate certificate issuers).")

@@ -6,9 +6,13 @@ Three uses, all driven by the schema of the request's api version:
   boolean or number, and a closed enum's value in the spec's casing (Azure's resource providers parse the body into
   typed models, so GET answers the typed value);
 - `fill`: a property the spec marks readOnly that the provider did not compute: a uuid-typed one gets a GUID
-  derived from the resource id, `provisioningState` is Succeeded, any other is null (the value arm-sim cannot
-  know) where the provider answers nulls, and left out where it leaves nulls out; a secure string (a password)
-  is never answered; `provisioningState` is answered only where the schema has one;
+  derived from the resource id, `provisioningState` is Succeeded, a date-time named as a creation time
+  (`timeCreated`, `creationDate`, `createdAt`, …) the resource's creation time on the simulated clock (the row's
+  `systemData.createdAt`, in the provider's form) and one named as a change time (`lastModifiedDate`,
+  `lastUpdatedTime`, `updatedOn`, …) the time of the last write that changed the resource (see `_times`), any
+  other is null (the value arm-sim cannot know) where the provider answers nulls, and left out where it leaves
+  nulls out; a secure string (a password) is never answered;
+  `provisioningState` is answered only where the schema has one;
 - `declares`: whether the body has a top-level key (`etag`, `tags`), so a type whose schema has none answers none.
 
 An api version without a schema of its own is read with the nearest older one (the newest kept when it is older
@@ -29,6 +33,15 @@ REQUIRED, READ_ONLY, WRITE_ONLY = 1, 2, 4
 _NODE = dict[str, Any]
 _INTEGER = re.compile(r"-?[0-9]{1,18}")  # (str.isdigit also takes "²", which int() refuses)
 _GUIDS = uuid.UUID("7a0d8d2e-5b0c-4a59-9a5e-6f1c1e0d2b31")  # arm-sim's namespace for GUIDs derived from ids
+# Which clock a readOnly date-time reads, by its name: when the resource was created, or last written. Other times
+# (a failover's, a key rotation's, a sync's) are events arm-sim does not simulate: left to the provider.
+_CREATED = re.compile(r"(time)?creat(ed|ion)(on|at|date|time|datetime|timeutc)?", re.IGNORECASE)
+_CHANGED = re.compile(r"(last)?(modified|updated|changed)(on|at|date|time|datetime|timeutc)?", re.IGNORECASE)
+_CREATED_AT, _CHANGED_AT = 0, 1
+# Compute's resource provider writes its times with an offset, not ARM's Z ("2026-05-08T01:47:20.0765484+00:00" in
+# the az CLI's vm and vmss recordings, and in its spec examples' timeCreated)
+_OFFSET_FORM = ("microsoft.compute/",)
+_SIM_STATE = "_sim"  # the simulator's own per-resource state (resources.documents.SIM_STATE), never rendered
 
 
 @cache
@@ -120,13 +133,29 @@ def coerce(type_key: str, api_version: str, doc: dict[str, Any]) -> None:
 
 
 _ABSENT = object()
+_Times = tuple[Any, Any]  # (created, last changed) of the resource, as its provider writes times; None: unknown
 
 
-def _missing(name: str, node: _NODE, seed: str, nulls: bool) -> Any:
-    if node.get("k") == "uuid":
+@cache
+def _clock_of(name: str) -> int | None:
+    """Whether a date-time property named `name` is a creation time, a change time, or neither (None)."""
+    if _CREATED.fullmatch(name):
+        return _CREATED_AT
+    return _CHANGED_AT if _CHANGED.fullmatch(name) else None
+
+
+def _timed(name: str, kind: Any) -> bool:
+    return kind == "t" and _clock_of(name) is not None
+
+
+def _missing(name: str, node: _NODE, seed: str, nulls: bool, times: _Times) -> Any:
+    kind = node.get("k")
+    if kind == "uuid":
         return str(uuid.uuid5(_GUIDS, f"{seed}/{name}"))
     if name == "provisioningState":  # every operation on a simulated resource has completed
         return "Succeeded"
+    if kind == "t" and (clock := _clock_of(name)) is not None and times[clock] is not None:
+        return times[clock]
     return None if nulls else _ABSENT
 
 
@@ -154,7 +183,8 @@ def _work(ref: int, nulls: bool, depth: int = 0) -> bool:
         return _work(node["i"], nulls, depth + 1)
     for name, (child, flags) in _props_of_any(node).items():
         kind = _nodes()[child].get("k")
-        if kind == "secret" or (flags & READ_ONLY and (nulls or kind == "uuid" or name == "provisioningState")):
+        if kind == "secret" or (flags & READ_ONLY and (nulls or kind == "uuid" or name == "provisioningState"
+                                                       or _timed(name, kind))):
             return True
         if _work(child, nulls, depth + 1):
             return True
@@ -175,12 +205,13 @@ def _plan(ref: int, variant: str | None, nulls: bool) -> tuple[tuple[str, int, i
         kind = _nodes()[child].get("k")
         if kind == "secret":
             steps.append((name, child, flags, _DROP))
-        elif (flags & READ_ONLY and (nulls or kind == "uuid" or name == "provisioningState")) or _work(child, nulls):
+        elif (flags & READ_ONLY and (nulls or kind == "uuid" or name == "provisioningState" or _timed(name, kind))) \
+                or _work(child, nulls):
             steps.append((name, child, flags, _ADD if not _work(child, nulls) else _INTO))
     return tuple(steps)
 
 
-def _fill(ref: int, value: dict[str, Any], seed: str, nulls: bool, depth: int) -> dict[str, Any]:
+def _fill(ref: int, value: dict[str, Any], seed: str, nulls: bool, depth: int, times: _Times) -> dict[str, Any]:
     """`value`, or a copy of it with its readOnly properties present (copies only the levels it changes: the
     stored document is never changed)."""
     if depth > 24 or not _work(ref, nulls):
@@ -193,7 +224,7 @@ def _fill(ref: int, value: dict[str, Any], seed: str, nulls: bool, depth: int) -
             out.pop(name, None)
             continue
         if name not in out:
-            if flags & READ_ONLY and (v := _missing(name, _nodes()[child_ref], seed, nulls)) is not _ABSENT:
+            if flags & READ_ONLY and (v := _missing(name, _nodes()[child_ref], seed, nulls, times)) is not _ABSENT:
                 out[name] = v
             continue
         if step != _INTO:
@@ -201,9 +232,10 @@ def _fill(ref: int, value: dict[str, Any], seed: str, nulls: bool, depth: int) -
         inner = out[name]
         child = _nodes()[child_ref]
         if isinstance(inner, dict):
-            out[name] = _fill(child_ref, inner, f"{seed}/{name}", nulls, depth + 1)
+            out[name] = _fill(child_ref, inner, f"{seed}/{name}", nulls, depth + 1, times)
         elif isinstance(inner, list) and child.get("k") == "a":
-            out[name] = [_fill(child["i"], v, f"{seed}/{name}/{i}", nulls, depth + 1) if isinstance(v, dict) else v
+            out[name] = [_fill(child["i"], v, f"{seed}/{name}/{i}", nulls, depth + 1, times) if isinstance(v, dict)
+                         else v
                          for i, v in enumerate(inner)]
     return out
 
@@ -278,6 +310,25 @@ def _has_provisioning_state(key: int, schema: _NODE) -> bool:
     return _STATE_DECLARED[key]
 
 
+def _times(doc: dict[str, Any], type_key: str) -> _Times:
+    """The resource's creation time and the time of its last write that changed it, on the simulated clock, in the
+    provider's form. Not `systemData.lastModifiedAt`: ARM moves that on every PUT, even one that changes nothing,
+    where a resource provider's change time stays (a re-deployed template, or what-if, finds the resource
+    unchanged). The last changing write is the one a writer recorded in the simulator state (`_sim.changedAt`);
+    without one, the resource has not changed since it was created."""
+    system, state = doc.get("systemData"), doc.get(_SIM_STATE)
+    created = system.get("createdAt") if isinstance(system, dict) else None
+    changed = state.get("changedAt") if isinstance(state, dict) else None
+    changed = changed if isinstance(changed, str) else created
+    if type_key.startswith(_OFFSET_FORM):
+        return _offset(created), _offset(changed)
+    return created, changed
+
+
+def _offset(t: Any) -> Any:
+    return t[:-1] + "+00:00" if isinstance(t, str) and t.endswith("Z") else t
+
+
 def _fill_properties(schema: _NODE, doc: dict[str, Any], nulls: bool) -> dict[str, Any]:
     """`doc` with the readOnly properties under `properties` that it lacks (see the module's note); `doc` itself
     is not changed. `nulls`: whether the provider answers a property it has no value for as null (App Service)
@@ -286,7 +337,8 @@ def _fill_properties(schema: _NODE, doc: dict[str, Any], nulls: bool) -> dict[st
     if ref is None or not isinstance(doc.get("properties"), dict):
         return doc
     props = doc["properties"]
-    filled = _fill(ref[0], props, str(doc.get("id", "")).lower(), nulls, 0)
+    times = _times(doc, str(doc.get("type", "")).lower())
+    filled = _fill(ref[0], props, str(doc.get("id", "")).lower(), nulls, 0, times)
     return doc if filled is props else {**doc, "properties": filled}
 
 
