@@ -21,14 +21,11 @@ import time
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arm_sim.db.models import Event, RoleAssignment
-from arm_sim.domain import identity_graph
+from arm_sim.db.models import Event
 from arm_sim.domain.clock import iso
-from arm_sim.domain.rbac_builtins import BY_NAME
 
 LOG = logging.getLogger("arm_sim.requests")
 # query parameters whose values are shown; any other value is written as ***
@@ -38,7 +35,8 @@ SHOWN_QUERY = frozenset({"api-version", "resource", "client_id", "object_id", "p
 # event kinds that are lifecycle effects, logged as lines of their own
 LIFECYCLE = frozenset({"servicePrincipal.created", "servicePrincipal.deleted", "credential.issued",
                        "credential.rolled", "credential.expired", "credential.removed", "tokens.revoked",
-                       "application.created", "application.deleted", "user.created", "user.deleted"})
+                       "application.created", "application.deleted", "user.created", "user.deleted",
+                       "grant.orphaned"})
 _KEYED = re.compile(r"^/+(vms|sites)/[^/]+")  # (`//vms/…` is served as `/vms/…`: mask it too)
 _UNSAFE = re.compile(r"[^\x21-\x7e]")  # what a claim may not bring into a line: controls, spaces, non-ASCII
 _DENIALS = (re.compile(r"perform action '([^']+)'(?: over scope '([^']+)')?"),  # ARM
@@ -139,7 +137,7 @@ class _Request:
 
 
 class _Effect:
-    """One lifecycle effect's line (from an event row, or an orphaned grant found when a principal went)."""
+    """One lifecycle effect's line, from an event row."""
 
     __slots__ = ("at", "details", "kind", "subject")
 
@@ -215,32 +213,12 @@ class RequestLog:
                                     bytes(body), challenge))
 
 
-def _orphans(session: Session, principal_id: str, at: float) -> list[_Effect]:
-    """The grants a deleted principal leaves behind: role assignments and access-policy entries naming it."""
-    out = []
-    for ra in session.scalars(select(RoleAssignment).where(RoleAssignment.principal_id == principal_id)):
-        guid = ra.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
-        role = BY_NAME.get(guid)
-        out.append(_Effect("grant.orphaned", ra.id, at, {"principalId": principal_id, "grant": "roleAssignment",
-                                                         "role": role.role_name if role else guid,
-                                                         "scope": ra.scope}))
-    for entry in identity_graph.policies_by_principal(session).get(principal_id.lower(), []):
-        out.append(_Effect("grant.orphaned", entry["vault"], at, {"principalId": principal_id,
-                                                                  "grant": "accessPolicy",
-                                                                  "permissions": entry["permissions"]}))
-    return out
-
-
 def _after_flush(session: Session, _context: Any) -> None:
-    pending = None
-    for obj in session.new:
-        if isinstance(obj, Event) and obj.kind in LIFECYCLE:
-            if pending is None:
-                pending = session.info.setdefault(_PENDING, [])
-            details = dict(obj.details or {})
-            pending.append(_Effect(obj.kind, obj.subject, obj.at, details))
-            if obj.kind in ("servicePrincipal.deleted", "user.deleted"):
-                pending.extend(_orphans(session, str(details.get("principalId") or obj.subject), obj.at))
+    rows = [obj for obj in session.new if isinstance(obj, Event) and obj.kind in LIFECYCLE]
+    if rows:  # in log order (a principal's deletion, then the grants it orphaned), which a set does not keep
+        rows.sort(key=lambda e: e.seq or 0)
+        session.info.setdefault(_PENDING, []).extend(
+            _Effect(e.kind, e.subject, e.at, dict(e.details or {})) for e in rows)
 
 
 def _after_commit(session: Session) -> None:

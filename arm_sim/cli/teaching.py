@@ -114,6 +114,11 @@ def _summary(e: dict[str, Any], names: _Names) -> str:
     kind = e["kind"]
     if kind == "token.rejected" and "missing" in str(d.get("reason", "")).lower():
         return "challenge: the client's first request carries no token (normal handshake)"
+    if kind == "grant.orphaned":  # what is left behind, and whose it was
+        perms = ", ".join(f"{k}: {'/'.join(v)}" for k, v in (d.get("permissions") or {}).items())
+        what = (f"role {d.get('role')} at {_short(str(d.get('scope')))}" if d.get("grant") == "roleAssignment"
+                else f"access policy {perms}")
+        return f"{what}; names deleted {names.of(d.get('principalId'))}"[:200]
     parts = []
     for key in ("reason", "permission", "action", "resourceId", "keyId", "thumbprint", "kind", "by"):
         if d.get(key) not in (None, ""):

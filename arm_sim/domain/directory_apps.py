@@ -21,9 +21,8 @@ from sqlalchemy import delete, func, select
 
 from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.db.models import Application, Bootstrap, Credential, ServicePrincipal, Tenant
-from arm_sim.domain import directory, events, graph, graph_permissions
+from arm_sim.domain import directory, events, graph, graph_permissions, principal_deletion
 from arm_sim.domain.context import Caller, Ctx
-from arm_sim.domain.tokens import revocation
 
 Doc = dict[str, Any]
 
@@ -265,7 +264,7 @@ def delete_application(ctx: Ctx, app: Application) -> None:
     """The application, its credentials and its service principal (Entra deletes the home tenant's principal
     with its application); role assignments that name the principal stay behind as orphans."""
     for sp in _principals_of(ctx, app):
-        _delete_principal(ctx, sp, "application deleted")
+        principal_deletion.delete(ctx, sp, "application deleted")
     ctx.session.execute(delete(Credential).where(Credential.app_id == app.app_id))
     events.record(ctx, "application.deleted", app.object_id, appId=app.app_id, displayName=app.display_name)
     ctx.session.delete(app)
@@ -396,16 +395,9 @@ def update_service_principal(ctx: Ctx, sp: ServicePrincipal, body: Any) -> None:
                   properties=sorted(changes))
 
 
-def _delete_principal(ctx: Ctx, sp: ServicePrincipal, reason: str) -> None:
-    events.record(ctx, "servicePrincipal.deleted", sp.object_id, principalId=sp.object_id, clientId=sp.app_id,
-                  servicePrincipalType=sp.service_principal_type, reason=reason)
-    ctx.session.delete(sp)
-    revocation.forget(ctx, sp.object_id)
-
-
 def delete_service_principal(ctx: Ctx, sp: ServicePrincipal) -> None:
     """The principal alone: its application and the application's credentials stay (a new principal can be made
     from the appId again); its grants stay behind as orphans."""
     _writable_principal(sp)
-    _delete_principal(ctx, sp, "deleted through Microsoft Graph")
+    principal_deletion.delete(ctx, sp, "deleted through Microsoft Graph")
     ctx.session.flush()

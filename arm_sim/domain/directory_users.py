@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.db.models import Tenant, User
-from arm_sim.domain import events, graph
+from arm_sim.domain import events, graph, principal_deletion
 from arm_sim.domain.context import Ctx
 
 ENTITY = "User"
@@ -139,6 +139,7 @@ def delete(ctx: Ctx, user: User) -> None:
     """The user goes; role assignments that name it stay behind as orphans, as for any deleted principal."""
     events.record(ctx, "user.deleted", user.object_id, userPrincipalName=user.user_principal_name,
                   principalId=user.object_id)
+    principal_deletion.record_orphaned(ctx, user.object_id, None)
     ctx.session.delete(user)
     ctx.session.flush()
 

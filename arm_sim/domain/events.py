@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -45,6 +46,30 @@ def write_durable(session: Session, rows: list[dict[str, Any]]) -> None:
         _DURABLE.run(session, rows)
 
 
+def _like(pattern: str) -> re.Pattern[str]:
+    """A subject pattern as the SQL filter reads it (`*` or `%`: any text; `_`: any character), case-insensitive."""
+    wild = {"*": ".*", "%": ".*", "_": "."}
+    return re.compile("".join(wild.get(c, re.escape(c)) for c in pattern), re.IGNORECASE | re.DOTALL)
+
+
+def principals_of(ctx: Ctx, resource: str) -> set[str]:
+    """The object ids and client ids of every principal a resource the pattern matches ever had (from the creation
+    events, so deleted ones count: their orphaned grants and old tokens are the resource's story too)."""
+    like = _like(resource)
+    out: set[str] = set()
+    for details in ctx.session.scalars(select(Event.details).where(Event.kind == "servicePrincipal.created")):
+        d = details or {}
+        if d.get("resourceId") and like.fullmatch(str(d["resourceId"])):
+            out |= {str(d[k]).lower() for k in ("principalId", "clientId") if d.get(k)}
+    return out
+
+
+def _names(e: Event, ids: set[str]) -> bool:
+    """Whether the event is a principal's in `ids`: as its subject, its actor or its `principalId` detail."""
+    return (e.subject.lower() in ids or (e.actor or "").lower() in ids
+            or str((e.details or {}).get("principalId", "")).lower() in ids)
+
+
 def query(
     ctx: Ctx,
     *,
@@ -56,32 +81,40 @@ def query(
     after_seq: int = 0,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
-    """The first `limit` events after `after_seq` (in log order) that pass every filter. A principal is matched
-    as the subject, the actor or a `principalId` detail, which SQL cannot see inside the JSON on both databases:
-    the log is read a page at a time until `limit` events match, so a principal's events are found however many
-    others came first."""
+    """The first `limit` events after `after_seq` (in log order) that pass every filter.
+
+    `subject` is a resource (or a pattern of them, `*` for any text): the events filed under it, and those of
+    every principal it ever had (`principals_of`), such as the grants its identity left orphaned. A principal is
+    matched as the subject, the actor or a `principalId` detail, which SQL cannot see inside the JSON on both
+    databases: the log is then read a page at a time until `limit` events match, so a principal's events are
+    found however many others came first."""
     q = select(Event).order_by(Event.seq)
     if kind:
         q = q.where(Event.kind.like(kind.replace("*", "%")))
-    if subject:
+    owned = principals_of(ctx, subject) if subject else set()
+    if subject and not owned:
         q = q.where(Event.subject.ilike(subject.replace("*", "%")))
     if since is not None:
         q = q.where(Event.at >= since)
     if until is not None:
         q = q.where(Event.at <= until)
-    p = principal.lower() if principal else None
+    p = {principal.lower()} if principal else None
+    like = _like(subject) if owned and subject else None
+    paged = p is not None or like is not None
     out: list[dict[str, Any]] = []
     cursor = after_seq
     while len(out) < limit:
         rows = ctx.session.scalars(q.where(Event.seq > cursor).limit(limit)).all()
         for e in rows:
-            if p is None or e.subject.lower() == p or (e.actor or "").lower() == p or str(
-                    (e.details or {}).get("principalId", "")).lower() == p:
-                out.append({"seq": e.seq, "time": iso(e.at), "kind": e.kind, "subject": e.subject,
-                            "actor": e.actor, "details": e.details})
-                if len(out) == limit:
-                    break
-        if p is None or len(rows) < limit:
+            if p is not None and not _names(e, p):
+                continue
+            if like is not None and not (like.fullmatch(e.subject) or _names(e, owned)):
+                continue
+            out.append({"seq": e.seq, "time": iso(e.at), "kind": e.kind, "subject": e.subject,
+                        "actor": e.actor, "details": e.details})
+            if len(out) == limit:
+                break
+        if not paged or len(rows) < limit:
             break
         cursor = rows[-1].seq
     return out

@@ -19,7 +19,7 @@ import uuid
 from sqlalchemy import delete, select
 
 from arm_sim.db.models import Credential, ServicePrincipal, SimSetting
-from arm_sim.domain import directory, events
+from arm_sim.domain import directory, events, principal_deletion
 from arm_sim.domain.certs import private_pem, self_signed
 from arm_sim.domain.context import Ctx
 from arm_sim.domain.keypool import POOL
@@ -64,10 +64,7 @@ def delete_principal(ctx: Ctx, object_id: str, reason: str) -> None:
     if sp is None:
         return
     ctx.session.execute(delete(Credential).where(Credential.app_id == sp.app_id))
-    events.record(ctx, "servicePrincipal.deleted", sp.object_id, principalId=sp.object_id, clientId=sp.app_id,
-                  resourceId=sp.alternative_names[1] if len(sp.alternative_names) > 1 else None, reason=reason)
-    ctx.session.delete(sp)
-    revocation.forget(ctx, sp.object_id)
+    principal_deletion.delete(ctx, sp, reason)
     ctx.session.flush()
 
 
