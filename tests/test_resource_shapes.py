@@ -333,3 +333,11 @@ def test_a_change_time_stays_while_nothing_changes(arm: httpx.Client, rg: str) -
     again = put(arm, acr, "Microsoft.ContainerRegistry/registries", body)
     assert again["systemData"]["lastModifiedAt"] > shown["systemData"]["lastModifiedAt"]
     assert again["properties"] == p
+    assert arm.post("/_sim/clock/advance", json={"duration": "3m"}).status_code == 200
+    moved_from = _clock(arm)
+    changed = put(arm, acr, "Microsoft.ContainerRegistry/registries", {**body, "tags": {"team": "blue"}})
+    later = changed["properties"]["policies"]["retentionPolicy"]["lastUpdatedTime"]
+    assert _when(later) >= moved_from > _when(first)  # a write that changed the registry moves it
+    assert changed["properties"]["creationDate"] == p["creationDate"]
+    assert put(arm, acr, "Microsoft.ContainerRegistry/registries", {**body, "tags": {"team": "blue"}})[
+        "properties"]["policies"]["retentionPolicy"]["lastUpdatedTime"] == later  # and the same again keeps it

@@ -20,6 +20,7 @@ from arm_sim.db.engine import HotSelect
 from arm_sim.db.models import Resource
 from arm_sim.db.records import ResourceRecord
 from arm_sim.domain import events
+from arm_sim.domain.clock import iso
 from arm_sim.domain.context import Ctx
 from arm_sim.providers import shapes
 from arm_sim.providers.base import ActionResult, Doc, Provider
@@ -112,12 +113,26 @@ def _write(ctx: Ctx, path: ids.ArmPath, row: Resource | None, doc: Doc, api_vers
     ctx.session.flush()
     after = to_doc(row)
     _on_put(ctx, provider, before, after)
+    _stamp_change(ctx, before, after)
     # hooks may fill server-side fields (identity principal ids, vault URIs, simulator state …)
     row.identity, row.properties, row.extra = after.get("identity"), after.get("properties") or {}, _extra(after)
     for column in ("identity", "properties", "extra"):  # hooks may have changed the JSON in place
         flag_modified(row, column)
     events.record(ctx, "resource.created" if created else "resource.updated", row.id, type=row.type)
     return to_doc(row), created
+
+
+_UNCHANGING = ("etag", "systemData", SIM_STATE)
+
+
+def _stamp_change(ctx: Ctx, before: Doc | None, after: Doc) -> None:
+    """The time of the last write that changed what the resource is (`_sim.changedAt`, read by `shapes.fill` for
+    a provider's change times): a PUT of the same document again keeps the earlier one, as a provider's does."""
+    changed = before is None or any(before.get(k) != after.get(k) for k in set(before) | set(after)
+                                    if k not in _UNCHANGING)
+    stamp = iso(ctx.now) if changed else (before or {}).get(SIM_STATE, {}).get("changedAt")
+    if stamp:
+        after.setdefault(SIM_STATE, {})["changedAt"] = stamp
 
 
 def _on_put(ctx: Ctx, provider: Provider, before: Doc | None, after: Doc) -> None:
