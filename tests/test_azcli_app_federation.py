@@ -167,11 +167,15 @@ def test_graph_rules_for_an_applications_federated_credentials(sim: Sim, gh: htt
     # who may: reading needs an application read permission, writing Application.ReadWrite.All
     with sim.http(app_token(sim, app)) as nobody:
         assert_denied(nobody.get(base))
-    assert grant(sim, app["appId"], "Application.Read.All").status_code == 200
-    with sim.http(app_token(sim, app)) as reader:
+    assert grant(sim, app["appId"], "Application.Read.All", "Directory.ReadWrite.All").status_code == 200
+    with sim.http(app_token(sim, app)) as reader:  # Directory.ReadWrite.All is not among Graph's permissions here
         assert reader.get(base).status_code == 200
         assert_denied(reader.post(base, json=body(21)))
+        assert_denied(reader.patch(f"{base}/fic-00", json={"description": "x"}))
         assert_denied(reader.delete(f"{base}/fic-00"))
+    assert grant(sim, app["appId"], "Application.ReadWrite.All").status_code == 200
+    with sim.http(app_token(sim, app)) as writer:
+        assert writer.delete(f"{base}/fic-00").status_code == 204
 
     # the application deleted: its credentials go with it
     assert gh.delete(f"/v1.0/applications/{made['id']}").status_code == 204

@@ -34,6 +34,9 @@ PROPS = {"name": "str", "issuer": "str", "subject": "str", "description": "str",
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,119}$")  # "URL friendly", at most 120 characters
 LIMIT = 600  # Graph's limit for issuer, subject, each audience and the description
 INVALID = "InvalidFederatedIdentityCredentialValue"
+# Writing one needs Application.ReadWrite.All (Graph's permission table for the create, update and delete calls;
+# Directory.ReadWrite.All, which writes applications, is not among them; .OwnedBy is not offered: no ownership here).
+WRITE = frozenset({"Application.ReadWrite.All"})
 
 
 def as_json(c: ApplicationFederatedCredential) -> Doc:

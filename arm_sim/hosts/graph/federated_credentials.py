@@ -24,8 +24,7 @@ def handle(w: Write) -> Answer | None:
     if (w.method, key is None) not in (("GET", True), ("POST", True), ("GET", False), ("PATCH", False),
                                        ("DELETE", False)):
         return None
-    graph_permissions.require(w.caller.claims, graph_permissions.READ_APPLICATIONS if reading
-                              else graph_permissions.WRITE_APPLICATIONS)
+    graph_permissions.require(w.caller.claims, graph_permissions.READ_APPLICATIONS if reading else fics.WRITE)
     app = directory_apps.application(w.ctx, w.caller.tenant_id, object_id=w.key, app_id=w.app_id)
     if not reading:
         # a trust is a credential: only the simulator's administrator app itself may add one to itself
