@@ -80,6 +80,12 @@ def test_az_federates_an_app_registration_and_the_sdk_exchanges_a_github_token(
         shown = az.json("ad", "app", "federated-credential", "show", "--id", app["appId"],
                         "--federated-credential-id", key)
         assert shown["id"] == made["id"] and shown["subject"] == main
+    params.write_text(json.dumps({"name": "github-main", "issuer": GITHUB, "subject": main,
+                                  "description": "deploys main", "audiences": [EXCHANGE]}))
+    az.run("ad", "app", "federated-credential", "update", "--id", app["appId"], "--federated-credential-id",
+           "github-main", "--parameters", str(params))
+    assert az.json("ad", "app", "federated-credential", "show", "--id", app["appId"], "--federated-credential-id",
+                   made["id"])["description"] == "deploys main"
     # the same issuer and subject again, under another name: Graph's refusal
     params.write_text(json.dumps({"name": "again", "issuer": GITHUB, "subject": main, "audiences": [EXCHANGE]}))
     again = az.fails("ad", "app", "federated-credential", "create", "--id", app["appId"], "--parameters", str(params))
