@@ -8,7 +8,8 @@ learn.microsoft.com/azure/aks/workload-identity-deploy-cluster: `az aks create -
 create` + `secret set`, an access policy for the identity, `az identity federated-credential create --issuer
 <the cluster's issuer> --subject system:serviceaccount:NS:SA`; the pod reads the secret. Then the credential is
 deleted and the next pod is refused with Entra's AADSTS700211 (domain/federation.py). az is slow to start: the module
-keeps to about a dozen az calls and runs its own simulator.
+keeps to about a dozen az calls and runs its own simulator. Between the two pods, az itself signs in with the
+cluster's token (`az login --service-principal --federated-token`) and reads the group and the secret as the identity.
 """
 
 from __future__ import annotations
@@ -95,6 +96,20 @@ def test_the_aks_workload_identity_tutorial(az: ProxiedAz, tmp_path: Path) -> No
     read = pod(sim, identity, group, issuer, script, uri, "my-secret")
     assert read.returncode == 0, read.stderr
     assert read.stdout.strip() == "Hello!"
+
+    # the cluster's token signs az in as the identity too (`az login --federated-token`), on Azure's default cloud
+    az.json("role", "assignment", "create", "--assignee-object-id", ident["principalId"], "--assignee-principal-type",
+            "ServicePrincipal", "--role", "Reader", "--scope", created["id"].split("/providers/")[0])
+    printed = sim.cli("oidc", "token", "--issuer", issuer, "--subject", SUBJECT)
+    assert printed.returncode == 0, printed.stderr
+    workload = ProxiedAz(sim, tmp_path / "workload-az", executable=str(AZ), proxy_env=az.proxy_env)
+    subs = workload.json("login", "--service-principal", "-u", ident["clientId"], "-t", sim.tenant,
+                         "--federated-token", printed.stdout.strip())
+    assert [s["id"] for s in subs] == [sim.subscription]
+    assert workload.json("account", "show")["user"] == {"name": ident["clientId"], "type": "servicePrincipal"}
+    assert [g["name"] for g in workload.json("group", "list")] == [group]
+    shown = workload.json("keyvault", "secret", "show", "--vault-name", vault, "-n", "my-secret")
+    assert shown["value"] == "Hello!"
 
     # the credential deleted: the next pod is refused by Entra, at once
     az.run("identity", "federated-credential", "delete", "-g", group, "--identity-name", identity,

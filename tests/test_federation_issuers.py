@@ -232,3 +232,20 @@ def test_issuers_under_their_real_names_through_the_proxy(sim: Sim, arm: httpx.C
                        "openid-configuration").status_code == 404
         with pytest.raises(httpx.ProxyError):
             web.get("https://issuer.example.com/.well-known/openid-configuration")
+
+
+def test_discovery_names_keys_at_arm_sims_own_url_whatever_the_host_header(sim: Sim, arm: httpx.Client) -> None:
+    """A discovery document's `jwks_uri` is built from the issuer's configured URL (ARM_SIM_PUBLIC_HOST's), never
+    from the request's Host header, which would let a caller aim the readers' key fetches anywhere."""
+    github = f"https://localhost:{sim.port}/_issuers/token.actions.githubusercontent.com"
+    name = unique("hosted-")
+    registered = arm.post("/_sim/oidc/issuers", json={"name": name}).json()["issuer"]
+    for issuer, jwks in ((github, f"{github}/.well-known/jwks"), (registered, f"{registered}/.well-known/jwks")):
+        for host in (None, "attacker.example", f"127.0.0.1:{sim.port}"):
+            headers = {"Host": host} if host else {}
+            doc = httpx.get(f"{issuer}/.well-known/openid-configuration", verify=sim.ca, headers=headers)
+            assert doc.status_code == 200, doc.text
+            assert doc.json()["jwks_uri"] == jwks, (host, doc.json())
+    listed = {i["issuer"]: i for i in httpx.get(f"{sim.url}/_sim/oidc/issuers", verify=sim.ca, headers={
+        **arm.headers, "Host": "attacker.example"}).json()["value"]}
+    assert listed[registered]["discoveryUrl"] == f"{registered}/.well-known/openid-configuration"

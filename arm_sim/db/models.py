@@ -195,6 +195,23 @@ class ServicePrincipal(Base):
     properties: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
+class ApplicationFederatedCredential(Base):
+    """Graph's federatedIdentityCredential on an application: an external issuer's `sub` the application trusts
+    (workload identity federation). A user-assigned identity's federated credentials are ARM resources instead."""
+
+    __tablename__ = "application_federated_credentials"
+    __table_args__ = (UniqueConstraint("application_object_id", "name_key"),)  # the name is an alternate key
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_object_id: Mapped[str] = mapped_column(ForeignKey("applications.object_id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    name_key: Mapped[str] = mapped_column(String(120))  # case-folded
+    issuer: Mapped[str] = mapped_column(String(600))
+    subject: Mapped[str] = mapped_column(String(600))
+    audiences: Mapped[list[Any]] = mapped_column(default=list)
+    description: Mapped[str | None] = mapped_column(String(600))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 class User(Base):
     """A Graph user: a member of a tenant's directory, signed in to nothing arm-sim serves (no delegated flows),
     but a principal that role assignments name. `upn_key` is the case-folded userPrincipalName, unique per tenant."""

@@ -20,7 +20,14 @@ from cryptography import x509
 from sqlalchemy import delete, func, select
 
 from arm_sim.core.errors import DomainError, bad_request
-from arm_sim.db.models import Application, Bootstrap, Credential, ServicePrincipal, Tenant
+from arm_sim.db.models import (
+    Application,
+    ApplicationFederatedCredential,
+    Bootstrap,
+    Credential,
+    ServicePrincipal,
+    Tenant,
+)
 from arm_sim.domain import directory, events, graph, graph_permissions, principal_deletion
 from arm_sim.domain.context import Caller, Ctx
 
@@ -261,11 +268,13 @@ def _principals_of(ctx: Ctx, app: Application) -> list[ServicePrincipal]:
 
 
 def delete_application(ctx: Ctx, app: Application) -> None:
-    """The application, its credentials and its service principal (Entra deletes the home tenant's principal
-    with its application); role assignments that name the principal stay behind as orphans."""
+    """The application, its credentials (federated ones too) and its service principal (Entra deletes the home
+    tenant's principal with its application); role assignments that name the principal stay behind as orphans."""
     for sp in _principals_of(ctx, app):
         principal_deletion.delete(ctx, sp, "application deleted")
     ctx.session.execute(delete(Credential).where(Credential.app_id == app.app_id))
+    ctx.session.execute(delete(ApplicationFederatedCredential).where(
+        ApplicationFederatedCredential.application_object_id == app.object_id))
     events.record(ctx, "application.deleted", app.object_id, appId=app.app_id, displayName=app.display_name)
     ctx.session.delete(app)
     ctx.session.flush()

@@ -1,6 +1,7 @@
-"""Workload identity federation: an external issuer's assertion exchanged for a user-assigned identity's token.
+"""Workload identity federation: an external issuer's assertion exchanged for the token of a user-assigned identity
+or of an application's service principal.
 
-Entra matches the assertion's `iss`, `sub` and `aud` against the identity's federated identity credentials (exact,
+Entra matches the assertion's `iss`, `sub` and `aud` against the federated identity credentials (exact,
 case-sensitive), then checks the signature against the issuer's published keys and the lifetime against the clock
 (reference/azure-identity-facts.md §8). The token itself comes from the token service's one issuing path
 (tokens/entra.py), so it is the identity's own, exactly as its IMDS token is.
@@ -21,6 +22,7 @@ Error codes, and where each was seen (Entra's texts drift; the code, `error` and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +30,7 @@ import jwt
 from sqlalchemy import select
 
 from arm_sim.core.errors import EntraError
-from arm_sim.db.models import Resource, ServicePrincipal
+from arm_sim.db.models import ApplicationFederatedCredential, Resource, ServicePrincipal
 from arm_sim.domain import events, oidc_issuers
 from arm_sim.domain.context import Ctx
 
@@ -37,10 +39,28 @@ _DOCS = "https://learn.microsoft.com/entra/workload-id/workload-identity-federat
 CLOCK_SKEW = 300  # Entra tolerates about five minutes of skew on nbf
 
 
+MAX_CREDENTIALS = 20  # per user-assigned identity and per application (Entra's limit, not configurable)
+
+
+@dataclass(frozen=True)
+class Trust:
+    """One federated identity credential, wherever it is kept: `id` names it in events (an ARM id for an identity's,
+    the Graph id for an application's)."""
+
+    id: str
+    issuer: str
+    subject: str
+    audiences: tuple[str, ...]
+
+
 def is_external(sp: ServicePrincipal, assertion: str) -> bool:
     """Whether a client assertion comes from an external issuer rather than from the client itself (a client's own
-    assertion names its client id as `iss`). Only user-assigned identities hold federated credentials here."""
-    if sp.service_principal_type != "ManagedIdentity" or sp.alternative_names[:1] != ["isExplicit=True"]:
+    assertion names its client id as `iss`). User-assigned identities and applications hold federated credentials;
+    system-assigned identities never do."""
+    if sp.service_principal_type == "ManagedIdentity":
+        if sp.alternative_names[:1] != ["isExplicit=True"]:
+            return False
+    elif not sp.application_object_id:  # a first-party principal (Microsoft Graph's) has no application here
         return False
     try:
         iss = jwt.decode(assertion, options={"verify_signature": False}).get("iss")
@@ -50,18 +70,40 @@ def is_external(sp: ServicePrincipal, assertion: str) -> bool:
 
 
 def credentials(ctx: Ctx, sp: ServicePrincipal) -> list[Resource]:
-    """The identity's federated identity credentials, as ARM stores them (deleted ones are simply gone)."""
+    """A user-assigned identity's federated identity credentials, as ARM stores them (deleted ones are gone)."""
     if not sp.resource_key:
         return []
     return list(ctx.session.scalars(select(Resource).where(
         Resource.parent_key == sp.resource_key.rstrip("/"), Resource.type_key == FIC).order_by(Resource.key)))
 
 
+def application_credentials(ctx: Ctx, application_object_id: str) -> list[ApplicationFederatedCredential]:
+    return list(ctx.session.scalars(select(ApplicationFederatedCredential).where(
+        ApplicationFederatedCredential.application_object_id == application_object_id)
+        .order_by(ApplicationFederatedCredential.created_at, ApplicationFederatedCredential.id)))
+
+
+def trusts(ctx: Ctx, sp: ServicePrincipal) -> list[Trust]:
+    """Every federated credential the principal's identity or application holds, in one shape for the matcher."""
+    if sp.service_principal_type == "ManagedIdentity":
+        out = []
+        for r in credentials(ctx, sp):
+            p = r.properties or {}
+            aud = p.get("audiences")
+            out.append(Trust(r.id, str(p.get("issuer", "")), str(p.get("subject", "")),
+                             tuple(a for a in aud if isinstance(a, str)) if isinstance(aud, list) else ()))
+        return out
+    if not sp.application_object_id:
+        return []
+    return [Trust(c.id, c.issuer, c.subject, tuple(a for a in c.audiences if isinstance(a, str)))
+            for c in application_credentials(ctx, sp.application_object_id)]
+
+
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
-def _refuse(ctx: Ctx, sp: ServicePrincipal, error: EntraError, claims: dict[str, Any], closest: Resource | None,
+def _refuse(ctx: Ctx, sp: ServicePrincipal, error: EntraError, claims: dict[str, Any], closest: Trust | None,
             field: str | None) -> EntraError:
     """Record why (and which credential came closest, on which field), then hand the error back to raise."""
     events.record_refusal(
@@ -72,8 +114,9 @@ def _refuse(ctx: Ctx, sp: ServicePrincipal, error: EntraError, claims: dict[str,
     return error
 
 
-def exchange(ctx: Ctx, sp: ServicePrincipal, assertion: str) -> Resource:
-    """Verify an external assertion for the identity `sp`; returns the federated credential it matched."""
+def exchange(ctx: Ctx, sp: ServicePrincipal, assertion: str) -> Trust:
+    """Verify an external assertion for the principal `sp` (a user-assigned identity's or an application's); returns
+    the federated credential it matched."""
     try:
         header = jwt.get_unverified_header(assertion)
         claims: dict[str, Any] = jwt.decode(assertion, options={"verify_signature": False})
@@ -81,26 +124,22 @@ def exchange(ctx: Ctx, sp: ServicePrincipal, assertion: str) -> Resource:
         raise EntraError(400, "invalid_request", 50027, "JWT token is invalid or malformed.") from e
     iss, sub, aud = str(claims.get("iss", "")), str(claims.get("sub", "")), claims.get("aud")
     audiences = [a for a in (aud if isinstance(aud, list) else [aud]) if isinstance(a, str)]
-    fics = credentials(ctx, sp)
-
-    def prop(r: Resource, name: str) -> Any:
-        return (r.properties or {}).get(name)
-
-    by_issuer = [r for r in fics if prop(r, "issuer") == iss]
+    fics = trusts(ctx, sp)
+    by_issuer = [r for r in fics if r.issuer == iss]
     if not by_issuer:
         raise _refuse(ctx, sp, EntraError(
             401, "invalid_client", 700211,
             f"No matching federated identity record found for presented assertion issuer '{iss}'. Please check your "
             f"federated identity credential Subject, Audience and Issuer against the presented assertion. {_DOCS}"),
             claims, fics[0] if fics else None, "issuer")
-    by_subject = [r for r in by_issuer if prop(r, "subject") == sub]
+    by_subject = [r for r in by_issuer if r.subject == sub]
     if not by_subject:
         raise _refuse(ctx, sp, EntraError(
             401, "invalid_client", 700213,
             f"No matching federated identity record found for presented assertion subject '{sub}'. Check your "
             f"federated identity credential Subject, Audience and Issuer against the presented assertion. {_DOCS}"),
             claims, by_issuer[0], "subject")
-    matched = next((r for r in by_subject if set(prop(r, "audiences") or []) & set(audiences)), None)
+    matched = next((r for r in by_subject if set(r.audiences) & set(audiences)), None)
     if matched is None:
         raise _refuse(ctx, sp, EntraError(  # the text is arm-sim's guess (see the module's docstring)
             401, "invalid_client", 700212,

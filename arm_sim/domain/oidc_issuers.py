@@ -301,7 +301,15 @@ def loopback_keys(url: str) -> dict[str, rsa.RSAPublicKey]:
     """The RSA keys (by kid) of an issuer arm-sim does not play, fetched as Entra fetches them — its discovery
     document (whose `issuer` must be `url` exactly), then its `jwks_uri` — but only from loopback addresses, so
     arm-sim never reaches the network. https is not verified: a loopback peer is whoever bound the port, and local
-    issuers (a kind cluster's API server, a test's) use self-signed certificates."""
+    issuers (a kind cluster's API server, a test's) use self-signed certificates.
+
+    Any loopback port, not only arm-sim's own: its own listeners serve only issuers it plays, which are never
+    fetched (`played` answers first), so that limit would leave nothing to fetch; the point is a local issuer of
+    the user's own. What bounds a fetch instead: only a caller who may write a federated credential (on the
+    identity through ARM, on the application through Graph) can name the issuer, and it must be https (both
+    validate it), so a plain-text local service fails at the TLS handshake; two GETs at most (the discovery document
+    at a fixed path under the issuer, then its loopback `jwks_uri`), no redirect, FETCH_TIMEOUT each, 1 MB; nothing
+    fetched is echoed back: a failure is AADSTS50166, a document without the key AADSTS7000272."""
     doc = _get_json(url.rstrip("/") + "/.well-known/openid-configuration")
     if doc.get("issuer") != url or not isinstance(doc.get("jwks_uri"), str):
         raise MetadataUnavailable(f"{url}: the discovery document names another issuer, or no jwks_uri")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from arm_sim.core import ids
 from arm_sim.core.errors import bad_request, not_found
 from arm_sim.db.models import Resource, ServicePrincipal
-from arm_sim.domain import managed_identities, tenancy
+from arm_sim.domain import federation, managed_identities, tenancy
 from arm_sim.domain.context import Ctx
 from arm_sim.providers import managed_identity_associated, operations_lists
 from arm_sim.providers.base import ActionResult, Doc, Provider
@@ -21,7 +21,7 @@ UAI = "microsoft.managedidentity/userassignedidentities"
 FIC = UAI + "/federatedidentitycredentials"
 ISOLATION_SCOPE_SINCE = "2024-11-30"  # the api-version that added properties.isolationScope
 ISOLATION_SCOPES = ("None", "Regional")
-MAX_FICS = 20  # Entra's limit of federated identity credentials per identity
+MAX_FICS = federation.MAX_CREDENTIALS  # Entra's limit of federated identity credentials per identity
 
 
 class ManagedIdentityProvider(Provider):
@@ -147,12 +147,18 @@ def _validate_fic(name: str, doc: Doc) -> None:
 def _check_siblings(ctx: Ctx, path: ids.ArmPath, doc: Doc) -> None:
     """Entra's limits: at most 20 federated credentials on an identity (learn.microsoft.com, workload identity
     federation considerations), and each issuer + subject pair once (the answer Azure gives is quoted in
-    Azure/bicep-types-az#2054; its error code is not, `BadRequest` is arm-sim's guess)."""
+    Azure/bicep-types-az#2054; its error code is not, `BadRequest` is arm-sim's guess).
+
+    The 21st credential gets Azure's 400 `BadRequest` "Too many Federated Identity Credentials", as a Kubernetes
+    controller that creates one credential per sandbox on one identity records it (a public Rust source's notes on
+    why it reaps stale credentials: "Once the MI hits 20, all new sandbox creates fail with `400 BadRequest: Too many
+    Federated Identity Credentials`"); no longer text was found (the ARM specs' examples, az's recordings and the
+    azure-workload-identity issues only state the limit), so the message is exactly the words seen."""
     others = ctx.session.scalars(select(Resource).where(
         Resource.parent_key == ids.key(path.parent_id), Resource.type_key == FIC)).all()
     others = [r for r in others if r.key != ids.key(path.id)]
     if len(others) >= MAX_FICS:
-        raise bad_request("BadRequest", f"An identity has at most {MAX_FICS} federated identity credentials.")
+        raise bad_request("BadRequest", "Too many Federated Identity Credentials")
     props = doc.get("properties") or {}
     pair = (props.get("issuer"), props.get("subject"))
     if any(((r.properties or {}).get("issuer"), (r.properties or {}).get("subject")) == pair for r in others):

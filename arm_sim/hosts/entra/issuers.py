@@ -7,6 +7,7 @@ simulator API that registers issuers (`arm-sim oidc register|unregister`) and si
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -27,9 +28,10 @@ _REGISTERED = "registered/"
 
 
 def _base(request: Request) -> str:
-    host = request.headers.get("host")
+    """arm-sim's own configured URL (ARM_SIM_PUBLIC_HOST), never the request's Host header: a discovery document
+    must not send its readers' key fetches wherever a caller's Host header pointed."""
     rt: Runtime = request.app.state.runtime
-    return f"https://{host}" if host else rt.settings.public_url
+    return rt.settings.public_url
 
 
 def direct_url(base: str, issuer: str) -> str:
@@ -38,9 +40,14 @@ def direct_url(base: str, issuer: str) -> str:
 
 
 def served_url(base: str, issuer: oidc_issuers.Issuer) -> str:
-    """Where arm-sim's own listener serves the issuer's documents (`base` + this + `.well-known/…`)."""
+    """Where arm-sim's own listener serves the issuer's documents (`base` + this + `.well-known/…`): a registered
+    issuer at its default address is its own URL (as it was registered, whatever the public URL is now)."""
     if issuer.kind == "registered" and issuer.name:
-        return f"{base}{PREFIX}{_REGISTERED}{issuer.name}/"
+        own = f"{PREFIX}{_REGISTERED}{issuer.name}"
+        if issuer.url.rstrip("/").endswith(own) and urlsplit(issuer.url).hostname in (
+                urlsplit(base).hostname, *oidc_issuers.LOOPBACK_HOSTS):
+            return issuer.url.rstrip("/") + "/"
+        return f"{base}{own}/"
     return direct_url(base, issuer.url)
 
 

@@ -21,7 +21,15 @@ from arm_sim.domain.context import Caller, Ctx
 from arm_sim.domain.runtime import Runtime
 from arm_sim.hosts import body_limits
 from arm_sim.hosts.arm.auth import authenticate
-from arm_sim.hosts.graph import app_roles, applications, directory_objects, errors, service_principals, users
+from arm_sim.hosts.graph import (
+    app_roles,
+    applications,
+    directory_objects,
+    errors,
+    federated_credentials,
+    service_principals,
+    users,
+)
 from arm_sim.hosts.graph.errors import RequestInfo
 from arm_sim.hosts.graph.writes import Answer, Write
 from arm_sim.hosts.http import bearer, off_loop, parse_json
@@ -40,7 +48,8 @@ _LIST_OPTIONS = ("$filter", "$select", "$top", "$skiptoken")
 SIMULATED = ("arm-sim simulates only servicePrincipals and applications (GET by id, by appId and listed with "
              "$filter, $select, $top; POST, PATCH, DELETE; an application's addPassword and removePassword), users "
              "(GET, POST, DELETE), a service principal's appRoleAssignments and appRoleAssignedTo (GET, POST, "
-             "DELETE), directoryObjects/getByIds (POST) and /me of Microsoft Graph v1.0.")
+             "DELETE), an application's federatedIdentityCredentials (GET, POST, PATCH, DELETE), "
+             "directoryObjects/getByIds (POST) and /me of Microsoft Graph v1.0.")
 
 
 def _base_url(request: Request, rt: Runtime) -> str:
@@ -126,11 +135,28 @@ def _dispatch(call: _Call) -> tuple[int, dict[str, object] | None]:
     if [s.lower() for s in segments] == ["directoryobjects", "getbyids"] and call.method == "POST":
         call.check_options(())
         return 200, directory_objects.get_by_ids(call.ctx, call.caller, call.body, call.body_error, call.base)
+    trusted = _federated_credentials(call, segments)
+    if trusted is not None:
+        return trusted
     if call.method != "GET" and segments:
         written = _write(call, segments)
         if written is not None:
             return written
     return 200, _read(call, segments)
+
+
+def _federated_credentials(call: _Call, segments: list[str]) -> Answer | None:
+    """An application's federatedIdentityCredentials (reads too: the generic reader serves entity sets only)."""
+    keyed = _BY_APP_ID.match(segments[0]) if segments else None
+    if not segments or (keyed.group(1) if keyed else segments[0]).lower() != "applications":
+        return None
+    rest = segments[1:] if keyed else segments[2:]
+    if not rest or not federated_credentials.SEGMENT.match(rest[0]):
+        return None
+    call.check_options(())
+    return federated_credentials.handle(Write(
+        call.ctx, call.caller, call.method, None if keyed else segments[1], keyed.group(2) if keyed else None, rest,
+        call.body, call.body_error, call.base))
 
 
 def _write(call: _Call, segments: list[str]) -> Answer | None:
