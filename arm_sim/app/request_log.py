@@ -29,6 +29,7 @@ from arm_sim.db.models import Event, RoleAssignment
 from arm_sim.domain import identity_graph
 from arm_sim.domain.clock import iso
 from arm_sim.domain.rbac_builtins import BY_NAME
+from arm_sim.hosts.sim import denials
 
 LOG = logging.getLogger("arm_sim.requests")
 # query parameters whose values are shown; any other value is written as ***
@@ -182,13 +183,14 @@ def configure(log_level: str, log_format: str) -> None:
 
 
 class RequestLog:
-    """Pure ASGI: logs each HTTP request of `app` once it is answered."""
+    """Pure ASGI: logs each HTTP request of `app` once it is answered, and keeps each refusal (whatever the log
+    level) for `/_sim/denials` (hosts/sim/denials.py)."""
 
     def __init__(self, app: ASGIApp, listener: str) -> None:
         self.app, self.listener = app, listener
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not LOG.isEnabledFor(logging.INFO):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -211,8 +213,11 @@ class RequestLog:
         try:
             await self.app(scope, receive, logged)
         finally:
-            LOG.info("%s", _Request(self.listener, scope, status or 500, (time.perf_counter() - started) * 1000,
-                                    bytes(body), challenge))
+            line = _Request(self.listener, scope, status or 500, (time.perf_counter() - started) * 1000, bytes(body),
+                            challenge)
+            if status == 403 or (status == 401 and _has_auth(scope)):  # (a 401 without a token: the handshake)
+                denials.keep(line.fields())
+            LOG.info("%s", line)
 
 
 def _orphans(session: Session, principal_id: str, at: float) -> list[_Effect]:
