@@ -103,11 +103,15 @@ def test_whatif_delete_names_the_principal_and_the_orphans_and_changes_nothing(e
             if o["principalId"] == principal}
     assert real == orphaned
 
-    # deleting the identity itself: its principal goes, resources that use it are left naming it
+    # deleting the identity itself: its principal goes, its federated credential (a child) with it, and resources
+    # that use it are left naming it
     user = env.vm(unique("app"), identities("UserAssigned", uai["id"]))
     with env.sim.http() as arm:
+        fic = federate(arm, uai, GITHUB, "repo:contoso/app:ref:refs/heads/main")
         w = arm.get("/_sim/whatif/delete", params={"resourceId": uai["id"]}).json()
+        assert arm.get(fic, params={"api-version": MSI_API}).status_code == 200  # (still there)
     assert [p["objectId"] for p in w["principalsDeleted"]] == [uai["properties"]["principalId"]]
+    assert [d.lower() for d in w["resourcesDeleted"]] == [fic.lower(), uai["id"].lower()]  # children first
     assert [d["resourceId"].lower() for d in w["resourcesLeftDangling"]] == [user.id.lower()]
 
 
@@ -312,11 +316,26 @@ def test_replication_on_the_clock_whatif_unlogged_and_a_stream_ends_with_the_ser
         assert arm.delete(uai["id"], params={"api-version": MSI_API}).status_code == 200
         assert f"lifecycle servicePrincipal.deleted {oid}" in (sim.home / "server.log").read_text()
 
+    # a ticket in the URL is masked in the request log like any credential
+    with sim.http() as arm:
+        ticket = arm.post("/_sim/events/tickets").json()["ticket"]
+    with httpx.Client(base_url=sim.url, verify=sim.ca, timeout=30) as anon, anon.stream(
+            "GET", "/_sim/events/stream", params={"ticket": ticket, "kind": "none"}) as r:
+        assert r.status_code == 200
+    deadline = time.monotonic() + 10
+    while "/_sim/events/stream?ticket=***" not in (sim.home / "server.log").read_text():
+        assert time.monotonic() < deadline, "the stream's request line was not logged"
+        time.sleep(0.2)
+    assert ticket not in (sim.home / "server.log").read_text()
+
     # SIGTERM with a stream open: the stream ends at once, and the server does not wait out its 30 s grace
     client = sim.http()
     with client.stream("GET", "/_sim/events/stream") as r:
         frames = Frames(r)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 20
+        while not frames.comments and time.monotonic() < deadline:  # a quiet stream still says it is alive
+            time.sleep(0.2)
+        assert frames.comments == [": keep-alive"]
         assert sim.proc is not None
         began = time.monotonic()
         sim.proc.terminate()
