@@ -16,15 +16,27 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.simserver import Sim, fresh_database_url
+from tests.test_federation import GITHUB, MSI_API, assertion, exchange, federate
 from tests.test_imds import identities
 from tests.test_keyvault_secrets import (
     Env,
     claims_of,
-    kv_env,
     unique,
 )
 
-_env = pytest.fixture(scope="module", name="env")(kv_env)  # the module's simulator
+
+@pytest.fixture(scope="module", name="env")
+def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """The module's simulator; its directory replicates new principals in an hour of simulated time, so the clock
+    view has replication to show."""
+    sim = Sim(home=tmp_path_factory.mktemp("console"), database_url=fresh_database_url(),
+              extra_env={"ARM_SIM_LRO": "sync", "ARM_SIM_DIRECTORY_DELAY": "3600"}).start()
+    e = Env(sim)
+    yield e
+    e.close()
+    sim.stop()
+
 
 pytestmark = pytest.mark.browser
 
@@ -140,6 +152,19 @@ def test_the_seed_story_in_the_console(env: Env, browser: Any) -> None:
     assert first in page.locator("#node-json").inner_text()  # the node's JSON
     assert page.url.endswith("/_sim/console/")  # the one-time code is gone from the address bar
 
+    # what if I delete it? the answer of the real delete, rolled back: the principal goes, the entry stays orphaned
+    graph.locator(f"button.whatif[data-resource='{vm.id}']").click()
+    whatif = page.locator(f"#whatif-result .summary[data-resource='{vm.id}']")
+    whatif.wait_for()
+    text = whatif.inner_text()
+    assert f"Deleting {name} would:" in text and f"delete principal {name} {first}" in text
+    assert f"ORPHANED access policy on vault {vault.name}: secrets get" in text
+    assert "nothing has changed" in text
+    shot(page, "whatif")
+    page.locator("#graph-refresh").click()
+    graph.locator(".node.principal", has_text=first).wait_for()  # still there
+    assert graph.locator(".node.orphan", has_text=first).count() == 0
+
     # delete the VM: its principal goes, the vault's entry stays behind as an orphan (graph and timeline)
     env.compute.virtual_machines.begin_delete(env.rg, name).result()
     page.locator("#graph-refresh").click()
@@ -151,6 +176,7 @@ def test_the_seed_story_in_the_console(env: Env, browser: Any) -> None:
     assert graph.locator(".node.resource", has_text=name).count() == 0
 
     tab(page, "Timeline")
+    page.locator("#tl-status", has_text="live (stream)").wait_for()  # the stream, not polling
     page.locator("#tl-resource").fill(name)
     rows = page.locator("#timeline tbody tr")
     page.locator("#timeline tbody tr[data-kind='grant.orphaned']").first.wait_for()
@@ -184,19 +210,57 @@ def test_the_seed_story_in_the_console(env: Env, browser: Any) -> None:
     assert "DENIED: secrets/get" in text and "access policies" in text
     assert f"Near miss: an entry grants secrets get to {first}: {name}'s previous identity" in text
     assert "you are its new one" in text
+
+    # the same question from the request it answers: the new identity's refused read, one click away
+    again_token = imds_token(env, vm.id)  # (also the new identity's first certificate)
+    with httpx.Client(base_url=vault.properties.vault_uri, verify=env.sim.ca) as kv:
+        assert kv.get("/secrets/greeting", params={"api-version": "7.5"},
+                      headers={"Authorization": f"Bearer {again_token}"}).status_code == 403
+    page.locator("#ex-action").fill("")
+    page.locator("#ex-scope").fill("")
+    page.locator("#explain-result").evaluate("e => e.replaceChildren()")
+    page.locator("#denials-refresh").click()
+    denial = page.locator("#denials li", has_text=f"lacks secrets get at {vault.name}").first
+    denial.wait_for()
+    assert name in denial.inner_text() and "→ 403" in denial.inner_text() and again_token not in page.content()
+    denial.get_by_role("link", name="explain it").click()
+    result.locator(".decision").wait_for()
+    assert page.locator("#ex-principal").input_value() == again
+    assert page.locator("#ex-action").input_value() == "secrets/get"
+    assert page.locator("#ex-scope").input_value() == vault.id
+    assert f"Near miss: an entry grants secrets get to {first}: {name}'s previous identity" in result.inner_text()
     shot(page, "explain")
+
+    # a workload's refused federated exchange: the credential that came closest and the field that differed
+    with env.sim.http() as arm:
+        uai = arm.put(f"{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{unique('wi-')}",
+                      params={"api-version": MSI_API}, json={"location": "eastus"}).json()
+        main = f"repo:contoso/{unique('app-')}:ref:refs/heads/main"
+        federate(arm, uai, GITHUB, main, name="github-main")
+        feature = main.replace("refs/heads/main", "refs/heads/feature")
+        assert exchange(env.sim, uai["properties"]["clientId"], assertion(arm, GITHUB, feature)).status_code == 401
+    page.locator("#fed-identity").fill(uai["name"])
+    page.get_by_role("button", name="Show exchanges").click()
+    refusal = page.locator("#federation-exchanges tr[data-kind='federation.refused']").first
+    refusal.wait_for()
+    text = refusal.inner_text()
+    assert "REFUSED" in text and "AADSTS700213" in text and f"sub={feature}" in text
+    assert f"closest: github-main; differs on subject: the credential has \"{main}\"" in text
     tab(page, "Identity graph")  # the new principal beside the orphaned entry of the old one
     graph.locator(".node.principal", has_text=again).wait_for()
     assert graph.locator(".node.orphan", has_text=first).count() == 1
     shot(page, "graph")
 
-    # advance the clock 46 days: the new identity's certificate rolls, and the console says old → new
-    imds_token(env, vm.id)  # the new identity's first certificate
+    # advance the clock 46 days: the new identity's certificate rolls, and the console says old → new; the new
+    # principal, still replicating before, is visible to role assignments after
     with env.sim.http() as arm:
         before = arm.get("/_sim/graph", params={"scope": group}).json()
     old = next(c["thumbprint"] for r in before["resources"] if r["name"] == name for p in r["principals"]
                for c in p["credentials"] if c["signs"])
     tab(page, "Clock")
+    pending = page.locator("#clock-replication tr.pending", has_text=again)
+    pending.wait_for()
+    assert "Replicated at" in page.locator("#clock-replication").inner_text()
     clock_before = page.locator("#clock-now").inner_text()
     page.get_by_role("button", name="+46 days").click()
     rolled = page.locator("#clock-summary li.rolled", has_text=old)
@@ -210,6 +274,9 @@ def test_the_seed_story_in_the_console(env: Env, browser: Any) -> None:
     assert re.search(rf"old certificate {old} → new certificate {new}", text), text
     assert "signs now" in text and page.locator("#clock-now").inner_text() != clock_before
     assert "must sign in again" in page.locator("#clock-summary").inner_text()
+    assert f"Replication finished: {name} {again}" in page.locator("#clock-summary li.replicated",
+                                                                   has_text=again).inner_text()
+    assert page.locator("#clock-replication tr.pending").count() == 0
     assert new in page.locator("#clock-due").inner_text()
 
     # tokens: the first identity's token, decoded; its oid and xms_mirid named (the principal deleted)

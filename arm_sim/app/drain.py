@@ -15,6 +15,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arm_sim.hosts.http import JSON_TYPE, dumps
+from arm_sim.hosts.sim.stream import STOPPING
 
 log = logging.getLogger("arm_sim")
 
@@ -68,6 +69,7 @@ class Draining:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope[STOPPING] = self.drain.stopped  # an endless response (the event stream) ends when it is set
         request = _InFlight(send)
         requests = self.drain.requests
         requests.add(request)
@@ -92,6 +94,7 @@ class Drain:
         self.grace = grace
         self.requests: set[_InFlight] = set()
         self.stopping = False
+        self.stopped = asyncio.Event()  # set when stopping begins
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -105,6 +108,7 @@ class Drain:
             self.cut_off()
             return
         self.stopping = True
+        self.stopped.set()
         for server in servers:
             server.should_exit = True  # uvicorn closes its listeners and idle connections, then waits for the rest
         loop = asyncio.get_running_loop()

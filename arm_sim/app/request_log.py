@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arm_sim.db.models import Event
 from arm_sim.domain.clock import iso
+from arm_sim.hosts.sim import denials
 
 LOG = logging.getLogger("arm_sim.requests")
 # query parameters whose values are shown; any other value is written as ***
@@ -180,13 +181,14 @@ def configure(log_level: str, log_format: str) -> None:
 
 
 class RequestLog:
-    """Pure ASGI: logs each HTTP request of `app` once it is answered."""
+    """Pure ASGI: logs each HTTP request of `app` once it is answered, and keeps each refusal (whatever the log
+    level) for `/_sim/denials` (hosts/sim/denials.py)."""
 
     def __init__(self, app: ASGIApp, listener: str) -> None:
         self.app, self.listener = app, listener
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not LOG.isEnabledFor(logging.INFO):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -209,8 +211,11 @@ class RequestLog:
         try:
             await self.app(scope, receive, logged)
         finally:
-            LOG.info("%s", _Request(self.listener, scope, status or 500, (time.perf_counter() - started) * 1000,
-                                    bytes(body), challenge))
+            line = _Request(self.listener, scope, status or 500, (time.perf_counter() - started) * 1000, bytes(body),
+                            challenge)
+            if status == 403 or (status == 401 and _has_auth(scope)):  # (a 401 without a token: the handshake)
+                denials.keep(line.fields())
+            LOG.info("%s", line)
 
 
 def _after_flush(session: Session, _context: Any) -> None:

@@ -18,6 +18,7 @@ from arm_sim.domain import (
     graph_permissions,
     identity_endpoints,
     managed_identities,
+    replication,
     tenancy,
     vaults,
 )
@@ -78,7 +79,7 @@ def _answer(request: Request, rt: Runtime, work: Callable[[Ctx, Any], Any], raw:
 
 @router.get("/clock", summary="The simulated clock")
 async def get_clock(request: Request) -> Response:
-    return await _guarded(request, lambda ctx, _: clock.state(ctx.session))
+    return await _guarded(request, lambda ctx, _: clock.state(ctx.session) | {"replication": replication.state(ctx)})
 
 
 def _advance(ctx: Ctx, body: Any, query: dict[str, str]) -> dict[str, object]:
@@ -86,12 +87,15 @@ def _advance(ctx: Ctx, body: Any, query: dict[str, str]) -> dict[str, object]:
     if not text:
         raise bad_request("InvalidDuration", "Give the duration as ?by=46d or {\"duration\": \"46d\"}.")
     before = ctx.now
+    waiting = replication.pending(ctx)
     clock.advance(ctx.session, clock.parse_duration(str(text)))
     ctx.now = clock.now(ctx.session)
     events.record(ctx, "clock.advanced", "/_sim/clock", by=str(text), fromEpoch=before, toEpoch=ctx.now)
     managed_identities.sweep(ctx)  # certificates roll (45 days) or expire (90) as the clock passes those ages
     vaults.purge_expired(ctx)  # soft-deleted vaults past retention are purged
-    return clock.state(ctx.session)
+    still = {p["objectId"] for p in replication.pending(ctx)}
+    return clock.state(ctx.session) | {"replication": replication.state(ctx),
+                                       "replicationFinished": [p for p in waiting if p["objectId"] not in still]}
 
 
 @router.post("/clock/advance", summary="Move the simulated clock forward (?by=46d or {\"duration\": \"46d\"})")

@@ -1,6 +1,7 @@
 // arm-sim console: plain JavaScript, no build step, nothing loaded from elsewhere. Everything it shows comes from
-// the simulator API (/_sim/graph, /_sim/events, /_sim/explain, /_sim/clock, /_sim/tokens/decode) with a token of
-// the bootstrap principal, held in this tab's sessionStorage only. Secret values are never shown.
+// the simulator API (/_sim/graph, /_sim/events and its stream, /_sim/explain, /_sim/denials, /_sim/whatif/delete,
+// /_sim/clock, /_sim/tokens/decode) with a token of the bootstrap principal, held in this tab's sessionStorage
+// only. Secret values are never shown.
 "use strict";
 
 const S = {
@@ -224,6 +225,7 @@ function showTab(tab) {
   for (const s of document.querySelectorAll(".tab")) s.hidden = s.id !== "tab-" + tab;
   if (tab === "graph") loadGraph();
   if (tab === "clock") loadClock();
+  if (tab === "explain") loadDenials().catch(() => {});
 }
 
 async function start() {
@@ -234,8 +236,66 @@ async function start() {
   startPolling();
   showTab(S.tab);
 }
-function startPolling() { stopPolling(); S.timer = setInterval(() => pollEvents(false).catch(() => {}), 1500); }
-function stopPolling() { if (S.timer) clearInterval(S.timer); S.timer = null; }
+// The timeline follows the event stream (/_sim/events/stream, server-sent events). EventSource cannot send an
+// Authorization header, and a token never goes in a URL: each connection opens with a one-time ticket bought with
+// the token. A stream that ends (the server restarting, the network) is reopened with a new ticket after the last
+// event seen; when tickets cannot be had, the page polls /_sim/events instead.
+function startPolling() {
+  stopPolling();
+  S.live = true;
+  openStream().catch(() => fallBackToPolling());
+}
+function stopPolling() {
+  S.live = false;
+  if (S.timer) clearInterval(S.timer);
+  S.timer = null;
+  if (S.stream) S.stream.close();
+  S.stream = null;
+  clearTimeout(S.reopen);
+}
+function fallBackToPolling() {
+  if (!S.live || S.timer) return;
+  S.mode = "polling";
+  S.timer = setInterval(() => pollEvents(false).catch(() => {}), 1500);
+  S.reopen = setTimeout(() => { clearInterval(S.timer); S.timer = null; startPolling(); }, 30000);  // try again
+}
+
+async function openStream() {
+  const t = await api("POST", "/_sim/events/tickets", {});
+  if (!S.live) return;
+  const es = new EventSource(`/_sim/events/stream?ticket=${encodeURIComponent(t.ticket)}&after=${S.cursor}`);
+  S.stream = es;
+  es.onopen = () => { S.mode = "stream"; S.failures = 0; showLive(); };
+  es.onmessage = (m) => {
+    const e = JSON.parse(m.data);
+    if (e.seq <= S.cursor) return;
+    learnFromEvent(e); S.kinds.add(e.kind); S.events.push(e); S.cursor = e.seq;
+    if (S.events.length > 20000) S.events = S.events.slice(-20000);
+    clearTimeout(S.render);
+    S.render = setTimeout(() => afterNewEvents().catch(() => {}), 150);  // a burst renders once
+  };
+  const reopen = () => {  // (the ticket was used: EventSource's own retry would be refused)
+    es.close();
+    if (S.stream !== es || !S.live) return;
+    S.stream = null;
+    S.failures = (S.failures || 0) + 1;
+    if (S.failures > 3) return fallBackToPolling();
+    S.reopen = setTimeout(() => openStream().catch(() => fallBackToPolling()), 1000 * S.failures);
+  };
+  es.addEventListener("end", reopen);
+  es.onerror = reopen;
+}
+
+async function afterNewEvents() {
+  const g = await api("GET", "/_sim/graph");  // the orphans of the whole subscription, for the timeline
+  S.orphans = g.orphans || [];
+  learnFromGraph(g);
+  renderTimeline(); fillDatalists(); showLive();
+  if (S.tab === "graph") loadGraph().catch(() => {});
+  if (S.tab === "explain") loadDenials().catch(() => {});
+}
+
+function showLive() { $("#tl-status").textContent = `${S.events.length} events · live (${S.mode || "polling"})`; }
 
 // ---- identity graph --------------------------------------------------------------------------------------------
 function wireGraph() {
@@ -331,6 +391,8 @@ function renderGraph(g) {
   const items = (g.resources || []).map((r) => h("li", {},
     nodeEl("resource", r.id, r, h("span", { class: "k" }, lastSegment(r.type)), h("strong", {}, r.name),
       ` identity ${r.identityType || "None"}`),
+    h("button", { class: "whatif", type: "button", dataset: { resource: r.id }, onclick: () => whatIfDelete(r) },
+      "What if I delete it?"),
     h("ul", {}, ...(r.principals || []).map((p) => principalNode(p, r)))));
   const parts = [h("h3", {}, title), items.length ? h("ul", {}, ...items)
     : h("p", { class: "muted" }, "No resource with an identity here yet.")];
@@ -340,6 +402,44 @@ function renderGraph(g) {
   }
   for (const v of g.invariantViolations || []) parts.push(h("p", { class: "error" }, "Invariant violation: " + v.message));
   $("#graph").replaceChildren(...parts);
+}
+
+// What deleting a resource would do, as the server predicts it by running the delete and rolling it back
+async function whatIfDelete(r) {
+  const out = $("#whatif-result");
+  out.replaceChildren(h("p", { class: "muted" }, `Asking what deleting ${r.name} would do…`));
+  out.scrollIntoView({ block: "nearest" });
+  let w;
+  try { w = await api("GET", "/_sim/whatif/delete?resourceId=" + encodeURIComponent(r.id)); } catch (e) {
+    return out.replaceChildren(h("p", { class: "error" }, e.message));
+  }
+  const items = [];
+  const self = lower(r.id);
+  for (const id of w.resourcesDeleted || []) if (lower(id) !== self)
+    items.push(h("li", {}, "delete the child resource ", h("strong", {}, typeAndName(id))));
+  for (const p of w.principalsDeleted || []) {
+    const who = p.principal || {};
+    items.push(h("li", { class: "gone" }, h("strong", {}, "delete principal "), `${who.displayName || r.name} `,
+      h("span", { class: "mono" }, p.objectId), who.appId ? ` (appId ${who.appId})` : "",
+      " — its credentials go with it"));
+  }
+  for (const o of w.grantsOrphaned || []) {
+    const what = o.kind === "roleAssignment" ? [h("strong", {}, o.roleName), " at ", typeAndName(o.scope) || o.scope]
+      : ["access policy on vault ", h("strong", {}, o.vaultName), ": ", permissionText(o.permissions)];
+    items.push(h("li", { class: "orphaned" }, h("span", { class: "tag bad" }, "ORPHANED"), " ", ...what,
+      " — it will name a deleted principal, grant nothing, and not follow a re-created resource"));
+  }
+  for (const d of w.userAssignedDetached || [])
+    items.push(h("li", {}, `detach the user-assigned identity ${lastSegment(d.identityId)}`,
+      d.kept ? " (kept: its principal and grants stay)" : " (deleted as well)"));
+  for (const d of w.resourcesLeftDangling || [])
+    items.push(h("li", {}, h("strong", {}, lastSegment(d.resourceId)), " would still name this identity (dangling)"));
+  const head = w.wouldSucceed ? `Deleting ${r.name} would:`
+    : `Deleting ${r.name} would be refused: ${(w.refusedWith || {}).code} — ${(w.refusedWith || {}).message}`;
+  out.replaceChildren(h("div", { class: "summary", dataset: { resource: r.id } }, h("h4", {}, head),
+    items.length ? h("ul", {}, ...items) : h("p", { class: "muted" }, w.wouldSucceed
+      ? "delete only the resource: no principal or grant is affected." : ""),
+    h("p", { class: "muted" }, "Predicted by running the delete and rolling it back: nothing has changed.")));
 }
 
 function focusNode(key) {
@@ -379,7 +479,7 @@ async function pollEvents(first) {
     learnFromGraph(g);
     renderTimeline(); fillDatalists();
   }
-  $("#tl-status").textContent = `${S.events.length} events · live`;
+  showLive();
   if (changed && !first && S.tab === "graph") loadGraph().catch(() => {});
 }
 
@@ -491,7 +591,62 @@ function renderTimeline() {
 }
 
 // ---- explain ---------------------------------------------------------------------------------------------------
-function wireExplain() { $("#explain-form").addEventListener("submit", runExplain); }
+function wireExplain() {
+  $("#explain-form").addEventListener("submit", runExplain);
+  $("#denials-refresh").addEventListener("click", () => loadDenials().catch(() => {}));
+  $("#federation-form").addEventListener("submit", explainFederation);
+}
+
+async function loadDenials() {
+  const list = $("#denials");
+  const d = await api("GET", "/_sim/denials");
+  const rows = (d.value || []).map((x) => {
+    const who = x.caller && x.caller.displayName ? `${x.caller.displayName} · ${short(x.principal)}` : named(x.principal) || "anonymous";
+    const what = x.missing ? ` lacks ${x.missing}` + (x.at ? ` at ${typeAndName(x.at)}` : "") : x.code ? ` (${x.code})` : x.reason ? ` (${x.reason})` : "";
+    const link = x.explain ? h("a", { class: "link", href: "#", onclick: (ev) => { ev.preventDefault(); explainDenial(x.explain); } },
+      "explain it") : "";
+    return h("li", { dataset: { status: x.status } }, h("span", { class: "mono" }, `${x.time} ${x.method} ${x.path} → ${x.status}`),
+      ` ${who}${what} `, link);
+  });
+  list.replaceChildren(...(rows.length ? rows : [h("li", { class: "muted" }, "Nothing refused lately.")]));
+}
+
+function explainDenial(q) {
+  $("#ex-principal").value = q.principalId;
+  $("#ex-action").value = q.action;
+  $("#ex-scope").value = q.scope;
+  runExplain();
+}
+
+async function explainFederation(ev) {
+  ev.preventDefault();
+  const out = $("#federation-result");
+  const identity = $("#fed-identity").value.trim();
+  let d;
+  try { d = await api("GET", "/_sim/explain?identity=" + encodeURIComponent(identity)); } catch (e) {
+    return out.replaceChildren(h("p", { class: "error" }, e.message));
+  }
+  const creds = (d.federatedCredentials || []).map((c) => h("li", {}, h("strong", {}, c.name), ` issuer ${c.issuer} · subject `,
+    h("span", { class: "mono" }, c.subject), ` · audiences ${(c.audiences || []).join(", ")}`));
+  const rows = (d.exchanges || []).map((x) => {
+    const p = x.presented || {};
+    let verdict;
+    if (x.kind === "federation.exchanged") verdict = ["exchanged with ", lastSegment(x.credential)];
+    else if (x.closestCredential) verdict = [`closest: ${lastSegment(x.closestCredential)}; differs on `, h("strong", {}, x.differingField),
+      x.credentialDeleted ? " (that credential was deleted since)" : x.credentialHas !== undefined
+        ? [": the credential has ", h("span", { class: "mono" }, JSON.stringify(x.credentialHas))] : ""];
+    else verdict = ["the identity has no federated credential"];
+    return h("tr", { class: x.kind === "federation.refused" ? "orphaned" : "", dataset: { kind: x.kind } },
+      h("td", { class: "mono" }, String(x.time).slice(0, 19).replace("T", " ")), h("td", {}, x.kind === "federation.refused" ? "REFUSED" : "exchanged"),
+      h("td", {}, x.reason || ""), h("td", { class: "mono" }, `iss=${p.issuer} sub=${p.subject} aud=${JSON.stringify(p.audience)}`),
+      h("td", {}, ...verdict.flat()));
+  });
+  out.replaceChildren(h("p", {}, `Identity ${d.identity.displayName} · clientId `, h("span", { class: "mono" }, d.identity.clientId)),
+    creds.length ? h("ul", {}, ...creds) : h("p", { class: "muted" }, "It has no federated credential."),
+    rows.length ? h("table", { class: "events", id: "federation-exchanges" }, h("thead", {}, h("tr", {}, ...["Time (simulated)", "Outcome",
+      "Code", "Presented", "Why"].map((t) => h("th", {}, t)))), h("tbody", {}, ...rows))
+      : h("p", { class: "muted" }, "No federated exchange has been tried for this identity."));
+}
 
 function resolvePrincipal(text) {
   const t = lower(text.trim());
@@ -567,6 +722,13 @@ async function loadClock() {
   $("#clock-now").textContent = c.now;
   $("#clock-frozen").textContent = c.frozen ? "(frozen)" : "(running)";
   $("#clock-badge").textContent = "simulated time " + String(c.now).slice(0, 19).replace("T", " ") + " UTC";
+  const rep = c.replication || { pending: [], delaySeconds: 0 };
+  $("#clock-replication tbody").replaceChildren(...(rep.pending.length ? rep.pending.map((p) => h("tr", { class: "pending" },
+    h("td", {}, p.displayName), h("td", { class: "mono" }, p.objectId), h("td", {}, p.createdAt), h("td", {}, p.replicatedAt),
+    h("td", {}, `${Math.ceil(p.secondsLeft)} s`)))
+    : [h("tr", {}, h("td", { colspan: "5", class: "muted" }, rep.delaySeconds > 0
+      ? `Nothing pending: every principal is visible to role assignments (the directory replicates in ${rep.delaySeconds} s).`
+      : "Nothing pending: the directory replicates at once (ARM_SIM_DIRECTORY_DELAY is 0)."))]));
   const g = S.graph && !S.graph.scope ? S.graph : await api("GET", "/_sim/graph");
   const rows = [];
   for (const r of g.resources || []) for (const p of r.principals || []) for (const c2 of p.credentials || [])
@@ -613,9 +775,12 @@ async function advance(by) {
       items.push(h("li", {}, h("strong", {}, e.kind + ": "), named(e.subject)));
     }
   }
+  for (const p of now.replicationFinished || [])
+    items.push(h("li", { class: "replicated" }, h("strong", {}, "Replication finished: "), `${p.displayName} `,
+      h("span", { class: "mono" }, p.objectId), " is now visible to role assignments (since " + p.replicatedAt + ")"));
   const moved = (Number(now.epoch) - Number(was.epoch)) || 0;
   out.replaceChildren(h("div", { class: "summary" }, h("h3", {}, `Advanced by ${by}: ${was.now} → ${now.now}`),
-    items.length ? h("ul", {}, ...items) : h("p", { class: "muted" }, "No credential rolled or expired."),
+    items.length ? h("ul", {}, ...items) : h("p", { class: "muted" }, "No credential rolled or expired; no replication finished."),
     moved >= 3600 ? h("p", {}, "Tokens issued before the jump have expired (tokens last 1–24 hours): clients that "
       + "hold cached tokens (az, SDK credentials) must sign in again; managed identities simply ask IMDS again.") : ""));
   await loadClock();
