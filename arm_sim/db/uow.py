@@ -9,7 +9,7 @@ from types import TracebackType
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from arm_sim.db import write_gate
 
@@ -79,6 +79,20 @@ class UnitOfWork:
         """Commit what the open unit wrote; the session goes on, in a new transaction, for the rest of it."""
         _commit(self.session, False)
         write_gate.leave(_held(self.session))
+
+
+def savepoint(session: Session) -> SessionTransaction:
+    """A SAVEPOINT inside the unit's transaction (a deployment's step, a what-if that is rolled back).
+
+    pysqlite opens its transaction lazily, at the first write: a SAVEPOINT issued before any write would start
+    (and RELEASE would end) a transaction of its own. A no-op UPDATE makes it open the real one first.
+    """
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        driver = conn.connection.driver_connection  # None only once the connection is invalidated
+        if driver is not None and not driver.in_transaction:
+            conn.exec_driver_sql("UPDATE clock SET id = id WHERE 0 = 1")
+    return session.begin_nested()
 
 
 def _new_session(factory: sessionmaker[Session]) -> Session:

@@ -15,6 +15,7 @@ from typing import Any
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError, bad_request
+from arm_sim.db import uow
 from arm_sim.db.models import Deployment
 from arm_sim.deployments import errors, request, store
 from arm_sim.deployments.engine import Run, fail_record_properties
@@ -32,17 +33,8 @@ FAILED = "At least one resource deployment operation failed. Please list deploym
 
 
 def savepoint(run: Run) -> Any:
-    """A SAVEPOINT inside the request's transaction.
-
-    pysqlite opens its transaction lazily, at the first write: a SAVEPOINT issued before any write would start
-    (and RELEASE would end) a transaction of its own. A no-op UPDATE makes it open the real one first.
-    """
-    conn = run.ctx.session.connection()
-    if conn.dialect.name == "sqlite":
-        driver = conn.connection.driver_connection  # None only once the connection is invalidated
-        if driver is not None and not driver.in_transaction:
-            conn.exec_driver_sql("UPDATE clock SET id = id WHERE 0 = 1")
-    return run.ctx.session.begin_nested()
+    """A SAVEPOINT inside the request's transaction (db.uow.savepoint)."""
+    return uow.savepoint(run.ctx.session)
 
 
 def same(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:

@@ -14,22 +14,11 @@ from sqlalchemy import func, select
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError, bad_request
+from arm_sim.db import uow
 from arm_sim.db.models import Event
 from arm_sim.domain import identity_graph
 from arm_sim.domain.context import Ctx
 from arm_sim.resources import service
-
-
-def _savepoint(ctx: Ctx) -> Any:
-    """A SAVEPOINT in the unit's transaction. pysqlite begins its transaction lazily, at the first write, so a
-    SAVEPOINT issued before any write would start (and its rollback end) one of its own: a no-op UPDATE opens the
-    real one first (as deployments.execute.savepoint does)."""
-    conn = ctx.session.connection()
-    if conn.dialect.name == "sqlite":
-        driver = conn.connection.driver_connection
-        if driver is not None and not driver.in_transaction:
-            conn.exec_driver_sql("UPDATE clock SET id = id WHERE 0 = 1")
-    return ctx.session.begin_nested()
 
 
 def _orphan_key(o: dict[str, Any]) -> tuple[str, str, str]:
@@ -52,7 +41,7 @@ def predict(ctx: Ctx, resource_id: str) -> dict[str, Any]:
     before = identity_graph.graph(ctx)
     seq_before = ctx.session.scalar(select(func.max(Event.seq))) or 0
     durable = len(ctx.durable_events)
-    sp = _savepoint(ctx)
+    sp = uow.savepoint(ctx.session)
     refused: dict[str, Any] | None = None
     try:
         try:

@@ -517,12 +517,19 @@ function isHandshake(e) {
   return e.kind === "token.rejected" && /missing/i.test(String(d.reason || ""));
 }
 
+// a stored grant.orphaned event's grant, in words (domain/principal_deletion.py writes them)
+function grantText(d) {
+  if (d.grant === "roleAssignment") return `role assignment ${d.role || ""}`.trim();
+  if (d.grant === "accessPolicy") return `access policy on vault ${d.vaultName || named(d.vault)}`;
+  return d.grant || "grant";
+}
+
 function summary(e) {
   const d = e.details || {};
   if (isHandshake(e)) return "challenge: the client's first request carries no token — the normal handshake "
     + "(the client then asks for a token and tries again)";
   const parts = [];
-  if (e.kind === "grant.orphaned") return `ORPHANED: the ${d.grant || "grant"} still names ${named(d.principalId)}, `
+  if (e.kind === "grant.orphaned") return `ORPHANED: the ${grantText(d)} still names ${named(d.principalId)}, `
     + "deleted here; it grants nothing now and does not follow a re-created resource"
     + (d.permissions ? " (" + permissionText(d.permissions) + ")" : "");
   if (e.kind === "credential.rolled") parts.push("certificate rolled: the new one signs from now on");
@@ -536,35 +543,12 @@ function summary(e) {
   return parts.join("; ");
 }
 
-// The event log records the principal's deletion; the grants that still name it are orphans from then on. Each
-// such grant is shown as a `grant.orphaned` row right after the deletion (from the graph's orphans, as they are now).
-function withOrphans(events) {
-  const byPrincipal = new Map();
-  for (const o of S.orphans) {
-    const k = lower(o.principalId);
-    if (!byPrincipal.has(k)) byPrincipal.set(k, []);
-    byPrincipal.get(k).push(o);
-  }
-  const out = [];
-  for (const e of events) {
-    out.push(e);
-    if (e.kind !== "servicePrincipal.deleted") continue;
-    const d = e.details || {};
-    for (const o of byPrincipal.get(lower(d.principalId || e.subject)) || [])
-      out.push({ seq: e.seq, time: e.time, kind: "grant.orphaned", subject: o.vault || o.scope, actor: e.actor,
-                 derived: true, details: { principalId: o.principalId, resourceId: d.resourceId,
-                 grant: o.kind === "roleAssignment" ? `role assignment ${o.roleName}` : `access policy on vault ${o.vaultName}`,
-                 permissions: o.permissions } });
-  }
-  return out;
-}
-
 function renderTimeline() {
   const res = $("#tl-resource").value.trim();
   const prin = $("#tl-principal").value.trim();
   const kind = $("#tl-kind").value.trim();
   const hide = $("#tl-hide-tokens").checked;
-  let rows = withOrphans(S.events);
+  let rows = S.events;
   if (res) {
     const { rids, oids } = principalsOfResource(res);
     for (const o of [...oids]) if (S.appOf.has(o)) oids.add(S.appOf.get(o));
