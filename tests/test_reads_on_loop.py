@@ -116,6 +116,7 @@ def test_a_refusal_on_the_loop_keeps_its_event_once_whichever_way_it_goes(
 
 
 def test_another_process_holding_sqlites_lock_never_makes_the_loop_wait(rt: Runtime, tmp_path: Path) -> None:
+    assert _count(rt, "decision.locked") == 0  # (the unit's connection is open before the other one locks)
     other = sqlite3.connect(tmp_path / "loop.db", timeout=30)  # as a second process on the same file would
     other.execute("BEGIN IMMEDIATE")
     other.execute("INSERT INTO events (at, kind, subject, details) VALUES (0, 'other.process', '/z', '{}')")

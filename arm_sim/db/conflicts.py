@@ -9,6 +9,8 @@ again (see `domain.runtime.Runtime.run`), where it reads what the winner wrote.
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -19,6 +21,8 @@ _PG_RETRY = {"23505", "40001", "40P01"}
 def is_conflict(exc: BaseException) -> bool:
     if isinstance(exc, StaleDataError):
         return True
+    if isinstance(exc, sqlite3.OperationalError):  # raised past SQLAlchemy (HotInsert writes on the DB-API cursor)
+        return "database is locked" in str(exc)
     if not isinstance(exc, DBAPIError):
         return False
     state = getattr(exc.orig, "sqlstate", None)
