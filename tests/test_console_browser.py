@@ -183,8 +183,10 @@ def test_the_seed_story_in_the_console(env: Env, browser: Any) -> None:
     timeline = page.locator("#timeline").inner_text()
     assert "servicePrincipal.deleted" in timeline and "servicePrincipal.created" in timeline
     assert "credential.issued" in timeline  # filed under the appId, found through the VM all the same
-    orphaned = page.locator("#timeline tbody tr[data-kind='grant.orphaned']").first.inner_text()
-    assert "ORPHANED" in orphaned and first[:8] in orphaned
+    orphaned_rows = page.locator("#timeline tbody tr[data-kind='grant.orphaned']")
+    orphaned = orphaned_rows.first.inner_text()
+    assert "ORPHANED" in orphaned and first[:8] in orphaned and "access policy on vault" in orphaned
+    assert orphaned_rows.count() == 1  # the one stored event for the one entry, shown once
     assert rows.count() > 3
     page.locator("#tl-hide-tokens").check()
     shot(page, "timeline")
