@@ -8,6 +8,7 @@ SDK for Python (WorkloadIdentityCredential, DefaultAzureCredential, SecretClient
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 import time
@@ -131,15 +132,21 @@ def test_every_refusal_has_entras_code(sim: Sim, arm: httpx.Client, rg: str) -> 
     # no credential for the issuer
     assert "assertion issuer 'https://issuer.example.com'" in refused(exchange(sim, client_id, signed(stranger)),
                                                                      700211)
-    # audience
-    refused(exchange(sim, client_id, assertion(arm, GITHUB, subject, audience="api://somewhere-else")), 700212)
+    # audience: Entra's text, as a captured answer has it (domain/federation.py)
+    assert refused(exchange(sim, client_id, assertion(arm, GITHUB, subject, audience="api://somewhere-else")),
+                   700212).startswith(
+        "AADSTS700212: No matching federated identity record found for presented assertion audience "
+        "'api://somewhere-else'. Please check your federated identity credential Subject, Audience and Issuer "
+        "against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation")
     # an issuer arm-sim does not play is never fetched: Entra's unreachable-metadata error
     federate(arm, uai, stranger, subject)
     refused(exchange(sim, client_id, signed(stranger)), 50166, "invalid_request")
     # a key the issuer does not publish, and a forged signature under a published kid
     assert "could not be found in the metadata" in refused(exchange(sim, client_id, signed(GITHUB)), 7000272)
     real_kid = jwt.get_unverified_header(assertion(arm, GITHUB, subject))["kid"]
-    refused(exchange(sim, client_id, signed(GITHUB, kid=real_kid)), 700027)
+    assert refused(exchange(sim, client_id, signed(GITHUB, kid=real_kid)), 700027).startswith(
+        "AADSTS700027: Client assertion contains an invalid signature. [Reason - The provided signature value did "
+        "not match the expected signature value.]")
     # a malformed assertion
     assert exchange(sim, client_id, "not-a-jwt").status_code in (400, 401)
 
@@ -157,7 +164,10 @@ def test_an_expired_assertion_is_refused_on_the_simulated_clock(fresh_sim: Sim) 
         assert exchange(fresh_sim, uai["properties"]["clientId"], short).status_code == 200
         assert arm.post("/_sim/clock/advance", json={"duration": "2m"}).status_code == 200
     text = refused(exchange(fresh_sim, uai["properties"]["clientId"], short), 700024)
-    assert "not within its valid time range" in text
+    assert ("Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/"
+            "active-directory-certificate-credentials .\r\nTrace ID: ") in text
+    assert re.search(r"Current time: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z, assertion valid from "
+                     r"\S+\.0000000Z, expiry time of assertion \S+\.0000000Z\.", text), text
 
 
 def test_aks_issuer_is_served_and_ends_with_its_cluster(sim: Sim, arm: httpx.Client, rg: str) -> None:

@@ -6,18 +6,30 @@ case-sensitive), then checks the signature against the issuer's published keys a
 (reference/azure-identity-facts.md §8). The token itself comes from the token service's one issuing path
 (tokens/entra.py), so it is the identity's own, exactly as its IMDS token is.
 
-Error codes, and where each was seen (Entra's texts drift; the code, `error` and quoted claim are what matter):
-- AADSTS700211 invalid_client, no credential with the assertion's issuer: Azure/azure-workload-identity#1200;
-- AADSTS700213 invalid_client, issuer matched, subject did not: azure-workload-identity#1200, dotnet/maui#31978;
-- AADSTS700212 invalid_client, issuer and subject matched, audience did not: the code is in reference facts §8 and
-  the failure class of its siblings; its exact text is arm-sim's guess by analogy with 700211/700213;
-- AADSTS50166 invalid_request, "Request to External OIDC endpoint failed.": Azure/azure-workload-identity#642, #1130
-  (arm-sim answers it for every issuer it neither plays nor can fetch from a loopback address: it never fetches
-  metadata from the network — oidc_issuers.loopback_keys);
-- AADSTS7000272 invalid_client, signing key not in the issuer's metadata: Azure/azure-workload-identity#1232;
-- AADSTS700027 invalid_client for a signature that does not verify with a published key: arm-sim's guess (the code
-  Entra gives a bad client-assertion signature; no federated sample was found);
-- AADSTS700024 invalid_client, "Client assertion is not within its valid time range…": azure-workload-identity#693.
+Error codes and texts, each as Entra answered it in a public log (Entra's texts drift; the code, `error` and quoted
+claim are what clients read). Microsoft's error-code reference (MicrosoftDocs/entra-docs
+docs/identity-platform/reference-error-codes.md) lists none of 700211/700212/700213, so the logs are the source:
+- AADSTS700211 401 invalid_client, no credential with the assertion's issuer: Azure/azure-workload-identity#1200
+  (2023, docs.microsoft.com link), and a 2025-07 answer with this exact text and the learn.microsoft.com link;
+- AADSTS700213 401 invalid_client, issuer matched, subject did not: azure-workload-identity#1200, dotnet/maui#31978
+  and CI logs up to 2026-02 (its "Please check" became "Check" in 2024-25; 700211's did not);
+- AADSTS700212 401 invalid_client, issuer and subject matched, audience did not: AthenZ/athenz
+  servers/zts/src/test/java/com/yahoo/athenz/zts/external/azure/AzureAccessTokenProviderTest.java (a captured
+  2024-04 answer, wording exact; its link is the docs.microsoft.com one of that year, given here as the
+  learn.microsoft.com link its siblings carry since);
+- AADSTS50166 400 invalid_request, "Request to External OIDC endpoint failed.": azure-workload-identity#642, #1130
+  (Entra also answers this text as 90061 and 501661: azure-workload-identity#605, Azure/login#283). arm-sim answers
+  it for every issuer it neither plays nor can fetch from a loopback address: it never fetches metadata from the
+  network (oidc_issuers.loopback_keys);
+- AADSTS7000272 401 invalid_client, signing key not in the issuer's metadata: azure-workload-identity#1232 (exact);
+- AADSTS700027 401 invalid_client, a signature that does not verify under a published key: no federated sample was
+  found. Code and text are Entra's for any client assertion whose signature fails (AzureAD/passport-azure-ad#453; the
+  reference: "Client assertion failed signature validation."), the bracketed reason the one
+  AzureAD/microsoft-authentication-library-for-python msal/application.py quotes for 700027. Also searched: issues
+  and code for a federated token's bad signature, AADSTS7000273/7000274 (AzureAD/microsoft-identity-web names 7000274
+  ClientAssertionContainsInvalidSignature in one file, CertificateNotWithinValidityPeriod in another; no text);
+- AADSTS700024 401 invalid_client, "Client assertion is not within its valid time range…": azure-workload-identity#693
+  and the logs found from 2023 to 2026, which all end with the same docs.microsoft.com link.
 """
 
 from __future__ import annotations
@@ -100,7 +112,8 @@ def trusts(ctx: Ctx, sp: ServicePrincipal) -> list[Trust]:
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+    """Entra's timestamps in 700024: seven fractional digits (whole seconds for the assertion's own claims)."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 def _refuse(ctx: Ctx, sp: ServicePrincipal, error: EntraError, claims: dict[str, Any], closest: Trust | None,
@@ -141,11 +154,11 @@ def exchange(ctx: Ctx, sp: ServicePrincipal, assertion: str) -> Trust:
             claims, by_issuer[0], "subject")
     matched = next((r for r in by_subject if set(r.audiences) & set(audiences)), None)
     if matched is None:
-        raise _refuse(ctx, sp, EntraError(  # the text is arm-sim's guess (see the module's docstring)
+        raise _refuse(ctx, sp, EntraError(  # Entra's words, as AthenZ/athenz captured them (module docstring)
             401, "invalid_client", 700212,
             f"No matching federated identity record found for presented assertion audience "
-            f"'{', '.join(audiences)}'. Check your federated identity credential Subject, Audience and Issuer "
-            f"against the presented assertion. {_DOCS}"),
+            f"'{', '.join(audiences)}'. Please check your federated identity credential Subject, Audience and "
+            f"Issuer against the presented assertion. {_DOCS}"),
             claims, by_subject[0], "audiences")
     kid = str(header.get("kid", ""))
     if oidc_issuers.played(ctx, iss) is not None:
@@ -169,16 +182,16 @@ def exchange(ctx: Ctx, sp: ServicePrincipal, assertion: str) -> Trust:
         jwt.decode(assertion, key, algorithms=["RS256"],
                    options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False})
     except jwt.PyJWTError:
-        raise _refuse(ctx, sp, EntraError(  # the code is arm-sim's guess (see the module's docstring)
-            401, "invalid_client", 700027, "Client assertion contains an invalid signature. [Reason - The signature "
-            "does not verify with the issuer's published key.]"), claims, matched, "signature") from None
+        raise _refuse(ctx, sp, EntraError(  # Entra's 700027 text; no federated sample found (module docstring)
+            401, "invalid_client", 700027, "Client assertion contains an invalid signature. [Reason - The provided "
+            "signature value did not match the expected signature value.]"), claims, matched, "signature") from None
     exp, nbf = _seconds(claims.get("exp")), _seconds(claims.get("nbf", claims.get("iat", 0)))
     if exp <= ctx.now or nbf > ctx.now + CLOCK_SKEW:  # (a time claim that is not a number counts as expired)
         raise _refuse(ctx, sp, EntraError(
             401, "invalid_client", 700024,
             f"Client assertion is not within its valid time range. Current time: {_iso(ctx.now)}, assertion valid "
             f"from {_iso(nbf)}, expiry time of assertion {_iso(exp)}. Review the documentation at "
-            "https://learn.microsoft.com/entra/identity-platform/certificate-credentials ."),
+            "https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials ."),
             claims, matched, "exp")
     events.record(ctx, "federation.exchanged", sp.resource_key or sp.object_id, principalId=sp.object_id,
                   clientId=sp.app_id, credential=matched.id, issuer=iss, subject=sub, audience=audiences)

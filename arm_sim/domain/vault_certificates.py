@@ -51,7 +51,12 @@ def _issuer_not_configured(issuer: str) -> VaultError:
     and its SessionRecords (VerifyCertificateOperationError uses a *configured* DigiCert issuer with bad credentials:
     202, then an operation that ends `failed`), azure-cli's keyvault recordings (test_keyvault_pending_certificate:
     only `Unknown`), azure-sdk-for-js's certificate recordings, GitHub issues of the SDKs and of
-    terraform-provider-azurerm, and Microsoft Learn's certificate creation scenarios (only configured issuers)."""
+    terraform-provider-azurerm, and Microsoft Learn's certificate creation scenarios (only configured issuers); again
+    (2026-12-08, second pass) the issues, code, docs and pages corpora for "issuer not found", "issuer was not found",
+    "IssuerNotFound", "CertificateIssuerNotFound", a `BadParameter` naming an issuer, and the REST reference for
+    create-certificate/set-certificate-issuer (no error example). The one issuer error on record is for setting an
+    issuer, 400 `BadParameter` "Id in organization details is not set" (Azure/azure-sdk-for-java#29166): the code
+    Key Vault uses for bad input, hence `BadParameter` here."""
     return VaultError(400, "BadParameter",
                       f"Issuer '{issuer}' is not configured in this vault: a certificate's issuer must be 'Self', "
                       "'Unknown' or an issuer set on the vault (arm-sim does not simulate certificate issuers).")

@@ -149,11 +149,17 @@ def _check_siblings(ctx: Ctx, path: ids.ArmPath, doc: Doc) -> None:
     federation considerations), and each issuer + subject pair once (the answer Azure gives is quoted in
     Azure/bicep-types-az#2054; its error code is not, `BadRequest` is arm-sim's guess).
 
-    The 21st credential gets Azure's 400 `BadRequest` "Too many Federated Identity Credentials", as a Kubernetes
-    controller that creates one credential per sandbox on one identity records it (a public Rust source's notes on
-    why it reaps stale credentials: "Once the MI hits 20, all new sandbox creates fail with `400 BadRequest: Too many
-    Federated Identity Credentials`"); no longer text was found (the ARM specs' examples, az's recordings and the
-    azure-workload-identity issues only state the limit), so the message is exactly the words seen."""
+    The 21st credential: 400 `BadRequest` "Too many Federated Identity Credentials", the only public record of the
+    answer (a Kubernetes controller's Rust source, on why it reaps stale credentials: "Once the MI hits 20, all new
+    sandbox creates fail with `400 BadRequest: Too many Federated Identity Credentials`"); code and words as seen,
+    nothing added. Not confirmed by Microsoft: searched (2026-12-08) MicrosoftDocs workload-identity-federation-
+    considerations.md (states the limit of 20, no error), Graph's federatedidentitycredentials-overview (same),
+    Azure/azure-workload-identity#575/#830/#1172, Azure/AKS#4270, terraform-provider-azurerm#19642 and the issues,
+    code and pages corpora for the message, "maximum number of federated identity credentials" and a quota code.
+    Azure's answer to parallel writes begins with the same words (crossplane-contrib/provider-upjet-azure#689:
+    `ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity`, "Too many Federated Identity Credentials
+    are written concurrently for the managed identity '{id}'. ..."), so the one record may be a cut-off copy of that
+    one; arm-sim does not simulate that race."""
     others = ctx.session.scalars(select(Resource).where(
         Resource.parent_key == ids.key(path.parent_id), Resource.type_key == FIC)).all()
     others = [r for r in others if r.key != ids.key(path.id)]
