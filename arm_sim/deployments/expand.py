@@ -77,9 +77,16 @@ class Plan:
     loops: dict[str, list[Planned]] = field(default_factory=dict)  # copy loop name (lower) -> instances
     symbols: dict[str, list[Planned]] = field(default_factory=dict)  # symbolic name (lower) -> instances
 
+    # what `find` looks ids and names up in, built when first asked (a 1,000-resource template asks ~1,000 times:
+    # scanning every item each time made linking quadratic)
+    _ids: list[tuple[str, Planned]] | None = field(default=None, repr=False)
+    _by_id: dict[str, list[Planned]] | None = field(default=None, repr=False)
+    _by_name: dict[str, list[Planned]] | None = field(default=None, repr=False)
+
     def add(self, p: Planned) -> None:
         self.items.append(p)
         self.by_key[p.key] = p
+        self._ids = self._by_id = self._by_name = None
         if p.symbolic:
             self.symbols.setdefault(p.symbolic.lower(), []).append(p)
         if p.loop:
@@ -96,15 +103,24 @@ class Plan:
             if sym in self.symbols and index.strip().isdigit():
                 matches = [p for p in self.symbols[sym] if p.copy_index == int(index)]
                 return matches
+        keyed, by_id, by_name = self._indexes()
         if low.startswith("/"):
-            key = canonical_key(t)
-            return [p for p in self.items if ids.key(p.id) == key]
+            return list(by_id.get(canonical_key(t), []))
         if "/providers/" in f"/{low}" or low.count("/") >= 2 and "." in low.split("/", 1)[0]:
             suffix = "/providers/" + low.removeprefix("providers/").rstrip("/")
-            by_id = [p for p in self.items if ids.key(p.id).endswith(suffix)]
-            if by_id:
-                return by_id
-        return [p for p in self.items if p.name.lower() == low]
+            found = [p for key, p in keyed if key.endswith(suffix)]
+            if found:
+                return found
+        return list(by_name.get(low, []))
+
+    def _indexes(self) -> tuple[list[tuple[str, Planned]], dict[str, list[Planned]], dict[str, list[Planned]]]:
+        if self._ids is None or self._by_id is None or self._by_name is None:
+            self._ids = [(ids.key(p.id), p) for p in self.items]
+            self._by_id, self._by_name = {}, {}
+            for key, p in self._ids:
+                self._by_id.setdefault(key, []).append(p)
+                self._by_name.setdefault(p.name.lower(), []).append(p)
+        return self._ids, self._by_id, self._by_name
 
 
 def canonical_key(resource_id: str) -> str:

@@ -65,13 +65,25 @@ def _needs_location(path: ids.ArmPath) -> bool:
 
 
 def get_row(ctx: Ctx, path: ids.ArmPath) -> Resource | None:
-    return ctx.session.get(Resource, ids.key(path.id))
+    """The row a write will change (tracked by the ORM, so its etag is checked), or None for a new resource.
+
+    Most writes of a deployment create: a prebuilt existence read answers "none" for a third of what the ORM's own
+    lookup costs. The ORM is asked whenever the unit holds resource rows it has not flushed, which that read
+    cannot see."""
+    key = ids.key(path.id)
+    session = ctx.session
+    if (Resource, (key,), None) not in session.identity_map and not any(
+            isinstance(o, Resource) for o in (*session.new, *session.deleted)) and \
+            _KEY_ONLY.first(session, {"key": key}) is None:
+        return None
+    return session.get(Resource, key)
 
 
 # Reads skip the ORM: a prebuilt Core statement costs half as much on the hot GET path, and HotSelect runs it
 # straight on the driver where SQLAlchemy's execution machinery would cost more than the query (SQLite).
 _TABLE = Resource.__table__
 _BY_KEY: HotSelect[ResourceRecord] = HotSelect(select(_TABLE).where(_TABLE.c.key == bindparam("key")))
+_KEY_ONLY: HotSelect[Any] = HotSelect(select(_TABLE.c.key).where(_TABLE.c.key == bindparam("key")))
 
 
 def get(ctx: Ctx, path: ids.ArmPath) -> Doc:
