@@ -142,6 +142,9 @@ def test_graph_rules_for_an_applications_federated_credentials(sim: Sim, gh: htt
     graph_error(gh.post(base, json=body(1, issuer="http://issuer.example")), 400,
                 "InvalidFederatedIdentityCredentialValue", "paramName: FederatedIdentityCredential.Issuer")
     graph_error(gh.post(base, json=body(1, audiences=["a", "b"])), 400, "InvalidFederatedIdentityCredentialValue")
+    graph_error(gh.post(base, json=body(1, issuer="https://[::1")), 400, "InvalidFederatedIdentityCredentialValue")
+    graph_error(gh.patch(f"{base}/{first['id']}", json={"issuer": "https://[::1/x"}), 400,
+                "InvalidFederatedIdentityCredentialValue")
     graph_error(gh.post(base, json=body(1, colour="blue")), 400, "Request_BadRequest", "'colour' does not exist")
     graph_error(gh.post(base, json={"name": "x1", "issuer": GITHUB, "audiences": [EXCHANGE]}), 400,
                 "Request_BadRequest", "Required property 'subject'")

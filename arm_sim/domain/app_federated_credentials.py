@@ -51,7 +51,10 @@ def _value_error(param: str, value: Any, why: str) -> DomainError:
 
 def _validate(fields: Doc) -> None:
     issuer, subject, audiences = fields.get("issuer"), fields.get("subject"), fields.get("audiences")
-    parts = urlsplit(issuer or "")
+    try:
+        parts = urlsplit(issuer or "")
+    except ValueError:  # not a URL at all (`https://[::1`: an unclosed IPv6 bracket)
+        parts = urlsplit("")
     if not issuer or parts.scheme != "https" or not parts.netloc or len(issuer) > LIMIT:
         raise _value_error("Issuer", issuer, "The issuer must be an https URL of at most 600 characters.")
     if not subject or not subject.strip() or len(subject) > LIMIT:
