@@ -279,6 +279,23 @@ def test_the_event_stream_takes_a_one_time_ticket_never_a_token_in_the_url(env: 
         assert anon.post("/_sim/events/tickets").status_code == 401
 
 
+def test_the_event_log_refuses_numbers_it_cannot_use_before_any_stream_begins(env: Env) -> None:
+    """A seq past any integer the database stores, a time that is no number: 400 up front, never a stream cut off
+    half-way (the read failed inside it) nor a 500 from /_sim/events."""
+    junk = [("after", "1" + "0" * 30), ("after", "9" * 5000), ("after", "-1"), ("since", "nan"), ("until", "inf"),
+            ("since", "noon")]
+    with env.sim.http() as arm:
+        for name, value in junk:
+            for path in ("/_sim/events/stream", "/_sim/events"):
+                r = arm.get(path, params={name: value})
+                assert r.status_code == 400, (path, name, value[:20], r.text)
+                assert r.json()["error"]["code"] == "InvalidQueryParameter"
+        for top in ("many", "0", "5001"):
+            assert arm.get("/_sim/events", params={"top": top}).status_code == 400
+        r = arm.get("/_sim/events/stream", headers={"Last-Event-ID": "1e30"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidQueryParameter"
+
+
 @pytest.fixture
 def own_sim(tmp_path: Path) -> Iterator[Sim]:
     server = Sim(home=tmp_path / "sim", database_url=fresh_database_url(),

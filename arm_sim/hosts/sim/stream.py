@@ -29,10 +29,11 @@ def frame(event: dict[str, Any]) -> str:
     return f"id: {event['seq']}\ndata: {json.dumps(event, separators=(',', ':'), default=str)}\n\n"
 
 
-async def stream(rt: Runtime, scope: MutableMapping[str, Any], filters: dict[str, Any],
-                 after: int) -> AsyncIterator[str]:
+async def stream(rt: Runtime, scope: MutableMapping[str, Any], filters: dict[str, Any]) -> AsyncIterator[str]:
+    """`filters`: `event_filters.parse`'s, `after_seq` included (where the stream begins)."""
     stopping: asyncio.Event = scope.get(STOPPING) or asyncio.Event()
-    cursor = after
+    filters = dict(filters)
+    cursor = filters.pop("after_seq")
     yield "retry: 3000\n\n"  # (EventSource's reconnection delay)
     quiet_since = time.monotonic()
 
