@@ -12,10 +12,11 @@ and needs no gate.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -90,7 +91,8 @@ def install(engine: Engine) -> None:
         if record is None:
             return
         if record.info.pop(_NO_WAIT, False) and dbapi_conn is not None:
-            dbapi_conn.execute(f"PRAGMA busy_timeout={int(WAIT * 1000)}")
+            with suppress(sqlite3.Error):  # (a connection closed under it is discarded anyway)
+                dbapi_conn.execute(f"PRAGMA busy_timeout={int(WAIT * 1000)}")
         gate = record.info.pop(_KEY, None)
         if gate is not None:
             gate.release()
