@@ -121,6 +121,12 @@ def test_whatif_delete_refusals(env: Env) -> None:
     with env.sim.http() as arm:
         r = arm.get("/_sim/whatif/delete", params={"resourceId": missing})
         assert r.status_code == 404 and r.json()["error"]["code"] == "ResourceNotFound", r.text
+        for where, code in ((f"/subscriptions/{uuid.uuid4()}/resourceGroups/{env.rg}", "SubscriptionNotFound"),
+                            (f"/subscriptions/{env.sim.subscription}/resourceGroups/{unique('gone')}",
+                             "ResourceGroupNotFound")):
+            r = arm.get("/_sim/whatif/delete",
+                        params={"resourceId": f"{where}/providers/Microsoft.Compute/virtualMachines/vm1"})
+            assert r.status_code == 404 and r.json()["error"]["code"] == code, r.text
         r = arm.get("/_sim/whatif/delete", params={"resourceId": "web1"})
         assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidResourceId", r.text
         # a CanNotDelete lock: the delete would be refused, and the answer says so

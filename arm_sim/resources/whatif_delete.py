@@ -46,7 +46,9 @@ def predict(ctx: Ctx, resource_id: str) -> dict[str, Any]:
     try:
         try:
             existed = service.delete(ctx, path)
-        except DomainError as e:  # a lock, a missing parent: the delete would be refused, and why
+        except DomainError as e:  # a lock: the delete would be refused, and why
+            if e.status == 404:  # no such subscription or group: ARM's 404, as for a missing resource
+                raise
             existed, refused = False, {"code": e.code, "message": e.message}
         written = ctx.session.scalars(select(Event).where(Event.seq > seq_before).order_by(Event.seq))
         recorded: list[dict[str, Any]] = [{"kind": e.kind, "subject": e.subject, "details": dict(e.details or {})}
