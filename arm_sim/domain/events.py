@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from arm_sim.db.engine import HotInsert
@@ -44,6 +44,11 @@ def write_durable(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         session.flush()
         _DURABLE.run(session, rows)
+
+
+def last_seq(ctx: Ctx) -> int:
+    """The newest event's seq (0 for an empty log)."""
+    return int(ctx.session.scalar(select(func.max(Event.seq))) or 0)
 
 
 def _like(pattern: str) -> re.Pattern[str]:
