@@ -65,3 +65,23 @@ def test_a_quiet_filtered_stream_reads_each_event_once(rt: Runtime, monkeypatch:
         sa_event.remove(engine, "before_cursor_execute", statement)
     # the first poll reads the three pages; every later one finds nothing after the end it reached
     assert len(pages) <= 3 + (len(polls) - 1), (len(pages), len(polls))
+
+
+def test_a_resource_pattern_is_matched_in_linear_time(rt: Runtime) -> None:
+    """`resource=` with stars also finds the events of the matching resources' principals (events.principals_of),
+    matched in Python: a pattern of many stars must not backtrack through every split of each id."""
+    import time
+
+    rid = ("/subscriptions/aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa/resourceGroups/aaaaaaaaaaaa/providers/"
+           "Microsoft.ManagedIdentity/userAssignedIdentities/aaaaaaaaaaaaaaaa")
+    with rt.unit() as ctx:
+        events.record(ctx, "servicePrincipal.created", "principal-1", principalId="principal-1", resourceId=rid)
+        events.record(ctx, "grant.orphaned", "/x/ra", principalId="principal-1")
+    with rt.unit() as ctx:
+        started = time.monotonic()
+        assert events.query(ctx, subject="*a" * 10 + "*z") == []
+        assert time.monotonic() - started < 1
+        for pattern in ("*", "/SUBSCRIPTIONS/*/userassigned*", "*/resourcegroups/a_a*a/*", "*aaaa-aaaa-*a*a*a"):
+            kinds = [e["kind"] for e in events.query(ctx, subject=pattern)]
+            assert "grant.orphaned" in kinds, pattern  # (found through the matching resource's principal)
+        assert events.query(ctx, subject="*/resourcegroups/b*") == []
