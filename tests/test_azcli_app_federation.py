@@ -142,6 +142,9 @@ def test_graph_rules_for_an_applications_federated_credentials(sim: Sim, gh: htt
     graph_error(gh.post(base, json=body(1, issuer="http://issuer.example")), 400,
                 "InvalidFederatedIdentityCredentialValue", "paramName: FederatedIdentityCredential.Issuer")
     graph_error(gh.post(base, json=body(1, audiences=["a", "b"])), 400, "InvalidFederatedIdentityCredentialValue")
+    graph_error(gh.post(base, json=body(1, issuer="https://[::1")), 400, "InvalidFederatedIdentityCredentialValue")
+    graph_error(gh.patch(f"{base}/{first['id']}", json={"issuer": "https://[::1/x"}), 400,
+                "InvalidFederatedIdentityCredentialValue")
     graph_error(gh.post(base, json=body(1, colour="blue")), 400, "Request_BadRequest", "'colour' does not exist")
     graph_error(gh.post(base, json={"name": "x1", "issuer": GITHUB, "audiences": [EXCHANGE]}), 400,
                 "Request_BadRequest", "Required property 'subject'")
@@ -170,9 +173,18 @@ def test_graph_rules_for_an_applications_federated_credentials(sim: Sim, gh: htt
     assert gh.delete(f"{base}/fic-19").status_code == 204
     assert gh.post(base, json=body(20)).status_code == 201
 
-    # who may: reading needs an application read permission, writing Application.ReadWrite.All
+    # who may: reading needs Application.Read.All or Application.ReadWrite.All (Graph's table for the list: the
+    # Directory.* permissions, which read applications themselves, are not among them), writing
+    # Application.ReadWrite.All
     with sim.http(app_token(sim, app)) as nobody:
         assert_denied(nobody.get(base))
+    with sim.http() as admin:
+        directory_only = admin.post("/_sim/applications", json={"displayName": unique("dir-")}).json()
+    assert grant(sim, directory_only["appId"], "Directory.Read.All", "Directory.ReadWrite.All").status_code == 200
+    with sim.http(app_token(sim, directory_only)) as directory_reader:
+        assert directory_reader.get(f"/v1.0/applications/{made['id']}").status_code == 200  # (the app itself: yes)
+        assert_denied(directory_reader.get(base))
+        assert_denied(directory_reader.get(f"{base}/{first['id']}"))
     assert grant(sim, app["appId"], "Application.Read.All", "Directory.ReadWrite.All").status_code == 200
     with sim.http(app_token(sim, app)) as reader:  # Directory.ReadWrite.All is not among Graph's permissions here
         assert reader.get(base).status_code == 200

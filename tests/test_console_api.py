@@ -121,6 +121,12 @@ def test_whatif_delete_refusals(env: Env) -> None:
     with env.sim.http() as arm:
         r = arm.get("/_sim/whatif/delete", params={"resourceId": missing})
         assert r.status_code == 404 and r.json()["error"]["code"] == "ResourceNotFound", r.text
+        for where, code in ((f"/subscriptions/{uuid.uuid4()}/resourceGroups/{env.rg}", "SubscriptionNotFound"),
+                            (f"/subscriptions/{env.sim.subscription}/resourceGroups/{unique('gone')}",
+                             "ResourceGroupNotFound")):
+            r = arm.get("/_sim/whatif/delete",
+                        params={"resourceId": f"{where}/providers/Microsoft.Compute/virtualMachines/vm1"})
+            assert r.status_code == 404 and r.json()["error"]["code"] == code, r.text
         r = arm.get("/_sim/whatif/delete", params={"resourceId": "web1"})
         assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidResourceId", r.text
         # a CanNotDelete lock: the delete would be refused, and the answer says so
@@ -277,6 +283,23 @@ def test_the_event_stream_takes_a_one_time_ticket_never_a_token_in_the_url(env: 
         assert again.status_code == 401 and again.json()["error"]["code"] == "InvalidStreamTicket"
         assert anon.get("/_sim/events/stream").status_code == 401
         assert anon.post("/_sim/events/tickets").status_code == 401
+
+
+def test_the_event_log_refuses_numbers_it_cannot_use_before_any_stream_begins(env: Env) -> None:
+    """A seq past any integer the database stores, a time that is no number: 400 up front, never a stream cut off
+    half-way (the read failed inside it) nor a 500 from /_sim/events."""
+    junk = [("after", "1" + "0" * 30), ("after", "9" * 5000), ("after", "-1"), ("since", "nan"), ("until", "inf"),
+            ("since", "noon")]
+    with env.sim.http() as arm:
+        for name, value in junk:
+            for path in ("/_sim/events/stream", "/_sim/events"):
+                r = arm.get(path, params={name: value})
+                assert r.status_code == 400, (path, name, value[:20], r.text)
+                assert r.json()["error"]["code"] == "InvalidQueryParameter"
+        for top in ("many", "0", "5001"):
+            assert arm.get("/_sim/events", params={"top": top}).status_code == 400
+        r = arm.get("/_sim/events/stream", headers={"Last-Event-ID": "1e30"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidQueryParameter"
 
 
 @pytest.fixture

@@ -73,6 +73,7 @@ def test_a_registered_issuer_is_played_like_the_others(sim: Sim, arm: httpx.Clie
     assert claims(assertion(arm, own, "pipeline:42"))["iss"] == own
     # what Azure would refuse as a federated credential's issuer, and names or URLs taken
     for body, status in (({"name": unique("x-"), "issuer": "http://ci.example"}, 400),
+                         ({"name": unique("v6-"), "issuer": "https://[::1"}, 400),  # (no URL at all)
                          ({"name": "bad name!"}, 400), ({"name": name}, 409),
                          ({"name": unique("y-"), "issuer": own}, 409),
                          ({"name": unique("z-"), "issuer": "https://token.actions.githubusercontent.com"}, 409)):

@@ -165,6 +165,8 @@ def test_bad_input_is_refused_in_graphs_envelope_and_writes_nothing(gh: httpx.Cl
                 400, "Request_BadRequest", "verified domain")
     graph_error(gh.post("/v1.0/applications", json={"displayName": name, "identifierUris": ["no-scheme"]}),
                 400, "Request_BadRequest", "identifierUris")
+    graph_error(gh.post("/v1.0/applications", json={"displayName": name, "identifierUris": ["https://[::1"]}),
+                400, "Request_BadRequest", "identifierUris")  # (no URL at all: an unclosed IPv6 bracket)
     graph_error(gh.post("/v1.0/applications", json={"displayName": name, "passwordCredentials": [{}]}), 400,
                 "Request_BadRequest", "passwordCredentials")
     graph_error(gh.post("/v1.0/applications", json={"displayName": name, "keyCredentials": [{"key": "bm9wZQ=="}]}),

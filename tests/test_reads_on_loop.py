@@ -140,3 +140,39 @@ def test_slow_work_is_never_done_on_the_loop(rt: Runtime) -> None:
     with pytest.raises(WriteOffLoop):
         rt.read_on_loop(lambda: rt.run(lambda ctx: write_gate.slow_work_ahead(), read_mostly=True))
     write_gate.slow_work_ahead()  # off the loop: nothing happens
+
+
+def test_a_conflict_on_the_loop_keeps_nothing_and_the_thread_writes_the_event_once(rt: Runtime) -> None:
+    """A plain unit (as IMDS's token chain opens) that lost a race on the loop: the request runs again on a thread,
+    which records the refusal; the loop's attempt must not have kept it already."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from arm_sim.db import write_gate
+
+    def work() -> int:
+        with rt.unit(read_mostly=True) as ctx:
+            events.record_refusal(ctx, "decision.raced", "/x")
+            if write_gate.waiting_forbidden():
+                raise StaleDataError("another writer won")  # (as a concurrent UPDATE would make the flush raise)
+            return threading.get_ident()
+
+    async def served() -> int:
+        return await read_or_off_loop(rt, work, short_read=True)
+
+    assert asyncio.run(served()) != threading.get_ident()  # answered by a request thread
+    assert _count(rt, "decision.raced") == 1
+
+
+def test_a_connection_back_in_the_pool_never_keeps_the_loops_zero_busy_timeout(rt: Runtime) -> None:
+    """A connection closed while it held the gate for a write on the loop (no commit or rollback event reached it):
+    the pool's check-in hands the gate back and gives the connection its busy timeout again."""
+    from arm_sim.db import write_gate
+
+    engine = rt.sessions.kw["bind"]
+    conn = engine.connect()
+    with write_gate.no_waiting():
+        write_gate.enter(conn)  # the gate taken on the loop: busy timeout 0
+    conn.close()
+    with engine.connect() as again:  # (the pool hands the same DB-API connection out again)
+        assert again.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert write_gate._GATES[engine].acquire_now()  # the gate was given back too

@@ -12,18 +12,20 @@ and needs no gate.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, event
 
-_on_loop = threading.local()  # `reads_only()`: this thread serves a read on the event loop, where no write may wait
+_on_loop = threading.local()  # `no_waiting()`: this thread serves a read on the event loop, where no write may wait
 WAIT = 30.0  # seconds, as SQLite's busy timeout: past it the writer goes on and SQLite decides
 _KEY = "arm_sim.write_gate"  # in a DB-API connection's info: the gate it holds
+_NO_WAIT = "arm_sim.write_gate.no_wait"  # in a connection's info: its busy timeout is 0 until its transaction ends
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
@@ -85,13 +87,15 @@ def install(engine: Engine) -> None:
         leave(conn)
 
     @event.listens_for(engine.pool, "checkin")
-    def _returned(dbapi_conn: Any, record: Any) -> None:  # never back in the pool still holding it
-        gate = record.info.pop(_KEY, None) if record is not None else None
+    def _returned(dbapi_conn: Any, record: Any) -> None:  # never back in the pool holding it, or without waiting
+        if record is None:
+            return
+        if record.info.pop(_NO_WAIT, False) and dbapi_conn is not None:
+            with suppress(sqlite3.Error):  # (a connection closed under it is discarded anyway)
+                dbapi_conn.execute(f"PRAGMA busy_timeout={int(WAIT * 1000)}")
+        gate = record.info.pop(_KEY, None)
         if gate is not None:
             gate.release()
-
-
-_NO_WAIT = "arm_sim.write_gate.no_wait"  # in a connection's info: its busy timeout is 0 until its transaction ends
 
 
 class WriteOffLoop(Exception):  # noqa: N818 - a signal, not an error

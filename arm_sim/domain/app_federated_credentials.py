@@ -37,6 +37,11 @@ INVALID = "InvalidFederatedIdentityCredentialValue"
 # Writing one needs Application.ReadWrite.All (Graph's permission table for the create, update and delete calls;
 # Directory.ReadWrite.All, which writes applications, is not among them; .OwnedBy is not offered: no ownership here).
 WRITE = frozenset({"Application.ReadWrite.All"})
+# Reading them: Graph's table for the list names Application.Read.All and Application.ReadWrite.All (and .OwnedBy),
+# not the Directory.* permissions that read applications themselves (learn.microsoft.com/graph/api/
+# application-list-federatedidentitycredentials; the table for a GET of one names only the ReadWrite ones, which az's
+# `federated-credential show` after a list would contradict: both reads take the list's).
+READ = frozenset({"Application.Read.All", "Application.ReadWrite.All"})
 
 
 def as_json(c: ApplicationFederatedCredential) -> Doc:
@@ -51,7 +56,10 @@ def _value_error(param: str, value: Any, why: str) -> DomainError:
 
 def _validate(fields: Doc) -> None:
     issuer, subject, audiences = fields.get("issuer"), fields.get("subject"), fields.get("audiences")
-    parts = urlsplit(issuer or "")
+    try:
+        parts = urlsplit(issuer or "")
+    except ValueError:  # not a URL at all (`https://[::1`: an unclosed IPv6 bracket)
+        parts = urlsplit("")
     if not issuer or parts.scheme != "https" or not parts.netloc or len(issuer) > LIMIT:
         raise _value_error("Issuer", issuer, "The issuer must be an https URL of at most 600 characters.")
     if not subject or not subject.strip() or len(subject) > LIMIT:

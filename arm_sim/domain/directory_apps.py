@@ -127,7 +127,10 @@ def _display_name(value: Any, entity: str, required: bool) -> str | None:
 
 def _check_identifier_uris(ctx: Ctx, tenant: Tenant, uris: list[str], app: Application | None) -> None:
     for uri in uris:
-        parts = urlsplit(uri)
+        try:
+            parts = urlsplit(uri)
+        except ValueError:  # no URL at all (`https://[::1`: an unclosed IPv6 bracket)
+            raise _invalid("identifierUris", "Application") from None
         if not parts.scheme or (parts.scheme in ("http", "https", "api") and not parts.netloc):
             raise _invalid("identifierUris", "Application")
         host = (parts.hostname or "").lower()

@@ -105,7 +105,10 @@ def register(ctx: Ctx, name: str, url: str) -> Issuer:
     if not _NAME.match(name):
         raise bad_request("InvalidIssuerName", f"The issuer name '{name}' must be 1 to 50 letters, digits, '-', '_' "
                                                "or '.', starting with a letter or digit.")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # no URL at all (`https://[::1`: an unclosed IPv6 bracket)
+        parts = urlsplit("")
     if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment or parts.username:
         raise bad_request("InvalidIssuerUrl", f"The issuer URL '{url}' must be an https URL without query, fragment "
                                               "or user information.")

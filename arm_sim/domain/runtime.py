@@ -148,8 +148,10 @@ class Unit:
             self._keep_durable(exc)
 
     def _keep_durable(self, exc: BaseException) -> None:
-        """After a failed unit, its durable events in a unit of their own (unless the unit will run again)."""
-        if isinstance(exc, WriteOffLoop) or (not self.keep_on_conflict and is_conflict(exc)):
+        """After a failed unit, its durable events in a unit of their own (unless the unit will run again: a conflict
+        on the event loop always does, on a request thread, by `read_on_loop`'s caller)."""
+        if isinstance(exc, WriteOffLoop) or (
+                (not self.keep_on_conflict or write_gate.waiting_forbidden()) and is_conflict(exc)):
             return
         if isinstance(exc, Exception) and self.ctx.durable_events:
             with UnitOfWork(self.rt.sessions) as session:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from arm_sim.core import ids
 from arm_sim.core.errors import DomainError, bad_request
 from arm_sim.db import uow
 from arm_sim.db.models import Event
-from arm_sim.domain import identity_graph
+from arm_sim.domain import events, identity_graph
 from arm_sim.domain.context import Ctx
 from arm_sim.resources import service
 
@@ -39,14 +39,16 @@ def predict(ctx: Ctx, resource_id: str) -> dict[str, Any]:
     if path.is_collection or not path.parts:
         raise bad_request("InvalidResourceId", f"'{resource_id}' is not the id of a resource.")
     before = identity_graph.graph(ctx)
-    seq_before = ctx.session.scalar(select(func.max(Event.seq))) or 0
+    seq_before = events.last_seq(ctx)
     durable = len(ctx.durable_events)
     sp = uow.savepoint(ctx.session)
     refused: dict[str, Any] | None = None
     try:
         try:
             existed = service.delete(ctx, path)
-        except DomainError as e:  # a lock, a missing parent: the delete would be refused, and why
+        except DomainError as e:  # a lock: the delete would be refused, and why
+            if e.status == 404:  # no such subscription or group: ARM's 404, as for a missing resource
+                raise
             existed, refused = False, {"code": e.code, "message": e.message}
         written = ctx.session.scalars(select(Event).where(Event.seq > seq_before).order_by(Event.seq))
         recorded: list[dict[str, Any]] = [{"kind": e.kind, "subject": e.subject, "details": dict(e.details or {})}

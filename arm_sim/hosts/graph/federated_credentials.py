@@ -1,6 +1,7 @@
 """Graph's `/applications/{id}/federatedIdentityCredentials[/{id or name}]` (also under `applications(appId='…')`
 and as `federatedIdentityCredentials(name='…')`): list, create, get, update, delete; what `az ad app
-federated-credential` sends. Reading needs a permission that reads applications, writing Application.ReadWrite.All."""
+federated-credential` sends. Reading needs Application.Read.All or Application.ReadWrite.All, writing
+Application.ReadWrite.All (domain/app_federated_credentials.py says where each comes from)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def handle(w: Write) -> Answer | None:
     if (w.method, key is None) not in (("GET", True), ("POST", True), ("GET", False), ("PATCH", False),
                                        ("DELETE", False)):
         return None
-    graph_permissions.require(w.caller.claims, graph_permissions.READ_APPLICATIONS if reading else fics.WRITE)
+    graph_permissions.require(w.caller.claims, fics.READ if reading else fics.WRITE)
     app = directory_apps.application(w.ctx, w.caller.tenant_id, object_id=w.key, app_id=w.app_id)
     if not reading:
         # a trust is a credential: only the simulator's administrator app itself may add one to itself

@@ -23,7 +23,7 @@ from arm_sim.domain.context import Ctx
 from arm_sim.hosts.arm import errors
 from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.http import bearer, json_response, off_loop
-from arm_sim.hosts.sim import denials, stream
+from arm_sim.hosts.sim import denials, event_filters, stream
 from arm_sim.resources import whatif_delete
 
 router = APIRouter(prefix="/_sim", tags=["sim"])
@@ -141,20 +141,6 @@ async def create_stream_ticket(request: Request) -> Response:
     return await _answer(request, work)
 
 
-def _stream_filters(q: dict[str, str]) -> tuple[dict[str, Any], int]:
-    def number(name: str) -> float | None:
-        try:
-            return float(q[name]) if q.get(name) else None
-        except ValueError:
-            raise bad_request("InvalidQueryParameter", f"'{name}' must be epoch seconds.") from None
-    try:
-        after = int(q.get("after") or 0)
-    except ValueError:
-        raise bad_request("InvalidQueryParameter", "'after' (or Last-Event-ID) must be an event's seq.") from None
-    return {"kind": q.get("kind") or None, "subject": q.get("resource") or None,
-            "principal": q.get("principal") or None, "since": number("since"), "until": number("until")}, after
-
-
 @router.get("/events/stream", summary="The event log as server-sent events (filters as /_sim/events; resumes "
                                       "after Last-Event-ID or ?after=)",
             description="Bootstrap principal only: its token in the Authorization header, or `?ticket=` from "
@@ -165,9 +151,9 @@ async def stream_events(request: Request) -> Response:
     if request.headers.get("last-event-id"):
         q["after"] = request.headers["last-event-id"]
 
-    def admit() -> Response | tuple[dict[str, Any], int]:
+    def admit() -> Response | dict[str, Any]:
         try:
-            filters = _stream_filters(q)
+            filters = event_filters.parse(q)
             with rt.unit() as ctx:
                 if q.get("ticket") and not request.headers.get("authorization"):
                     stream_tickets.redeem(ctx, q["ticket"])
@@ -182,6 +168,5 @@ async def stream_events(request: Request) -> Response:
     admitted = await off_loop(admit)
     if isinstance(admitted, Response):
         return admitted
-    filters, after = admitted
-    return StreamingResponse(stream.stream(rt, request.scope, filters, after), media_type="text/event-stream",
+    return StreamingResponse(stream.stream(rt, request.scope, admitted), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -28,6 +28,7 @@ from arm_sim.hosts import body_limits
 from arm_sim.hosts.arm import errors
 from arm_sim.hosts.arm.auth import authenticate
 from arm_sim.hosts.http import bearer, json_response, off_loop, parse_json
+from arm_sim.hosts.sim import event_filters
 
 router = APIRouter(prefix="/_sim", tags=["sim"])
 
@@ -124,24 +125,12 @@ async def unfreeze_clock(request: Request) -> Response:
     return await _guarded(request, work)
 
 
-def _float(q: dict[str, str], name: str) -> float | None:
-    if name not in q:
-        return None
-    try:
-        return float(q[name])
-    except ValueError as e:
-        raise bad_request("InvalidQueryParameter", f"'{name}' must be epoch seconds.") from e
-
-
 @router.get("/events", summary="The event log (filters: resource, principal, kind, since, until, after)")
 async def list_events(request: Request) -> Response:
     q = dict(request.query_params)
 
     def work(ctx: Ctx, _: Any) -> dict[str, object]:
-        rows = events.query(ctx, kind=q.get("kind"), subject=q.get("resource"), principal=q.get("principal"),
-                            since=_float(q, "since"), until=_float(q, "until"),
-                            after_seq=int(q.get("after", "0") or 0), limit=min(int(q.get("top", "1000")), 5000))
-        return {"value": rows}
+        return {"value": events.query(ctx, **event_filters.parse(q), limit=event_filters.top(q))}
 
     return await _guarded(request, work)
 

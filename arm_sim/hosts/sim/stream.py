@@ -29,22 +29,26 @@ def frame(event: dict[str, Any]) -> str:
     return f"id: {event['seq']}\ndata: {json.dumps(event, separators=(',', ':'), default=str)}\n\n"
 
 
-async def stream(rt: Runtime, scope: MutableMapping[str, Any], filters: dict[str, Any],
-                 after: int) -> AsyncIterator[str]:
+async def stream(rt: Runtime, scope: MutableMapping[str, Any], filters: dict[str, Any]) -> AsyncIterator[str]:
+    """`filters`: `event_filters.parse`'s, `after_seq` included (where the stream begins)."""
     stopping: asyncio.Event = scope.get(STOPPING) or asyncio.Event()
-    cursor = after
+    filters = dict(filters)
+    cursor = filters.pop("after_seq")
     yield "retry: 3000\n\n"  # (EventSource's reconnection delay)
     quiet_since = time.monotonic()
 
-    def read() -> list[dict[str, Any]]:
+    def read() -> tuple[list[dict[str, Any]], int]:
         with rt.unit(read_mostly=True) as ctx:
-            return events.query(ctx, after_seq=cursor, limit=PAGE, **filters)
+            newest = events.last_seq(ctx)  # (asked first: the read after it sees every event up to it)
+            return events.query(ctx, after_seq=cursor, limit=PAGE, **filters), newest
 
     while not stopping.is_set():
-        rows = await off_loop(read)
+        rows, newest = await off_loop(read)
         for e in rows:
             cursor = e["seq"]
             yield frame(e)
+        if len(rows) < PAGE:  # the read went to the end: a filter that passes few never reads those events again
+            cursor = max(cursor, newest)
         if rows:
             quiet_since = time.monotonic()
             if len(rows) == PAGE:
