@@ -114,6 +114,19 @@ def test_az_federates_an_app_registration_and_the_sdk_exchanges_a_github_token(
     refusal = arm.get("/_sim/events", params={"kind": "federation.refused", "principal": sp["id"]}
                       ).json()["value"][-1]["details"]
     assert (refusal["differingField"], refusal["closestCredential"]) == ("subject", made["id"])
+    explained = arm.get("/_sim/explain", params={"identity": app["appId"]})  # as for an identity (issue 20 point 4)
+    assert explained.status_code == 200, explained.text
+    why = explained.json()
+    assert why["identity"]["kind"] == "application" and why["identity"]["principalId"] == sp["id"]
+    assert [(c["id"], c["name"], c["subject"]) for c in why["federatedCredentials"]] == [
+        (made["id"], "github-main", main)]
+    newest = why["exchanges"][0]
+    assert (newest["kind"], newest["differingField"], newest["credentialHas"]) == (
+        "federation.refused", "subject", main)
+    assert newest["presented"]["subject"] == f"repo:{repo}:ref:refs/heads/feature"
+    cli = sim.cli("oidc", "explain", app["appId"], "-o", "json")  # the CLI reads the same answer
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)[-1]["credentialHas"] == main
 
     # the credential deleted: the next exchange is refused at once
     az.run("ad", "app", "federated-credential", "delete", "--id", app["appId"], "--federated-credential-id",

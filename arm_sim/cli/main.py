@@ -71,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                                      "oidc unregister NAME; oidc explain IDENTITY [-g RG]")
     oi.add_argument("action", choices=["token", "issuers", "register", "unregister", "explain"])
     oi.add_argument("name", nargs="?", help="register/unregister: the issuer's name (for a cluster or CI system of "
-                                            "your own); explain: the user-assigned identity's name")
+                                            "your own); explain: the user-assigned identity's name, or an "
+                                            "application's appId")
     oi.add_argument("-g", "--resource-group", metavar="RG", help="explain: the identity's resource group")
     oi.add_argument("-o", "--output", choices=["table", "json"], default="table", help="explain: text or JSON")
     oi.add_argument("--issuer", help="token: GitHub Actions (https://token.actions.githubusercontent.com), an AKS "
@@ -270,7 +271,7 @@ def _oidc(args: argparse.Namespace) -> int:
         return 0
     if args.action == "explain":
         if not args.name:
-            print("arm-sim oidc explain needs the identity's NAME", file=sys.stderr)
+            print("arm-sim oidc explain needs the identity's NAME (or an application's appId)", file=sys.stderr)
             return 2
         rows = workload.explain(c, args.name, args.resource_group)
         print(json.dumps(rows, indent=2) if args.output == "json" else workload.explain_text(rows))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -43,6 +44,9 @@ def unregister_issuer(client: Client, name: str) -> dict[str, Any]:
     answer: dict[str, Any] = client.call("DELETE", f"/_sim/oidc/issuers/{quote(name, safe='')}",
                                          api_version=None).body
     return answer
+
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 def _identity(client: Client, name: str, resource_group: str | None) -> dict[str, Any]:
@@ -126,31 +130,19 @@ def run(server: Server, identity_name: str, resource_group: str | None, subject:
 
 
 def explain(client: Client, identity_name: str, resource_group: str | None, last: int = 5) -> list[dict[str, Any]]:
-    """The identity's last federated exchanges, each refusal beside the credential that came closest and what that
-    credential holds in the field that differed (the `federation.refused` events carry both)."""
-    identity = _identity(client, identity_name, resource_group)
-    principal = str((identity.get("properties") or {}).get("principalId", ""))
-    seen = client.call("GET", "/_sim/events", query={"principal": principal, "kind": "federation.*"},
-                       api_version=None).body.get("value", [])
-    fics = {str(f.get("id", "")).lower(): f for f in client.call(
-        "GET", f"{identity['id']}/federatedIdentityCredentials", api_version=MSI_API).body.get("value", [])}
-    out: list[dict[str, Any]] = []
-    for event in seen[-last:]:
-        details = event.get("details") or {}
-        row: dict[str, Any] = {"time": event.get("time"), "kind": event.get("kind"), "reason": details.get("reason"),
-                               "presented": {k: details.get(k) for k in ("issuer", "subject", "audience")}}
-        if event.get("kind") == "federation.exchanged":
-            row["credential"] = details.get("credential")
-        else:
-            field, closest = details.get("differingField"), details.get("closestCredential")
-            row |= {"closestCredential": closest, "differingField": field}
-            fic = fics.get(str(closest or "").lower())
-            if fic is not None and field in ("issuer", "subject", "audiences"):
-                row["credentialHas"] = (fic.get("properties") or {}).get(field)
-            elif closest and fic is None:
-                row["credentialHas"] = "(deleted since)"
-        out.append(row)
-    return out
+    """The last federated exchanges of a user-assigned identity (by name) or an application registration (by appId),
+    oldest first: each refusal beside the credential that came closest and what that credential holds in the field
+    that differed, as the server's `/_sim/explain?identity=` answers it (one reading of the events for both)."""
+    if resource_group is None and _GUID.fullmatch(identity_name):
+        target = identity_name  # an application's appId, or an identity's clientId or principal id
+    else:
+        target = str(_identity(client, identity_name, resource_group)["id"])
+    body = client.call("GET", "/_sim/explain", query={"identity": target}, api_version=None).body
+    rows: list[dict[str, Any]] = list(reversed(body.get("exchanges", [])))[-last:]
+    for row in rows:
+        if row.pop("credentialDeleted", False):
+            row["credentialHas"] = "(deleted since)"
+    return rows
 
 
 def explain_text(rows: list[dict[str, Any]]) -> str:

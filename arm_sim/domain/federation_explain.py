@@ -1,4 +1,5 @@
-"""`/_sim/explain?identity=…`: why a user-assigned identity's federated token exchanges were refused.
+"""`/_sim/explain?identity=…`: why the federated token exchanges of a user-assigned identity, or of an application
+registration with federated credentials, were refused.
 
 Each `federation.refused` event (written by domain/federation.py at the refusal) names the credential that came
 closest and the field that differed; this puts the presented claim beside what that credential holds now, as
@@ -21,7 +22,8 @@ _FIELDS = ("issuer", "subject", "audiences")
 
 
 def _identity(ctx: Ctx, identity: str) -> ServicePrincipal | None:
-    """By the identity's resource id, its clientId, its principal's object id, or its name (when only one has it)."""
+    """By the identity's resource id, its clientId (an application's appId), its principal's object id, or its name
+    (when only one identity has it)."""
     text = identity.strip()
     if text.startswith("/"):
         return ctx.session.scalars(select(ServicePrincipal).where(
@@ -38,17 +40,27 @@ def _identity(ctx: Ctx, identity: str) -> ServicePrincipal | None:
     return ctx.session.scalars(select(ServicePrincipal).where(ServicePrincipal.resource_key == named[0])).first()
 
 
-def _credential(r: Resource) -> dict[str, Any]:
-    props = r.properties or {}
-    return {"id": r.id, "name": r.name, **{k: props.get(k) for k in _FIELDS}}
+def _credentials(ctx: Ctx, sp: ServicePrincipal) -> dict[str, dict[str, Any]]:
+    """The principal's federated credentials by (lower-cased) id: an identity's ARM ones, an application's Graph
+    ones (the ids `federation.refused` events name as the closest)."""
+    if sp.service_principal_type == "ManagedIdentity":
+        return {r.id.lower(): {"id": r.id, "name": r.name, **{k: (r.properties or {}).get(k) for k in _FIELDS}}
+                for r in federation.credentials(ctx, sp)}
+    return {c.id.lower(): {"id": c.id, "name": c.name, "issuer": c.issuer, "subject": c.subject,
+                           "audiences": list(c.audiences)}
+            for c in federation.application_credentials(ctx, sp.application_object_id or "")}
 
 
 def explain(ctx: Ctx, identity: str, last: int = 10) -> dict[str, Any]:
     sp = _identity(ctx, identity)
-    if sp is None or sp.service_principal_type != "ManagedIdentity":
-        raise not_found("IdentityNotFound", f"No user-assigned identity is '{identity}' (give its resource id, "
-                                            "clientId, principal id or name).")
-    creds = {r.id.lower(): r for r in federation.credentials(ctx, sp)}
+    explicit = sp is not None and (sp.alternative_names[:1] == ["isExplicit=True"]
+                                   if sp.service_principal_type == "ManagedIdentity" else
+                                   bool(sp.application_object_id))
+    if sp is None or not explicit:
+        raise not_found("IdentityNotFound", f"No user-assigned identity or application is '{identity}' (give the "
+                                            "identity's resource id, clientId, principal id or name, or the "
+                                            "application's appId or principal id).")
+    creds = _credentials(ctx, sp)
     seen = events.query(ctx, kind="federation.*", principal=sp.object_id, limit=5000)[-last:]
     rows: list[dict[str, Any]] = []
     for e in reversed(seen):  # newest first
@@ -63,10 +75,13 @@ def explain(ctx: Ctx, identity: str, last: int = 10) -> dict[str, Any]:
             row |= {"closestCredential": closest, "differingField": field}
             fic = creds.get(str(closest or "").lower())
             if fic is not None and field in _FIELDS:
-                row["credentialHas"] = (fic.properties or {}).get(field)
+                row["credentialHas"] = fic.get(field)
             elif closest and fic is None:
                 row["credentialDeleted"] = True
         rows.append(row)
-    return {"identity": {"resourceId": (sp.alternative_names[1] if len(sp.alternative_names) > 1 else None),
-                         "principalId": sp.object_id, "clientId": sp.app_id, "displayName": sp.display_name},
-            "federatedCredentials": [_credential(r) for r in creds.values()], "exchanges": rows}
+    managed = sp.service_principal_type == "ManagedIdentity"
+    return {"identity": {"resourceId": (sp.alternative_names[1] if managed and len(sp.alternative_names) > 1
+                                        else None),
+                         "principalId": sp.object_id, "clientId": sp.app_id, "displayName": sp.display_name,
+                         "kind": "userAssignedIdentity" if managed else "application"},
+            "federatedCredentials": list(creds.values()), "exchanges": rows}
