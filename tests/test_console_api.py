@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from tests.simserver import Sim, fresh_database_url
@@ -159,13 +160,20 @@ def test_denials_name_the_question_explain_answers(env: Env) -> None:
         r = kv.get("/secrets/nope", params={"api-version": "7.5"}, headers={"Authorization": f"Bearer {kv_token}"})
         assert r.status_code == 403, r.text
 
+    forged = jwt.encode({"oid": principal, "aud": "https://management.azure.com/"},  # anyone can write these claims
+                        "a key that is not arm-sim's own, long enough for HS256", algorithm="HS256")
+    with env.sim.http(forged) as someone:
+        assert someone.get(group, params={"api-version": "2025-04-01"}).status_code == 401
+
     with env.sim.http() as arm:
         r = arm.get("/_sim/denials")
     assert r.status_code == 200, r.text
     assert arm_token not in r.text and kv_token not in r.text and env.sim.client_secret not in r.text
     mine = [d for d in r.json()["value"] if d.get("principal") == principal]
-    assert len(mine) == 2, mine
-    kv_denial, arm_denial = mine  # newest first
+    assert len(mine) == 3, mine
+    claimed, kv_denial, arm_denial = mine  # newest first
+    assert claimed["status"] == 401 and claimed["claimsUnverified"] is True  # said so, not taken for the VM's
+    assert "claimsUnverified" not in kv_denial and "claimsUnverified" not in arm_denial
     assert arm_denial["status"] == 403 and arm_denial["method"] == "GET" and arm_denial["caller"]["displayName"] == name
     assert arm_denial["explain"] == {"principalId": principal, "scope": group,
                                      "action": "Microsoft.Resources/subscriptions/resourceGroups/read"}

@@ -21,6 +21,8 @@ _KEPT = ("listener", "method", "path", "status", "principal", "appId", "missing"
 def keep(fields: dict[str, Any]) -> None:
     """A refusal the request log saw (its fields, see request_log._Request.fields)."""
     item: dict[str, Any] = {k: fields[k] for k in _KEPT if k in fields}
+    if item.get("status") == 401 and "principal" in item:  # the token was refused: its claims say who it names,
+        item["claimsUnverified"] = True                     # not who sent it (anyone can write a token's claims)
     item["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with _lock:
         _ring.append(item)

@@ -585,7 +585,8 @@ async function loadDenials() {
   const list = $("#denials");
   const d = await api("GET", "/_sim/denials");
   const rows = (d.value || []).map((x) => {
-    const who = x.caller && x.caller.displayName ? `${x.caller.displayName} · ${short(x.principal)}` : named(x.principal) || "anonymous";
+    const named_ = x.caller && x.caller.displayName ? `${x.caller.displayName} · ${short(x.principal)}` : named(x.principal) || "anonymous";
+    const who = x.claimsUnverified ? `${named_} (as a refused token claims: unverified)` : named_;
     const what = x.missing ? ` lacks ${x.missing}` + (x.at ? ` at ${typeAndName(x.at)}` : "") : x.code ? ` (${x.code})` : x.reason ? ` (${x.reason})` : "";
     const link = x.explain ? h("a", { class: "link", href: "#", onclick: (ev) => { ev.preventDefault(); explainDenial(x.explain); } },
       "explain it") : "";
