@@ -63,7 +63,7 @@ def test_a_deleted_vm_leaves_one_durable_event_per_grant(sim: Sim) -> None:
         vault = f"{group}/providers/Microsoft.KeyVault/vaults/kvo{uuid.uuid4().hex[:10]}"
         r = c.put(vault, params=KV_API, json={"location": "eastus", "properties": {
             "tenantId": sim.tenant, "sku": {"family": "A", "name": "standard"}, "accessPolicies": [
-                {"tenantId": sim.tenant, "objectId": principal, "permissions": {"secrets": ["get", "list"]}}]}})
+                {"tenantId": sim.tenant, "objectId": principal.upper(), "permissions": {"secrets": ["get", "list"]}}]}})
         assert r.status_code in (200, 201), r.text
         vault_id = r.json()["id"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from arm_sim.core import ids
@@ -56,13 +56,16 @@ def _role_name(ctx: Ctx, role_definition_id: str, scope: str) -> str:
     return role.role_name if role else "(deleted role)"
 
 
-def policies_by_principal(session: Session) -> dict[str, list[dict[str, Any]]]:
+def policies_by_principal(session: Session, naming: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """Every vault's access-policy entries, by the (lower-cased) object id they name: `[{vault, vaultName,
     permissions}]`. Read by subscription, then type, which the (subscription_id, type_key, key) index answers (no
-    index leads with the type): the request log asks on every principal's deletion."""
+    index leads with the type). `naming`: only the vaults whose properties mention that object id (a principal's
+    deletion asks; the database skips the others' JSON rather than this process decoding it)."""
     out: dict[str, list[dict[str, Any]]] = {}
     vaults = select(Resource).where(Resource.subscription_id.in_(select(Subscription.id)),
                                     Resource.type_key == VAULT_TYPE).order_by(Resource.key)
+    if naming is not None:
+        vaults = vaults.where(func.lower(cast(Resource.properties, Text)).contains(naming.lower(), autoescape=True))
     for vault in session.scalars(vaults):
         for entry in (vault.properties or {}).get("accessPolicies") or []:
             perms = {k: v for k, v in (entry.get("permissions") or {}).items() if v}

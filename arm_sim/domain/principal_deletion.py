@@ -42,7 +42,7 @@ def record_orphaned(ctx: Ctx, principal_id: str, resource_id: str | None) -> int
                       role=role.role_name if role else rbac.role_guid(ra.role_definition_id), scope=ra.scope,
                       roleDefinitionId=ra.role_definition_id, resourceId=resource_id)
         count += 1
-    for entry in policies_by_principal(ctx.session).get(oid, []):
+    for entry in policies_by_principal(ctx.session, naming=oid).get(oid, []):
         events.record(ctx, "grant.orphaned", entry["vault"], principalId=oid, grant="accessPolicy",
                       permissions=entry["permissions"], vault=entry["vault"], vaultName=entry["vaultName"],
                       resourceId=resource_id)
