@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from arm_sim.core.errors import DomainError, bad_request
+from arm_sim.db import row_lock
 from arm_sim.db.models import Application, ApplicationFederatedCredential
 from arm_sim.domain import directory_apps, events, federation
 from arm_sim.domain.context import Ctx
@@ -71,6 +72,7 @@ def _validate(fields: Doc) -> None:
 
 
 def _check_siblings(ctx: Ctx, app: Application, fields: Doc, itself: str | None) -> None:
+    row_lock.hold(ctx.session, Application.object_id, app.object_id)  # concurrent writes count in turn
     others = [c for c in federation.application_credentials(ctx, app.object_id) if c.id != itself]
     if itself is None and len(others) >= federation.MAX_CREDENTIALS:
         raise bad_request(INVALID, f"Too many Federated Identity Credentials: an application has at most "

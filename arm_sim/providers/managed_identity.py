@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from arm_sim.core import ids
 from arm_sim.core.errors import bad_request, not_found
+from arm_sim.db import row_lock
 from arm_sim.db.models import Resource, ServicePrincipal
 from arm_sim.domain import federation, managed_identities, tenancy
 from arm_sim.domain.context import Ctx
@@ -160,6 +161,7 @@ def _check_siblings(ctx: Ctx, path: ids.ArmPath, doc: Doc) -> None:
     `ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity`, "Too many Federated Identity Credentials
     are written concurrently for the managed identity '{id}'. ..."), so the one record may be a cut-off copy of that
     one; arm-sim does not simulate that race."""
+    row_lock.hold(ctx.session, Resource.key, ids.key(path.parent_id))  # concurrent creates count in turn
     others = ctx.session.scalars(select(Resource).where(
         Resource.parent_key == ids.key(path.parent_id), Resource.type_key == FIC)).all()
     others = [r for r in others if r.key != ids.key(path.id)]
