@@ -3,6 +3,7 @@ removePassword), service principals made from an appId, users; their refusals, a
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -81,7 +82,9 @@ def test_application_lifecycle_with_a_secret_and_a_service_principal(gh: httpx.C
     cred = r.json()
     assert cred["@odata.context"].endswith("$metadata#microsoft.graph.passwordCredential")
     secret = cred["secretText"]
-    assert isinstance(secret, str) and len(secret) >= 32 and cred["hint"] == secret[:3]
+    assert isinstance(secret, str) and cred["hint"] == secret[:3]
+    # Entra's form (never a leading '-', which `az login -p` would read as an option)
+    assert re.fullmatch(r"[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{34}", secret), secret
     assert cred["displayName"] == "rbac" and uuid.UUID(cred["keyId"])
     shown = gh.get(f"/v1.0/applications/{app['id']}").json()["passwordCredentials"]
     assert [(c["keyId"], c["secretText"], c["hint"]) for c in shown] == [(cred["keyId"], None, secret[:3])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import string
 import uuid
 from typing import Any
 
@@ -32,8 +33,16 @@ def _secret_matches(stored: str, secret: str) -> bool:
     return hmac.compare_digest(stored, hash_secret(secret, salt))
 
 
+_LEAD = string.ascii_letters + string.digits + "_~."
+_BODY = _LEAD + "-"
+
+
 def new_client_secret() -> str:
-    return secrets.token_urlsafe(30)
+    """A client secret in Entra's form: 40 characters, three of [A-Za-z0-9_~.], a version digit, `Q~`, then 34 of
+    [A-Za-z0-9_~.-] (the form secret scanners look for). Never a leading `-`, which `az login -p` would take for
+    an option."""
+    return ("".join(secrets.choice(_LEAD) for _ in range(3)) + "8Q~"
+            + "".join(secrets.choice(_BODY) for _ in range(34)))
 
 
 def create_application(
